@@ -1,0 +1,1 @@
+//! sqlx-backed stores for evtstore (SQLite, PostgreSQL, MySQL). Work in progress.

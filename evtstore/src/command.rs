@@ -1,0 +1,232 @@
+//! Commands: load an aggregate, decide, append what was decided.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::aggregate::{Agg, Aggregate};
+use crate::domain::Domain;
+use crate::error::{CommandError, Error};
+use crate::event::Metadata;
+use crate::store::Store;
+
+/// What a command returns: the events it decided on (none, one or several), or a refusal.
+pub type CommandResult<A> = Result<Events<A>, CommandError>;
+
+/// The events a command decided on, appended all or none. Build it from one event, a `Vec`, an
+/// `Option`, or [`Events::none`].
+///
+/// ```
+/// # use evtstore::doc_fixtures::UserEvent;
+/// use evtstore::Events;
+///
+/// let one: Events<UserEvent> = UserEvent::Disabled.into();
+/// let two: Events<UserEvent> = vec![UserEvent::Enabled, UserEvent::Disabled].into();
+/// let none: Events<UserEvent> = Events::none();
+/// assert_eq!((one.len(), two.len(), none.len()), (1, 2, 0));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Events<A>(Vec<A>);
+
+impl<A> Events<A> {
+    /// No event: the command changes nothing and returns the aggregate as it was.
+    #[must_use]
+    pub fn none() -> Self {
+        Events(Vec::new())
+    }
+
+    /// How many events there are.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there is no event.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The events, in the order they will be appended.
+    #[must_use]
+    pub fn into_vec(self) -> Vec<A> {
+        self.0
+    }
+}
+
+impl<A> Default for Events<A> {
+    fn default() -> Self {
+        Self::none()
+    }
+}
+
+impl<A: Aggregate> From<A> for Events<A> {
+    fn from(event: A) -> Self {
+        Events(vec![event])
+    }
+}
+
+impl<A> From<Vec<A>> for Events<A> {
+    fn from(events: Vec<A>) -> Self {
+        Events(events)
+    }
+}
+
+impl<A> From<Option<A>> for Events<A> {
+    fn from(event: Option<A>) -> Self {
+        Events(event.into_iter().collect())
+    }
+}
+
+impl<A> FromIterator<A> for Events<A> {
+    fn from_iter<I: IntoIterator<Item = A>>(events: I) -> Self {
+        Events(events.into_iter().collect())
+    }
+}
+
+/// A set of commands on one aggregate: decides, for a command and the current aggregate, which
+/// events to append.
+///
+/// `#[command]` on an impl block writes this impl, the command enum and typed entry points; by
+/// hand it reads:
+///
+/// ```
+/// # use evtstore::doc_fixtures::{User, UserEvent};
+/// use evtstore::{Agg, CommandError, CommandResult, CommandSet, Events};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Clone, Debug, Serialize, Deserialize)]
+/// #[serde(tag = "type", rename_all = "camelCase")]
+/// pub enum UserCommand {
+///     Create { name: String },
+///     Disable,
+/// }
+///
+/// pub struct UserCommands;
+///
+/// impl CommandSet for UserCommands {
+///     type Aggregate = UserEvent;
+///     type Command = UserCommand;
+///
+///     async fn decide(&self, user: &Agg<User>, command: &UserCommand) -> CommandResult<UserEvent> {
+///         match command {
+///             UserCommand::Create { name } if user.exists() => {
+///                 Err(CommandError::new(format!("user {name} already exists")))
+///             }
+///             UserCommand::Create { name } => Ok(UserEvent::Created { name: name.clone() }.into()),
+///             UserCommand::Disable if !user.enabled => Ok(Events::none()),
+///             UserCommand::Disable => Ok(UserEvent::Disabled.into()),
+///         }
+///     }
+/// }
+///
+/// let domain = evtstore::Domain::new(evtstore::MemoryStore::new());
+/// let users = domain.commands(UserCommands);
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let alice = users.execute("alice", &UserCommand::Create { name: "Alice".into() }).await?;
+/// assert_eq!(alice.version, 1);
+/// let alice = users.execute("alice", &UserCommand::Disable).await?;
+/// assert!(!alice.enabled);
+/// # Ok::<_, evtstore::Error>(())
+/// # }).unwrap();
+/// ```
+pub trait CommandSet: Send + Sync + 'static {
+    /// The aggregate (event enum) the commands act on.
+    type Aggregate: Aggregate;
+    /// The command type; usually a serde enum so commands can arrive over HTTP or a queue.
+    type Command: Send + Sync + fmt::Debug;
+
+    /// Decides which events the command produces on the aggregate as loaded. It may be called
+    /// again with a reloaded aggregate when another writer appended in between.
+    fn decide(
+        &self,
+        aggregate: &Agg<<Self::Aggregate as Aggregate>::State>,
+        command: &Self::Command,
+    ) -> impl Future<Output = CommandResult<Self::Aggregate>> + Send;
+}
+
+/// A command set bound to a domain: executes commands and returns the new aggregate.
+pub struct Commands<S, C> {
+    domain: Domain<S>,
+    commands: Arc<C>,
+}
+
+impl<S: Clone, C> Clone for Commands<S, C> {
+    fn clone(&self) -> Self {
+        Commands {
+            domain: self.domain.clone(),
+            commands: Arc::clone(&self.commands),
+        }
+    }
+}
+
+impl<S: fmt::Debug, C> fmt::Debug for Commands<S, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Commands")
+            .field("domain", &self.domain)
+            .field("commands", &std::any::type_name::<C>())
+            .finish()
+    }
+}
+
+impl<S: Store, C: CommandSet> Commands<S, C> {
+    pub(crate) fn new(domain: Domain<S>, commands: C) -> Self {
+        Commands {
+            domain,
+            commands: Arc::new(commands),
+        }
+    }
+
+    /// Executes a command on the aggregate `aggregate_id` and returns the aggregate after it.
+    ///
+    /// # Errors
+    /// [`Error::Command`] when the command refuses, [`Error::VersionConflict`] when other
+    /// writers won every retry, and the store's errors.
+    pub async fn execute(
+        &self,
+        aggregate_id: &str,
+        command: &C::Command,
+    ) -> Result<Agg<<C::Aggregate as Aggregate>::State>, Error> {
+        self.domain
+            .execute(&*self.commands, aggregate_id, command, &Metadata::default())
+            .await
+    }
+
+    /// Executes a command like [`execute`](Self::execute), storing `metadata` with its events.
+    ///
+    /// # Errors
+    /// As [`execute`](Self::execute).
+    pub async fn execute_with(
+        &self,
+        aggregate_id: &str,
+        command: &C::Command,
+        metadata: &Metadata,
+    ) -> Result<Agg<<C::Aggregate as Aggregate>::State>, Error> {
+        self.domain
+            .execute(&*self.commands, aggregate_id, command, metadata)
+            .await
+    }
+
+    /// Loads an aggregate of this command set's stream.
+    ///
+    /// # Errors
+    /// The store's errors, and [`Error::Decode`] for an event that does not decode.
+    pub async fn load(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Agg<<C::Aggregate as Aggregate>::State>, Error> {
+        self.domain.load::<C::Aggregate>(aggregate_id).await
+    }
+
+    /// The command set itself, with whatever services it carries.
+    #[must_use]
+    pub fn command_set(&self) -> &C {
+        &self.commands
+    }
+
+    /// The domain the commands run on.
+    #[must_use]
+    pub fn domain(&self) -> &Domain<S> {
+        &self.domain
+    }
+}

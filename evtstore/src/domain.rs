@@ -1,0 +1,375 @@
+//! The domain: loads aggregates, executes commands and builds event handlers over one store.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::aggregate::{Agg, Aggregate, Snapshot};
+use crate::cache::AggregateCache;
+use crate::command::{CommandSet, Commands};
+use crate::error::{DecodeError, Error};
+use crate::event::{Append, EventMeta, Metadata, NewEvent, RecordedEvent, Timestamp};
+use crate::handler::HandlerBuilder;
+use crate::store::Store;
+
+/// How a [`Domain`] runs commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DomainOptions {
+    /// How many times a command is decided again after a version conflict before the conflict
+    /// reaches the caller. Default 3.
+    pub retries: u32,
+    /// How many aggregates the in-process cache keeps (0 turns it off). Default 10,000.
+    pub cache_capacity: usize,
+}
+
+impl Default for DomainOptions {
+    fn default() -> Self {
+        DomainOptions {
+            retries: 3,
+            cache_capacity: 10_000,
+        }
+    }
+}
+
+/// An event with what the store knows about it, as returned by [`Domain::history`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded<A> {
+    /// The decoded event.
+    pub event: A,
+    /// Its stream, aggregate, version, position, time and metadata.
+    pub meta: EventMeta,
+}
+
+/// The entry point of an application: aggregates, commands and handlers over one store.
+///
+/// ```
+/// # use evtstore::doc_fixtures::{UserCommands, UserCommand, UserEvent};
+/// use evtstore::{Domain, MemoryStore};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let domain = Domain::new(MemoryStore::new());
+/// let users = domain.commands(UserCommands);
+/// let alice = users.execute("alice", &UserCommand::Create { name: "Alice".into() }).await?;
+/// assert_eq!((alice.version, alice.name.as_str()), (1, "Alice"));
+///
+/// let history = domain.history::<UserEvent>("alice").await?;
+/// assert_eq!(history[0].event, UserEvent::Created { name: "Alice".into() });
+/// # Ok::<_, evtstore::Error>(())
+/// # }).unwrap();
+/// ```
+pub struct Domain<S> {
+    store: S,
+    options: DomainOptions,
+    cache: Arc<AggregateCache>,
+}
+
+impl<S: Clone> Clone for Domain<S> {
+    fn clone(&self) -> Self {
+        Domain {
+            store: self.store.clone(),
+            options: self.options,
+            cache: Arc::clone(&self.cache),
+        }
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for Domain<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Domain")
+            .field("store", &self.store)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl<S: Store> Domain<S> {
+    /// A domain over `store` with the default options.
+    pub fn new(store: S) -> Self {
+        Self::with_options(store, DomainOptions::default())
+    }
+
+    /// A domain over `store` with the given options.
+    pub fn with_options(store: S, options: DomainOptions) -> Self {
+        Domain {
+            store,
+            options,
+            cache: Arc::new(AggregateCache::new(options.cache_capacity)),
+        }
+    }
+
+    /// The store the domain runs on.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The domain's options.
+    pub fn options(&self) -> DomainOptions {
+        self.options
+    }
+
+    /// Binds a command set to this domain.
+    pub fn commands<C: CommandSet>(&self, commands: C) -> Commands<S, C> {
+        Commands::new(self.clone(), commands)
+    }
+
+    /// Starts building an event handler whose bookmark is stored under `bookmark`, with `model`
+    /// receiving the events.
+    pub fn handler<H: Send + Sync + 'static>(
+        &self,
+        bookmark: impl Into<String>,
+        model: H,
+    ) -> HandlerBuilder<S, H> {
+        HandlerBuilder::new(self.store.clone(), bookmark.into(), model)
+    }
+
+    /// Loads an aggregate: its snapshot when it has a current one, then the events after it.
+    /// An unknown id loads as version 0 with the default state.
+    ///
+    /// # Errors
+    /// The store's errors, and [`Error::Decode`] for an event that does not decode.
+    pub async fn load<A: Aggregate>(&self, aggregate_id: &str) -> Result<Agg<A::State>, Error> {
+        let start = match self.cache.get::<A::State>(A::STREAM, aggregate_id) {
+            Some(cached) => cached,
+            None => self.load_snapshot::<A>(aggregate_id).await?,
+        };
+        let agg = self.fold_newer::<A>(start).await?;
+        self.cache.put(A::STREAM, &agg);
+        Ok(agg)
+    }
+
+    /// Every event of an aggregate, in version order.
+    ///
+    /// # Errors
+    /// The store's errors, and [`Error::Decode`] for an event that does not decode.
+    pub async fn history<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<Recorded<A>>, Error> {
+        let recorded = self.store.load(A::STREAM, aggregate_id, 0).await?;
+        recorded
+            .into_iter()
+            .map(|recorded| {
+                let event = A::decode(&recorded)?;
+                let meta = event_meta(A::STREAM, recorded)?;
+                Ok(Recorded { event, meta })
+            })
+            .collect()
+    }
+
+    /// Executes a command of `commands` on an aggregate: loads it, decides, appends the events
+    /// at the versions after the loaded one, and returns the aggregate after them. On a version
+    /// conflict it reloads and decides again, up to [`DomainOptions::retries`] times.
+    ///
+    /// # Errors
+    /// [`Error::Command`] when the command refuses, [`Error::VersionConflict`] when other
+    /// writers won every retry, and the store's errors.
+    pub async fn execute<C: CommandSet>(
+        &self,
+        commands: &C,
+        aggregate_id: &str,
+        command: &C::Command,
+        metadata: &Metadata,
+    ) -> Result<Agg<<C::Aggregate as Aggregate>::State>, Error> {
+        let stream = <C::Aggregate as Aggregate>::STREAM;
+        let mut attempt = 0;
+        loop {
+            // The first attempt trusts the cache; after a conflict the cache is known stale.
+            let agg = match self.cache.get(stream, aggregate_id) {
+                Some(cached) if attempt == 0 => cached,
+                _ => self.load_uncached::<C::Aggregate>(aggregate_id).await?,
+            };
+            let events = commands
+                .decide(&agg, command)
+                .await
+                .map_err(|source| Error::Command {
+                    stream,
+                    aggregate_id: aggregate_id.to_owned(),
+                    source,
+                })?;
+            if events.is_empty() {
+                return Ok(agg);
+            }
+            match self.append(agg, events.into_vec(), metadata).await {
+                Err(conflict)
+                    if conflict.is_version_conflict() && attempt < self.options.retries =>
+                {
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// Appends events to a loaded aggregate at the versions after its own, and returns it with
+    /// the events folded in. Commands call this after deciding; call it directly to append
+    /// without a command.
+    ///
+    /// # Errors
+    /// [`Error::VersionConflict`] when the aggregate has changed since it was loaded, and the
+    /// store's errors. The aggregate's cache entry is dropped on any error, as the store may
+    /// or may not have kept the events.
+    pub async fn append<A: Aggregate>(
+        &self,
+        mut agg: Agg<A::State>,
+        events: Vec<A>,
+        metadata: &Metadata,
+    ) -> Result<Agg<A::State>, Error> {
+        let encode_error = |what, source| Error::Encode {
+            what,
+            stream: A::STREAM,
+            aggregate_id: agg.aggregate_id.clone(),
+            source,
+        };
+        let new_events = events
+            .iter()
+            .zip(agg.version + 1..)
+            .map(|(event, version)| {
+                let json = serde_json::to_string(event).map_err(|e| encode_error("event", e))?;
+                Ok(NewEvent {
+                    version,
+                    event_type: event.event_type(),
+                    event: json,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let metadata = if metadata.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(metadata).map_err(|e| encode_error("metadata", e))?)
+        };
+        let appended = self
+            .store
+            .append(Append {
+                stream: A::STREAM,
+                aggregate_id: &agg.aggregate_id,
+                events: &new_events,
+                timestamp: Timestamp::now(),
+                metadata: metadata.as_deref(),
+            })
+            .await;
+        if let Err(error) = appended {
+            self.cache.evict(A::STREAM, &agg.aggregate_id);
+            return Err(error);
+        }
+        for event in &events {
+            A::fold(&mut agg.state, event);
+        }
+        agg.version += events.len() as u64;
+        self.cache.put(A::STREAM, &agg);
+        // The events are stored: failing the command now would make the caller retry a command
+        // that took effect. A missing snapshot only costs a longer load.
+        if let Err(error) = self.save_snapshot::<A>(&agg).await {
+            tracing::warn!(%error, "could not store a snapshot");
+        }
+        Ok(agg)
+    }
+
+    /// Loads an aggregate from the store, bypassing the cache, and caches the result.
+    async fn load_uncached<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Agg<A::State>, Error> {
+        let start = self.load_snapshot::<A>(aggregate_id).await?;
+        let agg = self.fold_newer::<A>(start).await?;
+        self.cache.put(A::STREAM, &agg);
+        Ok(agg)
+    }
+
+    /// The aggregate as of its snapshot, when it has one with the code's tag; otherwise empty.
+    async fn load_snapshot<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Agg<A::State>, Error> {
+        let empty = Agg::new(aggregate_id);
+        let Some(snapshots) = A::SNAPSHOTS else {
+            return Ok(empty);
+        };
+        let Some(snapshot) = self.store.snapshot(A::STREAM, aggregate_id).await? else {
+            return Ok(empty);
+        };
+        if snapshot.tag != snapshots.tag {
+            return Ok(empty);
+        }
+        match (snapshots.decode)(&snapshot.state) {
+            Ok(state) => Ok(Agg {
+                aggregate_id: aggregate_id.to_owned(),
+                version: snapshot.version,
+                state,
+            }),
+            Err(source) => {
+                // The events are the truth and the snapshot only a shortcut: rebuild, and let the
+                // next command store a good one.
+                let error = DecodeError::Snapshot {
+                    stream: A::STREAM.to_owned(),
+                    aggregate_id: aggregate_id.to_owned(),
+                    tag: snapshot.tag,
+                    source,
+                };
+                tracing::warn!(%error, "ignoring a snapshot that does not decode");
+                Ok(empty)
+            }
+        }
+    }
+
+    /// Folds the events after the aggregate's version into it.
+    async fn fold_newer<A: Aggregate>(
+        &self,
+        mut agg: Agg<A::State>,
+    ) -> Result<Agg<A::State>, Error> {
+        let newer = self
+            .store
+            .load(A::STREAM, &agg.aggregate_id, agg.version)
+            .await?;
+        for recorded in &newer {
+            let event = A::decode(recorded)?;
+            A::fold(&mut agg.state, &event);
+            agg.version = recorded.version;
+        }
+        Ok(agg)
+    }
+
+    async fn save_snapshot<A: Aggregate>(&self, agg: &Agg<A::State>) -> Result<(), Error> {
+        let Some(snapshots) = A::SNAPSHOTS else {
+            return Ok(());
+        };
+        let state = (snapshots.encode)(&agg.state).map_err(|source| Error::Encode {
+            what: "snapshot",
+            stream: A::STREAM,
+            aggregate_id: agg.aggregate_id.clone(),
+            source,
+        })?;
+        let snapshot = Snapshot {
+            version: agg.version,
+            tag: snapshots.tag.to_owned(),
+            state,
+        };
+        self.store
+            .save_snapshot(A::STREAM, &agg.aggregate_id, &snapshot)
+            .await
+    }
+}
+
+/// The metadata of a recorded event, consuming it to avoid copying its strings.
+pub(crate) fn event_meta(
+    stream: &'static str,
+    recorded: RecordedEvent,
+) -> Result<EventMeta, Error> {
+    let metadata = match recorded.metadata.as_deref() {
+        None => Metadata::default(),
+        Some(json) => serde_json::from_str(json).map_err(|source| DecodeError::Malformed {
+            stream: recorded.stream.clone(),
+            aggregate_id: recorded.aggregate_id.clone(),
+            position: recorded.cursor.position,
+            event_type: "metadata".to_owned(),
+            source,
+        })?,
+    };
+    Ok(EventMeta {
+        stream,
+        aggregate_id: recorded.aggregate_id,
+        version: recorded.version,
+        cursor: recorded.cursor,
+        timestamp: recorded.timestamp,
+        metadata,
+    })
+}

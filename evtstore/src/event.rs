@@ -1,0 +1,179 @@
+//! What a store keeps of an event, and what a handler is told about it.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// Where an event sits in the global order that handlers follow, and where a bookmark points.
+///
+/// Handlers read events in ascending cursor order. `position` is the event's global position
+/// (one sequence across all streams, from 1). `commit` orders transactions on stores whose
+/// positions can become visible out of order: PostgreSQL fills it with the writing transaction's
+/// id so that a reader never passes a position a slower transaction has yet to commit. Stores
+/// that hand out positions in commit order (memory, SQLite, MySQL) leave it at 0, so the order
+/// is plain position order there.
+///
+/// The derived ordering compares `commit` first, then `position`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Cursor {
+    /// The commit order key; 0 on stores that commit in position order.
+    pub commit: i64,
+    /// The global position of the event.
+    pub position: i64,
+}
+
+impl Cursor {
+    /// The cursor before every event: a new bookmark starts here.
+    pub const START: Cursor = Cursor {
+        commit: 0,
+        position: 0,
+    };
+
+    /// A cursor at `position` on a store that commits in position order.
+    #[must_use]
+    pub const fn at(position: i64) -> Self {
+        Cursor {
+            commit: 0,
+            position,
+        }
+    }
+}
+
+/// When an event was appended: milliseconds since the Unix epoch, as the TypeScript evtstore
+/// stores it.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// The current time, truncated to milliseconds.
+    #[must_use]
+    pub fn now() -> Self {
+        Self::from(SystemTime::now())
+    }
+
+    /// Milliseconds since the Unix epoch.
+    #[must_use]
+    pub const fn as_millis(self) -> i64 {
+        self.0
+    }
+}
+
+impl From<SystemTime> for Timestamp {
+    fn from(time: SystemTime) -> Self {
+        let millis = match time.duration_since(UNIX_EPOCH) {
+            Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+            Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
+        };
+        Timestamp(millis)
+    }
+}
+
+impl From<Timestamp> for SystemTime {
+    fn from(timestamp: Timestamp) -> Self {
+        let magnitude = Duration::from_millis(timestamp.0.unsigned_abs());
+        if timestamp.0 >= 0 {
+            UNIX_EPOCH + magnitude
+        } else {
+            UNIX_EPOCH - magnitude
+        }
+    }
+}
+
+/// What the caller of a command says about who and what caused it; stored with every event the
+/// command appends and handed to event handlers in [`EventMeta`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// Groups every event that stems from one original request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    /// The message (command or event) that directly caused this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub causation_id: Option<String>,
+    /// Who acted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+impl Metadata {
+    /// Whether nothing is set; such metadata is not stored.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.correlation_id.is_none() && self.causation_id.is_none() && self.user.is_none()
+    }
+}
+
+/// Everything a handler or a fold may want to know about an event besides its payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventMeta {
+    /// The stream the event belongs to.
+    pub stream: &'static str,
+    /// The aggregate the event belongs to.
+    pub aggregate_id: String,
+    /// The aggregate's version after this event (1 for its first event).
+    pub version: u64,
+    /// Where the event sits in the global order.
+    pub cursor: Cursor,
+    /// When it was appended.
+    pub timestamp: Timestamp,
+    /// What the command's caller said about it.
+    pub metadata: Metadata,
+}
+
+impl EventMeta {
+    /// The event's global position.
+    #[must_use]
+    pub fn position(&self) -> i64 {
+        self.cursor.position
+    }
+}
+
+/// An event as a store returns it: the payload is still the stored JSON text, decoded only by
+/// whoever knows its Rust type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedEvent {
+    /// Where the event sits in the global order.
+    pub cursor: Cursor,
+    /// The stream it belongs to.
+    pub stream: String,
+    /// The aggregate it belongs to.
+    pub aggregate_id: String,
+    /// The aggregate's version after it.
+    pub version: u64,
+    /// When it was appended.
+    pub timestamp: Timestamp,
+    /// The event as JSON text with a `type` field.
+    pub event: String,
+    /// The stored metadata as JSON text, if any was given.
+    pub metadata: Option<String>,
+}
+
+/// An event to append: its place in its aggregate and its encoded payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEvent {
+    /// The aggregate's version after this event.
+    pub version: u64,
+    /// The stored type name of the event (the `type` field of `event`).
+    pub event_type: &'static str,
+    /// The event as JSON text with a `type` field.
+    pub event: String,
+}
+
+/// A batch of events of one aggregate to append together, all or none.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Append<'a> {
+    /// The stream of the aggregate.
+    pub stream: &'static str,
+    /// The aggregate the events belong to.
+    pub aggregate_id: &'a str,
+    /// The events, with consecutive versions.
+    pub events: &'a [NewEvent],
+    /// When they are appended.
+    pub timestamp: Timestamp,
+    /// The metadata stored with each of them, as JSON text, if any.
+    pub metadata: Option<&'a str>,
+}

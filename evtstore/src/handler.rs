@@ -1,0 +1,548 @@
+//! Event handlers: named readers that follow one or more streams in global order and remember
+//! where they are with a bookmark.
+//!
+//! Each event is handled by the model the handler was built with, through the [`HandledBy`]
+//! impl of its stream's event enum. The handler reads a page of events after its bookmark,
+//! hands each to the model, and stores the bookmark after the page. While a page is handled the
+//! next one is already being read.
+//!
+//! Delivery is at least once: a crash between handling an event and storing the bookmark
+//! hands the event over again on restart. A store that can put the model's writes and the
+//! bookmark in one transaction will make it exactly once; the bookmark is written only through
+//! [`Store::set_bookmark`] for that reason.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Mutex, watch};
+
+use crate::aggregate::Aggregate;
+use crate::domain::event_meta;
+use crate::error::{BoxError, DecodeError, Error};
+use crate::event::{Cursor, EventMeta, RecordedEvent};
+use crate::runner::HandlerHandle;
+use crate::store::Store;
+
+/// What a handler method returns.
+pub type HandlerResult = Result<(), BoxError>;
+
+/// Dispatches the events of one stream to a handler model `H`.
+///
+/// Implemented on the event enum (not on the model) so that the impl generated in the user's
+/// crate is allowed by the orphan rule. `#[derive(Aggregate)]` generates a handler trait with
+/// one method per event and this impl for every model implementing it. By hand:
+///
+/// ```
+/// # use evtstore::doc_fixtures::UserEvent;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use evtstore::{EventMeta, HandledBy, HandlerResult};
+///
+/// #[derive(Default)]
+/// struct CreatedUsers(AtomicUsize);
+///
+/// impl HandledBy<CreatedUsers> for UserEvent {
+///     async fn dispatch(
+///         model: &CreatedUsers,
+///         _aggregate_id: &str,
+///         event: &Self,
+///         _meta: &EventMeta,
+///     ) -> HandlerResult {
+///         if let UserEvent::Created { .. } = event {
+///             model.0.fetch_add(1, Ordering::Relaxed);
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{H}` does not handle the events of `{Self}`",
+    label = "`{H}` has no handler for this stream",
+    note = "implement the handler trait generated for `{Self}` for `{H}`"
+)]
+pub trait HandledBy<H>: Aggregate {
+    /// Hands one event to the model.
+    fn dispatch(
+        model: &H,
+        aggregate_id: &str,
+        event: &Self,
+        meta: &EventMeta,
+    ) -> impl Future<Output = HandlerResult> + Send;
+}
+
+/// How a handler starts and what it does with a failing event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HandlerOptions {
+    /// A handler without a stored bookmark starts at the end of its streams instead of their
+    /// beginning, and stores that place at once.
+    pub tail_stream: bool,
+    /// Every start (and every start after [`EventHandler::reset`]) begins at the end of the
+    /// streams, whatever the stored bookmark says.
+    pub always_tail_stream: bool,
+    /// A failing event is reported (through the error hook) and skipped. Without it the run
+    /// stops with the error and the bookmark stays before the failing event.
+    pub continue_on_error: bool,
+}
+
+/// What one batch did, given to the after-batch hook.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// How many events were read.
+    pub fetched: usize,
+    /// How many of them were handled without error.
+    pub handled: usize,
+}
+
+/// Where a handler keeps its bookmark.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum BookmarkHome {
+    #[default]
+    Store,
+    /// Only in this process: every new handler object starts from the beginning.
+    Memory,
+}
+
+type BeforeBatch = Arc<dyn Fn() + Send + Sync>;
+type AfterBatch = Arc<dyn Fn(BatchReport) + Send + Sync>;
+type OnError = Arc<dyn Fn(&Error) + Send + Sync>;
+type RouteFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+type RouteFn<H> = for<'a> fn(&'a H, &'a str, RecordedEvent) -> RouteFuture<'a>;
+
+/// A stream the handler reads and how its events reach the model.
+struct Route<H> {
+    stream: &'static str,
+    dispatch: RouteFn<H>,
+}
+
+/// Decodes an event of `E`'s stream and hands it to the model; the error names the handler,
+/// the event and its type.
+fn route<'a, H, E: HandledBy<H>>(
+    model: &'a H,
+    bookmark: &'a str,
+    recorded: RecordedEvent,
+) -> RouteFuture<'a>
+where
+    H: Sync,
+{
+    Box::pin(async move {
+        let failure =
+            |recorded: &RecordedEvent, event_type: String, source: BoxError| Error::Handler {
+                bookmark: bookmark.to_owned(),
+                stream: recorded.stream.clone(),
+                aggregate_id: recorded.aggregate_id.clone(),
+                position: recorded.cursor.position,
+                event_type,
+                source,
+            };
+        let event = match E::decode(&recorded) {
+            Ok(event) => event,
+            Err(error) => {
+                let event_type = match &error {
+                    DecodeError::UnknownType { event_type, .. }
+                    | DecodeError::Malformed { event_type, .. } => event_type.clone(),
+                    DecodeError::Snapshot { .. } => "?".to_owned(),
+                };
+                return Err(failure(&recorded, event_type, Box::new(error)));
+            }
+        };
+        let reported = recorded.clone();
+        let meta = event_meta(E::STREAM, recorded)
+            .map_err(|error| failure(&reported, event.event_type().to_owned(), Box::new(error)))?;
+        E::dispatch(model, &meta.aggregate_id, &event, &meta)
+            .await
+            .map_err(|source| failure(&reported, event.event_type().to_owned(), source))
+    })
+}
+
+/// Builds an [`EventHandler`]: its streams, options and hooks. Made by [`Domain::handler`].
+///
+/// [`Domain::handler`]: crate::Domain::handler
+pub struct HandlerBuilder<S, H> {
+    store: S,
+    bookmark: String,
+    model: H,
+    routes: Vec<Route<H>>,
+    settings: Settings,
+}
+
+#[derive(Clone)]
+struct Settings {
+    options: HandlerOptions,
+    page_size: usize,
+    idle_poll: Duration,
+    error_backoff: Duration,
+    bookmark_home: BookmarkHome,
+    before_batch: Option<BeforeBatch>,
+    after_batch: Option<AfterBatch>,
+    on_error: Option<OnError>,
+}
+
+impl<S, H> fmt::Debug for HandlerBuilder<S, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandlerBuilder")
+            .field("bookmark", &self.bookmark)
+            .field(
+                "streams",
+                &self.routes.iter().map(|r| r.stream).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store, H: Send + Sync + 'static> HandlerBuilder<S, H> {
+    pub(crate) fn new(store: S, bookmark: String, model: H) -> Self {
+        HandlerBuilder {
+            store,
+            bookmark,
+            model,
+            routes: Vec::new(),
+            settings: Settings {
+                options: HandlerOptions::default(),
+                page_size: 500,
+                idle_poll: Duration::from_secs(1),
+                error_backoff: Duration::from_secs(10),
+                bookmark_home: BookmarkHome::Store,
+                before_batch: None,
+                after_batch: None,
+                on_error: None,
+            },
+        }
+    }
+
+    /// Reads the stream of `E` and hands its events to the model. The model must handle `E`:
+    /// a stream it does not implement is a compile error.
+    #[must_use]
+    pub fn stream<E: HandledBy<H>>(mut self) -> Self {
+        let route = Route {
+            stream: E::STREAM,
+            dispatch: route::<H, E>,
+        };
+        match self
+            .routes
+            .iter_mut()
+            .find(|known| known.stream == E::STREAM)
+        {
+            Some(known) => *known = route,
+            None => self.routes.push(route),
+        }
+        self
+    }
+
+    /// Sets the start and error options.
+    #[must_use]
+    pub fn options(mut self, options: HandlerOptions) -> Self {
+        self.settings.options = options;
+        self
+    }
+
+    /// How many events one read returns at most. Default 500; 0 is taken as 1.
+    #[must_use]
+    pub fn page_size(mut self, page_size: usize) -> Self {
+        self.settings.page_size = page_size.max(1);
+        self
+    }
+
+    /// How long a started handler waits after finding no new event. Default 1 s.
+    #[must_use]
+    pub fn idle_poll(mut self, interval: Duration) -> Self {
+        self.settings.idle_poll = interval;
+        self
+    }
+
+    /// How long a started handler waits after a failed run. Default 10 s.
+    #[must_use]
+    pub fn error_backoff(mut self, interval: Duration) -> Self {
+        self.settings.error_backoff = interval;
+        self
+    }
+
+    /// Keeps the bookmark only in this handler object: it starts at the beginning (or the
+    /// end, when tailing) each time the program starts.
+    #[must_use]
+    pub fn bookmark_in_memory(mut self) -> Self {
+        self.settings.bookmark_home = BookmarkHome::Memory;
+        self
+    }
+
+    /// Called before each batch is read.
+    #[must_use]
+    pub fn before_batch(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
+        self.settings.before_batch = Some(Arc::new(hook));
+        self
+    }
+
+    /// Called after each batch with what it did.
+    #[must_use]
+    pub fn after_batch(mut self, hook: impl Fn(BatchReport) + Send + Sync + 'static) -> Self {
+        self.settings.after_batch = Some(Arc::new(hook));
+        self
+    }
+
+    /// Called with every error the handler reports instead of returning: events skipped under
+    /// `continue_on_error`, and failed runs of a started handler. Without it they are logged
+    /// with `tracing`.
+    #[must_use]
+    pub fn on_error(mut self, hook: impl Fn(&Error) + Send + Sync + 'static) -> Self {
+        self.settings.on_error = Some(Arc::new(hook));
+        self
+    }
+
+    /// Builds the handler.
+    #[must_use]
+    pub fn build(self) -> EventHandler<S, H> {
+        let streams = self.routes.iter().map(|route| route.stream).collect();
+        EventHandler {
+            inner: Arc::new(Inner {
+                store: self.store,
+                bookmark: self.bookmark,
+                model: self.model,
+                streams,
+                routes: self.routes,
+                settings: self.settings,
+                position: Mutex::new(None),
+            }),
+        }
+    }
+}
+
+/// A named reader of one or more streams. Cheap to clone; clones share the model and the
+/// bookmark.
+pub struct EventHandler<S, H> {
+    inner: Arc<Inner<S, H>>,
+}
+
+struct Inner<S, H> {
+    store: S,
+    bookmark: String,
+    model: H,
+    streams: Vec<&'static str>,
+    routes: Vec<Route<H>>,
+    settings: Settings,
+    /// The bookmark as last read or written; `None` until the first run and after `reset`.
+    /// Holding the lock also keeps two runs of this handler from overlapping.
+    position: Mutex<Option<Cursor>>,
+}
+
+impl<S, H> Clone for EventHandler<S, H> {
+    fn clone(&self) -> Self {
+        EventHandler {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<S, H> fmt::Debug for EventHandler<S, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventHandler")
+            .field("bookmark", &self.inner.bookmark)
+            .field("streams", &self.inner.streams)
+            .field("options", &self.inner.settings.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
+    /// The bookmark name.
+    pub fn bookmark(&self) -> &str {
+        &self.inner.bookmark
+    }
+
+    /// The streams the handler reads, in registration order.
+    pub fn streams(&self) -> &[&'static str] {
+        &self.inner.streams
+    }
+
+    /// The model the events are handed to.
+    pub fn model(&self) -> &H {
+        &self.inner.model
+    }
+
+    /// Handles every event after the bookmark, page after page, until a read finds nothing
+    /// new, and returns how many events were handled without error.
+    ///
+    /// # Errors
+    /// [`Error::Handler`] for a failing event (unless `continue_on_error`), after storing the
+    /// bookmark of the last event handled; [`Error::HandlerBusy`] when the handler is running
+    /// elsewhere; the store's errors.
+    pub async fn run_once(&self) -> Result<usize, Error> {
+        let _lock = self.inner.store.lock_handler(&self.inner.bookmark).await?;
+        let (_, handled) = self.run_pages(None).await?;
+        Ok(handled)
+    }
+
+    /// Forgets the cached bookmark: the next run reads it from the store again, and an
+    /// `always_tail_stream` handler starts at the end again.
+    pub async fn reset(&self) {
+        *self.inner.position.lock().await = None;
+    }
+
+    /// Runs the handler in a tokio task until [`HandlerHandle::stop`]: after a run that found
+    /// events it runs again at once, after an empty one it waits for the idle poll interval,
+    /// after an error it reports it and waits for the error back-off.
+    pub fn start(&self) -> HandlerHandle {
+        let (stop_sender, stop) = watch::channel(false);
+        let handler = self.clone();
+        let task = tokio::spawn(async move { handler.run_until_stopped(stop).await });
+        HandlerHandle::new(stop_sender, task)
+    }
+
+    async fn run_until_stopped(&self, mut stop: watch::Receiver<bool>) {
+        let settings = &self.inner.settings;
+        let mut lock = None;
+        while !*stop.borrow() {
+            let pause = if lock.is_none() {
+                match self.inner.store.lock_handler(&self.inner.bookmark).await {
+                    Ok(acquired) => {
+                        lock = Some(acquired);
+                        continue;
+                    }
+                    Err(error) => {
+                        self.report(&error);
+                        settings.error_backoff
+                    }
+                }
+            } else {
+                match self.run_pages(Some(&stop)).await {
+                    Ok((0, _)) => settings.idle_poll,
+                    Ok(_) => continue,
+                    Err(error) => {
+                        self.report(&error);
+                        settings.error_backoff
+                    }
+                }
+            };
+            // Sleep, but wake at once on stop.
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    fn report(&self, error: &Error) {
+        match &self.inner.settings.on_error {
+            Some(hook) => hook(error),
+            None => tracing::error!(bookmark = %self.inner.bookmark, %error, "event handler error"),
+        }
+    }
+
+    /// Reads and handles pages until one is empty or `stop` is set; returns (fetched, handled).
+    async fn run_pages(
+        &self,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> Result<(usize, usize), Error> {
+        let inner = &*self.inner;
+        let settings = &inner.settings;
+        let mut position = inner.position.lock().await;
+        let mut cursor = match *position {
+            Some(cursor) => cursor,
+            None => self.starting_cursor().await?,
+        };
+        *position = Some(cursor);
+        let (mut fetched, mut handled) = (0, 0);
+        let mut page = inner
+            .store
+            .read(&inner.streams, cursor, settings.page_size)
+            .await?;
+        while !page.is_empty() {
+            if let Some(hook) = &settings.before_batch {
+                hook();
+            }
+            let last = page[page.len() - 1].cursor;
+            let page_len = page.len();
+            // Read the next page while this one is handled: catching up costs one round trip
+            // per page less.
+            let (outcome, next) = tokio::join!(
+                self.handle_page(page),
+                inner.store.read(&inner.streams, last, settings.page_size)
+            );
+            let (reached, page_handled, failure) = outcome;
+            fetched += page_len;
+            handled += page_handled;
+            if reached > cursor {
+                cursor = reached;
+                *position = Some(cursor);
+                self.store_bookmark(cursor).await?;
+            }
+            if let Some(hook) = &settings.after_batch {
+                hook(BatchReport {
+                    fetched: page_len,
+                    handled: page_handled,
+                });
+            }
+            if let Some(error) = failure {
+                return Err(error);
+            }
+            if stop.is_some_and(|stop| *stop.borrow()) {
+                break;
+            }
+            page = next?;
+        }
+        Ok((fetched, handled))
+    }
+
+    /// Handles one page; returns the cursor of the last event dealt with, how many were
+    /// handled, and the error that stopped it, if any.
+    async fn handle_page(&self, page: Vec<RecordedEvent>) -> (Cursor, usize, Option<Error>) {
+        let inner = &*self.inner;
+        let mut reached = Cursor::START;
+        let mut handled = 0;
+        for recorded in page {
+            let cursor = recorded.cursor;
+            let Some(route) = inner
+                .routes
+                .iter()
+                .find(|route| route.stream == recorded.stream)
+            else {
+                // A store returned a stream that was not asked for; nothing handles it.
+                reached = cursor;
+                continue;
+            };
+            match (route.dispatch)(&inner.model, &inner.bookmark, recorded).await {
+                Ok(()) => handled += 1,
+                Err(error) if inner.settings.options.continue_on_error => self.report(&error),
+                Err(error) => return (reached, handled, Some(error)),
+            }
+            reached = cursor;
+        }
+        (reached, handled, None)
+    }
+
+    /// Where a run starts when no bookmark is cached.
+    async fn starting_cursor(&self) -> Result<Cursor, Error> {
+        let inner = &*self.inner;
+        let options = inner.settings.options;
+        if options.always_tail_stream {
+            return inner.store.last_cursor(&inner.streams).await;
+        }
+        let stored = match inner.settings.bookmark_home {
+            BookmarkHome::Store => inner.store.bookmark(&inner.bookmark).await?,
+            BookmarkHome::Memory => None,
+        };
+        match stored {
+            Some(cursor) => Ok(cursor),
+            None if options.tail_stream => {
+                let last = inner.store.last_cursor(&inner.streams).await?;
+                // Store the starting place at once: a restart before the first event must not
+                // jump ahead again past events that arrived in between.
+                self.store_bookmark(last).await?;
+                Ok(last)
+            }
+            None => Ok(Cursor::START),
+        }
+    }
+
+    async fn store_bookmark(&self, cursor: Cursor) -> Result<(), Error> {
+        match self.inner.settings.bookmark_home {
+            BookmarkHome::Store => {
+                self.inner
+                    .store
+                    .set_bookmark(&self.inner.bookmark, cursor)
+                    .await
+            }
+            BookmarkHome::Memory => Ok(()),
+        }
+    }
+}

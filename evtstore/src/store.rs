@@ -1,0 +1,138 @@
+//! The storage interface every backend implements.
+
+use std::fmt;
+use std::future::Future;
+
+use crate::aggregate::Snapshot;
+use crate::error::Error;
+use crate::event::{Append, Cursor, RecordedEvent};
+
+/// Where events, bookmarks and snapshots live.
+///
+/// Everything is keyed by (stream, aggregate id): two aggregates of one stream, or two streams
+/// with the same aggregate id, never see each other's events or snapshots. A store is a cheap
+/// handle (clone it freely); clones share the same data.
+///
+/// The conformance suite in the workspace's `tests/` crate states the contract as executable
+/// cases; a new store runs it with one line.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// Appends the events of one aggregate, all or none.
+    ///
+    /// # Errors
+    /// [`Error::VersionConflict`] when one of the versions exists already (nothing is
+    /// appended then); [`Error::Database`] for every other failure.
+    fn append(&self, append: Append<'_>) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// The events of one aggregate with a version above `after_version`, in version order.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the store cannot be read.
+    fn load(
+        &self,
+        stream: &str,
+        aggregate_id: &str,
+        after_version: u64,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, Error>> + Send;
+
+    /// Up to `limit` events of the given streams after `after`, in cursor order.
+    ///
+    /// A store must never return an event and later commit one that sorts before it: a reader
+    /// that bookmarks the last event it read would skip the late one forever.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the store cannot be read.
+    fn read(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, Error>> + Send;
+
+    /// The cursor of the last event of the given streams, or [`Cursor::START`] when they are
+    /// empty. Tailing handlers start here.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the store cannot be read.
+    fn last_cursor(&self, streams: &[&str]) -> impl Future<Output = Result<Cursor, Error>> + Send;
+
+    /// The stored bookmark, or `None` when none was stored under that name.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the store cannot be read.
+    fn bookmark(&self, name: &str) -> impl Future<Output = Result<Option<Cursor>, Error>> + Send;
+
+    /// Stores a bookmark, creating or replacing it atomically.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the store cannot be written.
+    fn set_bookmark(
+        &self,
+        name: &str,
+        cursor: Cursor,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// The stored snapshot of an aggregate, whatever its tag.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the store cannot be read.
+    fn snapshot(
+        &self,
+        stream: &str,
+        aggregate_id: &str,
+    ) -> impl Future<Output = Result<Option<Snapshot>, Error>> + Send;
+
+    /// Stores the snapshot of an aggregate, replacing the previous one unless that one has a
+    /// higher version under the same tag.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the store cannot be written.
+    fn save_snapshot(
+        &self,
+        stream: &str,
+        aggregate_id: &str,
+        snapshot: &Snapshot,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Claims the right to run the handler `name` until the returned lock is dropped, so that
+    /// two runners of one handler never interleave their bookmarks.
+    ///
+    /// The default grants every claim: it suits stores used by a single runner. The memory
+    /// store refuses a second claim in the same process; a shared database can use its own
+    /// locks (a PostgreSQL advisory lock, say) to exclude other processes too.
+    ///
+    /// # Errors
+    /// [`Error::HandlerBusy`] when another runner holds the lock.
+    fn lock_handler(&self, name: &str) -> impl Future<Output = Result<HandlerLock, Error>> + Send {
+        let _ = name;
+        async { Ok(HandlerLock::unguarded()) }
+    }
+}
+
+/// The right to run one handler; released when dropped.
+pub struct HandlerLock {
+    _guard: Option<Box<dyn Send + Sync>>,
+}
+
+impl HandlerLock {
+    /// A lock that guards nothing, for stores that do not exclude runners.
+    #[must_use]
+    pub fn unguarded() -> Self {
+        HandlerLock { _guard: None }
+    }
+
+    /// A lock held as long as `guard` lives; dropping the lock drops the guard, which releases
+    /// whatever it holds.
+    pub fn new(guard: impl Send + Sync + 'static) -> Self {
+        HandlerLock {
+            _guard: Some(Box::new(guard)),
+        }
+    }
+}
+
+impl fmt::Debug for HandlerLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandlerLock")
+            .field("guarded", &self._guard.is_some())
+            .finish()
+    }
+}
