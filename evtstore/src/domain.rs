@@ -13,7 +13,6 @@ use crate::store::Store;
 
 /// How a [`Domain`] runs commands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct DomainOptions {
     /// How many times a command is decided again after a version conflict before the conflict
     /// reaches the caller. Default 3.

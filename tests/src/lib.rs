@@ -1,1 +1,103 @@
-//! The store conformance suite.
+//! The store conformance suite of evtstore.
+//!
+//! Every behaviour a [`Store`](evtstore::Store) must have is one async function in [`cases`],
+//! taking a fresh, empty store. [`conformance_suite!`] turns all of them into tests for one
+//! store, so a new store runs the whole suite with one line:
+//!
+//! ```ignore
+//! evtstore_tests::conformance_suite!(memory, async { evtstore::MemoryStore::new() });
+//! ```
+//!
+//! The expression is evaluated once per test and must give a store no other test uses.
+
+pub mod cases;
+pub mod domain;
+
+use crate::domain::UserCommand;
+
+/// The command that creates a user named `name`.
+pub fn create_user(name: &str) -> UserCommand {
+    UserCommand::Create {
+        name: name.to_owned(),
+    }
+}
+
+/// A domain over the same store without any cached aggregate: what another process sees.
+pub fn fresh_domain<S: evtstore::Store>(domain: &evtstore::Domain<S>) -> evtstore::Domain<S> {
+    evtstore::Domain::with_options(domain.store().clone(), domain.options())
+}
+
+/// Declares a module `$name` with one `#[tokio::test]` per conformance case, each run on the
+/// store `$store` evaluates to (an expression of a future giving a fresh store).
+#[macro_export]
+macro_rules! conformance_suite {
+    ($name:ident, $store:expr) => {
+        $crate::__conformance_cases! { $name, $store;
+            commands::command_returns_new_aggregate_and_version,
+            commands::two_event_command_advances_version_by_two,
+            commands::unknown_id_is_version_zero_with_default_state,
+            commands::command_sees_current_version,
+            commands::refused_command_appends_nothing,
+            commands::empty_command_result_appends_nothing,
+            commands::aggregates_of_one_stream_are_independent,
+            commands::same_id_in_two_streams_is_independent,
+            commands::command_checks_another_aggregate,
+            commands::history_carries_event_metadata,
+            commands::command_metadata_is_stored,
+            commands::load_folds_all_events,
+            concurrency::conflicting_append_is_version_conflict,
+            concurrency::conflicting_batch_appends_nothing,
+            concurrency::stale_aggregate_is_retried,
+            concurrency::conflict_without_retries_reaches_caller,
+            concurrency::concurrent_commands_on_one_aggregate_all_land,
+            concurrency::concurrent_commands_on_distinct_aggregates,
+            handlers::handler_builds_read_model_once,
+            handlers::next_run_handles_only_new_events,
+            handlers::missing_bookmark_starts_at_beginning,
+            handlers::restarted_handler_resumes_from_bookmark,
+            handlers::in_memory_bookmark_keeps_place,
+            handlers::two_streams_in_position_order,
+            handlers::handler_reads_only_its_streams,
+            handlers::small_pages_handle_everything_in_order,
+            handlers::tail_stream_skips_history,
+            handlers::tail_stream_resumes_stored_bookmark,
+            handlers::always_tail_stream_skips_history,
+            handlers::always_tail_stream_after_reset,
+            handlers::reset_rereads_stored_bookmark,
+            handlers::continue_on_error_skips_failing_event,
+            handlers::failing_event_stops_handler,
+            handlers::hooks_run_around_each_batch,
+            handlers::started_handler_stops,
+            handlers::started_handler_retries_after_error,
+            snapshots::snapshot_written_with_tag,
+            snapshots::snapshot_used_on_load,
+            snapshots::snapshot_with_other_tag_is_ignored_and_rewritten,
+            snapshots::snapshots_of_two_aggregates_are_independent,
+            snapshots::malformed_snapshot_is_rebuilt,
+            snapshots::snapshot_save_keeps_newest,
+            storage::load_after_version,
+            storage::read_respects_cursor_streams_and_limit,
+            storage::stored_event_is_json_with_type,
+            storage::last_cursor_is_last_event,
+            storage::bookmarks_upsert_by_name,
+            storage::unknown_event_type_fails_load,
+            storage::malformed_event_fails_handler,
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cases {
+    ($name:ident, $store:expr; $($group:ident :: $case:ident),* $(,)?) => {
+        mod $name {
+            $(
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let store = $store.await;
+                    $crate::cases::$group::$case(store).await;
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,34 @@
+//! The conformance cases, one async function per behaviour, each taking a fresh, empty store.
+
+pub mod commands;
+pub mod concurrency;
+pub mod handlers;
+pub mod snapshots;
+pub mod storage;
+
+use evtstore::{Append, Error, NewEvent, Store, Timestamp};
+
+/// Appends one raw event, bypassing the domain: the way to plant events the code would never
+/// write (unknown types, malformed JSON) or to provoke conflicts.
+pub async fn append_raw<S: Store>(
+    store: &S,
+    stream: &'static str,
+    aggregate_id: &str,
+    version: u64,
+    json: &str,
+) -> Result<(), Error> {
+    let events = [NewEvent {
+        version,
+        event_type: "raw",
+        event: json.to_owned(),
+    }];
+    store
+        .append(Append {
+            stream,
+            aggregate_id,
+            events: &events,
+            timestamp: Timestamp::now(),
+            metadata: None,
+        })
+        .await
+}

@@ -1,0 +1,227 @@
+//! The store interface itself: reads, cursors, bookmarks, and events the code cannot decode.
+
+use evtstore::{Cursor, DecodeError, Domain, Error, HandlerOptions, Store};
+
+use crate::cases::append_raw;
+use crate::domain::{PostsModel, UserEvent};
+
+/// `load` after a version returns only the newer events, in version order.
+pub async fn load_after_version<S: Store>(store: S) {
+    for version in 1..=4 {
+        append_raw(&store, "users", "a", version, r#"{"type":"enabled"}"#)
+            .await
+            .unwrap();
+    }
+    let versions: Vec<u64> = store
+        .load("users", "a", 2)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.version)
+        .collect();
+    assert_eq!(versions, [3, 4]);
+    assert!(store.load("users", "a", 4).await.unwrap().is_empty());
+    assert!(store.load("users", "other", 0).await.unwrap().is_empty());
+}
+
+/// `read` returns the given streams' events after the cursor, in order, at most `limit`.
+pub async fn read_respects_cursor_streams_and_limit<S: Store>(store: S) {
+    append_raw(&store, "users", "a", 1, r#"{"type":"enabled"}"#)
+        .await
+        .unwrap();
+    append_raw(&store, "posts", "p", 1, r#"{"type":"postArchived"}"#)
+        .await
+        .unwrap();
+    append_raw(&store, "users", "a", 2, r#"{"type":"enabled"}"#)
+        .await
+        .unwrap();
+    append_raw(&store, "other", "o", 1, r#"{"type":"x"}"#)
+        .await
+        .unwrap();
+    let all = store
+        .read(&["users", "posts"], Cursor::START, 10)
+        .await
+        .unwrap();
+    let streams: Vec<&str> = all.iter().map(|e| e.stream.as_str()).collect();
+    assert_eq!(streams, ["users", "posts", "users"]);
+    assert!(all.windows(2).all(|pair| pair[0].cursor < pair[1].cursor));
+    let first_two = store
+        .read(&["users", "posts"], Cursor::START, 2)
+        .await
+        .unwrap();
+    assert_eq!(first_two, all[..2]);
+    let rest = store
+        .read(&["users", "posts"], all[1].cursor, 10)
+        .await
+        .unwrap();
+    assert_eq!(rest, all[2..]);
+    assert!(
+        store
+            .read(&["users", "posts"], all[2].cursor, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .read(&["nothing"], Cursor::START, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// The stored event is compact JSON text with its `type` field, as the TypeScript library
+/// writes it; the aggregate id and version are columns, not part of the JSON.
+pub async fn stored_event_is_json_with_type<S: Store>(store: S) {
+    let domain = Domain::new(store.clone());
+    domain
+        .commands(crate::domain::UserCommands::default())
+        .execute("a", &crate::create_user("Ann"))
+        .await
+        .unwrap();
+    let stored = &store.load("users", "a", 0).await.unwrap()[0];
+    let json: serde_json::Value = serde_json::from_str(&stored.event).unwrap();
+    assert_eq!(json, serde_json::json!({"type": "created", "name": "Ann"}));
+    assert_eq!(
+        (
+            stored.stream.as_str(),
+            stored.aggregate_id.as_str(),
+            stored.version
+        ),
+        ("users", "a", 1)
+    );
+}
+
+/// `last_cursor` is the start for empty streams and the last event's cursor otherwise.
+pub async fn last_cursor_is_last_event<S: Store>(store: S) {
+    assert_eq!(store.last_cursor(&["users"]).await.unwrap(), Cursor::START);
+    append_raw(&store, "users", "a", 1, r#"{"type":"enabled"}"#)
+        .await
+        .unwrap();
+    append_raw(&store, "posts", "p", 1, r#"{"type":"postArchived"}"#)
+        .await
+        .unwrap();
+    let all = store
+        .read(&["users", "posts"], Cursor::START, 10)
+        .await
+        .unwrap();
+    assert_eq!(store.last_cursor(&["users"]).await.unwrap(), all[0].cursor);
+    assert_eq!(
+        store.last_cursor(&["users", "posts"]).await.unwrap(),
+        all[1].cursor
+    );
+    assert_eq!(
+        store.last_cursor(&["nothing"]).await.unwrap(),
+        Cursor::START
+    );
+}
+
+/// Bookmarks are created, replaced and kept apart by name.
+pub async fn bookmarks_upsert_by_name<S: Store>(store: S) {
+    for position in 1..=3 {
+        append_raw(&store, "users", "a", position, r#"{"type":"enabled"}"#)
+            .await
+            .unwrap();
+    }
+    let events = store.read(&["users"], Cursor::START, 10).await.unwrap();
+    store.set_bookmark("one", events[0].cursor).await.unwrap();
+    store.set_bookmark("two", events[2].cursor).await.unwrap();
+    store.set_bookmark("one", events[1].cursor).await.unwrap();
+    assert_eq!(store.bookmark("one").await.unwrap(), Some(events[1].cursor));
+    assert_eq!(store.bookmark("two").await.unwrap(), Some(events[2].cursor));
+    store.set_bookmark("one", Cursor::START).await.unwrap();
+    assert_eq!(store.bookmark("one").await.unwrap(), Some(Cursor::START));
+}
+
+/// An event whose type the code does not know fails the load with an error naming it.
+pub async fn unknown_event_type_fails_load<S: Store>(store: S) {
+    append_raw(&store, "users", "a", 1, r#"{"type":"created","name":"A"}"#)
+        .await
+        .unwrap();
+    append_raw(&store, "users", "a", 2, r#"{"type":"promoted"}"#)
+        .await
+        .unwrap();
+    let error = Domain::new(store).load::<UserEvent>("a").await.unwrap_err();
+    match &error {
+        Error::Decode(DecodeError::UnknownType {
+            stream,
+            aggregate_id,
+            event_type,
+            position,
+            ..
+        }) => {
+            assert_eq!(
+                (stream.as_str(), aggregate_id.as_str(), event_type.as_str()),
+                ("users", "a", "promoted")
+            );
+            assert!(*position > 0);
+        }
+        other => panic!("expected an unknown type error, got {other:?}"),
+    }
+    assert!(
+        error.to_string().contains("created, disabled, enabled"),
+        "{error}"
+    );
+}
+
+/// An event whose JSON does not fit its type fails a handler with an error naming the event;
+/// under `continue_on_error` it is skipped and the rest is handled.
+pub async fn malformed_event_fails_handler<S: Store>(store: S) {
+    append_raw(&store, "users", "a", 1, r#"{"type":"created","name":"A"}"#)
+        .await
+        .unwrap();
+    append_raw(&store, "users", "b", 1, r#"{"type":"created","nom":"B"}"#)
+        .await
+        .unwrap();
+    append_raw(&store, "users", "c", 1, r#"{"type":"promoted"}"#)
+        .await
+        .unwrap();
+    append_raw(&store, "users", "d", 1, r#"{"type":"created","name":"D"}"#)
+        .await
+        .unwrap();
+    let domain = Domain::new(store.clone());
+    let strict = domain
+        .handler("strict", PostsModel::default())
+        .stream::<UserEvent>()
+        .build();
+    let error = strict.run_once().await.unwrap_err();
+    match &error {
+        Error::Handler {
+            stream,
+            aggregate_id,
+            event_type,
+            position,
+            ..
+        } => {
+            assert_eq!(
+                (stream.as_str(), aggregate_id.as_str(), event_type.as_str()),
+                ("users", "b", "created")
+            );
+            let b = store.load("users", "b", 0).await.unwrap();
+            assert_eq!(*position, b[0].cursor.position);
+        }
+        other => panic!("expected a handler error, got {other:?}"),
+    }
+    assert_eq!(strict.model().seen_ids(), ["a"]);
+
+    let options = HandlerOptions {
+        continue_on_error: true,
+        ..HandlerOptions::default()
+    };
+    let skipped = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reports = std::sync::Arc::clone(&skipped);
+    let lenient = domain
+        .handler("lenient", PostsModel::default())
+        .stream::<UserEvent>()
+        .options(options)
+        .on_error(move |error| {
+            if let Error::Handler { event_type, .. } = error {
+                reports.lock().unwrap().push(event_type.clone());
+            }
+        })
+        .build();
+    assert_eq!(lenient.run_once().await.unwrap(), 2);
+    assert_eq!(lenient.model().seen_ids(), ["a", "d"]);
+    assert_eq!(*skipped.lock().unwrap(), ["created", "promoted"]);
+}
