@@ -201,3 +201,19 @@ impl Drop for RunningHandler {
         self.store.lock().running_handlers.remove(&self.name);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_handler_runs_once_at_a_time() {
+        let store = MemoryStore::new();
+        let held = store.lock_handler("model").await.unwrap();
+        let second = store.lock_handler("model").await;
+        assert!(matches!(second, Err(Error::HandlerBusy { ref bookmark }) if bookmark == "model"));
+        assert!(store.lock_handler("other").await.is_ok());
+        drop(held);
+        assert!(store.lock_handler("model").await.is_ok());
+    }
+}

@@ -51,6 +51,7 @@ macro_rules! conformance_suite {
             concurrency::conflict_without_retries_reaches_caller,
             concurrency::concurrent_commands_on_one_aggregate_all_land,
             concurrency::concurrent_commands_on_distinct_aggregates,
+            concurrency::retries_stop_after_configured_count,
             handlers::handler_builds_read_model_once,
             handlers::next_run_handles_only_new_events,
             handlers::missing_bookmark_starts_at_beginning,

@@ -225,3 +225,63 @@ pub async fn concurrent_commands_on_distinct_aggregates<S: Store>(store: S) {
     assert_eq!(all.len(), 24);
     assert!(all.windows(2).all(|pair| pair[0].cursor < pair[1].cursor));
 }
+
+/// A command set whose every decision lets another writer append first, so that every append
+/// conflicts.
+struct AlwaysOvertaken<S> {
+    other_writer: Domain<S>,
+    decisions: std::sync::atomic::AtomicU32,
+}
+
+impl<S: Store> evtstore::CommandSet for AlwaysOvertaken<S> {
+    type Aggregate = UserEvent;
+    type Command = ();
+
+    async fn decide(
+        &self,
+        user: &evtstore::Agg<crate::domain::User>,
+        (): &(),
+    ) -> evtstore::CommandResult<UserEvent> {
+        self.decisions
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let other = self.other_writer.commands(UserCommands::default());
+        other
+            .execute(&user.aggregate_id, &UserCommand::Toggle)
+            .await
+            .unwrap();
+        Ok(UserEvent::Disabled.into())
+    }
+}
+
+/// A command is decided once plus once per configured retry, then the conflict reaches the
+/// caller; none of its events is appended.
+pub async fn retries_stop_after_configured_count<S: Store>(store: S) {
+    let options = DomainOptions {
+        retries: 2,
+        ..DomainOptions::default()
+    };
+    let domain = Domain::with_options(store.clone(), options);
+    domain
+        .commands(UserCommands::default())
+        .execute("alice", &create_user("A"))
+        .await
+        .unwrap();
+    let overtaken = domain.commands(AlwaysOvertaken {
+        other_writer: fresh_domain(&domain),
+        decisions: std::sync::atomic::AtomicU32::new(0),
+    });
+    let error = overtaken.execute("alice", &()).await.unwrap_err();
+    assert!(error.is_version_conflict(), "{error:?}");
+    let decisions = overtaken
+        .command_set()
+        .decisions
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(decisions, 3);
+    let history = fresh_domain(&domain)
+        .history::<UserEvent>("alice")
+        .await
+        .unwrap();
+    // The creation and three toggles of two events each; no event of the overtaken command.
+    assert_eq!(history.len(), 7);
+    assert_eq!(history.last().unwrap().event, UserEvent::Enabled);
+}
