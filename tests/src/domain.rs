@@ -309,6 +309,8 @@ pub struct PostsModel {
     pub seen: Mutex<Vec<Seen>>,
     /// An aggregate id whose events fail.
     pub fail_on: Mutex<Option<String>>,
+    /// How long handling each user event takes, in milliseconds.
+    pub slow_millis: std::sync::atomic::AtomicU64,
 }
 
 impl PostsModel {
@@ -370,6 +372,10 @@ impl HandledBy<PostsModel> for UserEvent {
         event: &Self,
         meta: &EventMeta,
     ) -> HandlerResult {
+        let slow = model.slow_millis.load(std::sync::atomic::Ordering::SeqCst);
+        if slow > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(slow)).await;
+        }
         model.record(event, meta)
     }
 }

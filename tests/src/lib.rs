@@ -69,6 +69,7 @@ macro_rules! conformance_suite {
             handlers::failing_event_stops_handler,
             handlers::hooks_run_around_each_batch,
             handlers::started_handler_stops,
+            handlers::stop_waits_for_page_in_flight,
             handlers::started_handler_retries_after_error,
             snapshots::snapshot_written_with_tag,
             snapshots::snapshot_used_on_load,

@@ -430,6 +430,32 @@ pub async fn started_handler_stops<S: Store>(store: S) {
     assert_eq!(model.run_once().await.unwrap(), 1);
 }
 
+/// `stop` lets the page in flight finish and store its bookmark before it returns; nothing
+/// is handled after it returns.
+pub async fn stop_waits_for_page_in_flight<S: Store>(store: S) {
+    let domain = Domain::new(store.clone());
+    create_users(&domain, &["a", "b", "c", "d", "e", "f"]).await;
+    let model = domain
+        .handler("slow", PostsModel::default())
+        .stream::<UserEvent>()
+        .page_size(2)
+        .build();
+    model.model().slow_millis.store(40, Ordering::SeqCst);
+    let running = model.start();
+    wait_until(|| !model.model().seen().is_empty()).await;
+    running.stop().await;
+    let seen = model.model().seen();
+    // The page in flight (two events) was finished, and the run stopped before the rest.
+    assert!(seen.len() >= 2 && seen.len() < 6, "{seen:?}");
+    let last = seen.last().unwrap().position;
+    assert_eq!(
+        store.bookmark("slow").await.unwrap().map(|c| c.position),
+        Some(last)
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(model.model().seen(), seen);
+}
+
 /// A started handler reports a failing run and tries again after the back-off.
 pub async fn started_handler_retries_after_error<S: Store>(store: S) {
     let domain = Domain::new(store);
