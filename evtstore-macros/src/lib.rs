@@ -1,1 +1,28 @@
 //! Procedural macros of evtstore. Use them through the `evtstore` crate, which documents them.
+//!
+//! Each macro is parsed into a typed model (`ast`), checked (`valid`), and expanded
+//! (`expand`); an input with mistakes gets every mistake reported at once, next to stub code
+//! (`fallback`) that keeps the rest of the user's crate free of follow-on errors.
+
+mod aggregate;
+mod case;
+mod command;
+mod ctxt;
+mod serde_attr;
+mod symbol;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+/// Documented on its re-export, `evtstore::Aggregate`.
+#[proc_macro_derive(Aggregate, attributes(aggregate))]
+pub fn derive_aggregate(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    aggregate::derive(&input).into()
+}
+
+/// Documented on its re-export, `evtstore::command`.
+#[proc_macro_attribute]
+pub fn command(args: TokenStream, input: TokenStream) -> TokenStream {
+    command::expand(args.into(), input.into()).into()
+}

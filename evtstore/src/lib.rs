@@ -49,11 +49,13 @@ pub use crate::memory::MemoryStore;
 pub use crate::runner::HandlerHandle;
 pub use crate::store::{HandlerLock, Store};
 
+pub use evtstore_macros::{Aggregate, command};
+
 /// The names most programs need, for `use evtstore::prelude::*`.
 pub mod prelude {
     pub use crate::{
         Agg, Aggregate, CommandError, CommandResult, CommandSet, Domain, EventMeta, Events,
-        HandledBy, HandlerOptions, HandlerResult, MemoryStore, Metadata, Store,
+        HandledBy, HandlerOptions, HandlerResult, MemoryStore, Metadata, Store, command,
     };
 }
 
@@ -62,4 +64,12 @@ pub mod prelude {
 pub mod __private {
     pub use serde;
     pub use serde_json;
+
+    use crate::HandlerResult;
+
+    /// What a handler method that is not implemented returns: nothing to do.
+    #[must_use]
+    pub fn unhandled() -> core::future::Ready<HandlerResult> {
+        core::future::ready(Ok(()))
+    }
 }

@@ -1,0 +1,257 @@
+//! The rules an event enum must follow, one function per rule. Each reports into the
+//! [`Ctxt`] and says why the rule exists.
+
+use std::collections::HashMap;
+
+use syn::Data;
+
+use super::ast::{Input, Shape};
+use crate::ctxt::Ctxt;
+use crate::symbol::TYPE_FIELD;
+
+pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
+    if !check_is_enum(cx, input) {
+        return;
+    }
+    check_not_generic(cx, input);
+    check_has_variants(cx, input);
+    check_required_keys(cx, input);
+    check_nonempty_names(cx, input);
+    check_variant_shapes(cx, input);
+    check_type_tag(cx, input);
+    check_stored_both_ways(cx, input);
+    check_unique_stored_names(cx, input);
+    check_unique_methods(cx, input);
+}
+
+/// The events of a stream are alternatives: only an enum describes them.
+fn check_is_enum(cx: &Ctxt, input: &Input<'_>) -> bool {
+    match &input.original.data {
+        Data::Enum(_) => true,
+        Data::Struct(data) => {
+            cx.error_spanned_by(
+                data.struct_token,
+                "#[derive(Aggregate)] goes on the enum of a stream's events, not on a struct",
+            );
+            false
+        }
+        Data::Union(data) => {
+            cx.error_spanned_by(
+                data.union_token,
+                "#[derive(Aggregate)] goes on the enum of a stream's events, not on a union",
+            );
+            false
+        }
+    }
+}
+
+/// A stream stores one concrete event type; the aggregate is a `'static` set of names.
+fn check_not_generic(cx: &Ctxt, input: &Input<'_>) {
+    let generics = &input.original.generics;
+    if !generics.params.is_empty() || generics.where_clause.is_some() {
+        cx.error_spanned_by(generics, "an event enum cannot have generic parameters");
+    }
+}
+
+/// An enum without variants has no value: nothing could ever be stored in the stream.
+fn check_has_variants(cx: &Ctxt, input: &Input<'_>) {
+    if input.variants.is_empty() {
+        cx.error_spanned_by(
+            input.ident(),
+            "an event enum needs at least one variant: one per kind of event",
+        );
+    }
+}
+
+/// The stream names where events are stored and the state names what they fold into; neither
+/// has a sensible default.
+fn check_required_keys(cx: &Ctxt, input: &Input<'_>) {
+    let attrs = &input.attrs;
+    let Some(attr) = attrs.attr else {
+        cx.error_spanned_by(
+            input.ident(),
+            "#[derive(Aggregate)] needs `#[aggregate(stream = \"...\", state = StateType)]` on the enum",
+        );
+        return;
+    };
+    if attrs.stream.is_none() {
+        cx.error_spanned_by(
+            attr,
+            "the aggregate has no stream: add `stream = \"...\"`, the name its events are stored under",
+        );
+    }
+    if attrs.state.is_none() {
+        cx.error_spanned_by(
+            attr,
+            "the aggregate has no state: add `state = StateType`, the type its events fold into",
+        );
+    }
+}
+
+/// An empty stream name or fold tag cannot be told apart from a missing one in storage.
+fn check_nonempty_names(cx: &Ctxt, input: &Input<'_>) {
+    if let Some(stream) = input.attrs.stream.as_ref().filter(|s| s.value().is_empty()) {
+        cx.error_spanned_by(stream, "the stream name cannot be empty");
+    }
+    if let Some(tag) = input
+        .attrs
+        .persist
+        .as_ref()
+        .filter(|s| s.value().is_empty())
+    {
+        cx.error_spanned_by(
+            tag,
+            "the snapshot tag cannot be empty: use a fold version such as \"v1\"",
+        );
+    }
+}
+
+/// Each event is stored as one JSON object with a `type` field: a tuple of several values
+/// has no field names to store them under.
+fn check_variant_shapes(cx: &Ctxt, input: &Input<'_>) {
+    for variant in &input.variants {
+        if let Shape::Tuple = variant.shape {
+            let ident = variant.ident;
+            cx.error_spanned_by(
+                &variant.original.fields,
+                format!(
+                    "event `{ident}` must have named fields or a single value: \
+                     write `{ident} {{ name: Type, .. }}` or `{ident}(Payload)`"
+                ),
+            );
+        }
+    }
+}
+
+/// Stored events carry their type name in a `type` field (`{"type":"created","name":".."}`),
+/// as the TypeScript evtstore stores them; serde's internal tagging writes exactly that.
+fn check_type_tag(cx: &Ctxt, input: &Input<'_>) {
+    let serde = &input.serde;
+    if let Some(untagged) = &serde.untagged {
+        cx.error_spanned_by(
+            untagged,
+            "events cannot be `untagged`: a stored event names its type in a `type` field, \
+             use `#[serde(tag = \"type\")]`",
+        );
+        return;
+    }
+    if let Some(content) = &serde.content {
+        cx.error_spanned_by(
+            content,
+            "events cannot be adjacently tagged: a stored event keeps its fields next to its \
+             `type` field, remove `content`",
+        );
+    }
+    match &serde.tag {
+        None => cx.error_spanned_by(
+            input.ident(),
+            "events must be stored with a `type` field: add `#[serde(tag = \"type\")]` to the enum",
+        ),
+        Some(tag) if tag.value() != TYPE_FIELD => cx.error_spanned_by(
+            tag,
+            format!(
+                "the event tag must be \"type\", not {:?}: stored events name their type in a \
+                 `type` field",
+                tag.value()
+            ),
+        ),
+        Some(_) => {}
+    }
+    for variant in &input.variants {
+        if let Some(path) = &variant.serde.unstored {
+            let key = path
+                .get_ident()
+                .map_or_else(String::new, ToString::to_string);
+            cx.error_spanned_by(
+                path,
+                format!(
+                    "event `{}` cannot be `{key}`: every event is stored and read back by its type name",
+                    variant.ident
+                ),
+            );
+        }
+    }
+}
+
+/// An event is read back under the name it was stored with: serde's serialize and
+/// deserialize names must agree.
+fn check_stored_both_ways(cx: &Ctxt, input: &Input<'_>) {
+    if let Some(rule) = &input.serde.rename_all {
+        // Both `None` is an unknown rule name: serde reports that one.
+        let given = rule.serialize.is_some() || rule.deserialize.is_some();
+        if given && rule.agreed().is_none() {
+            cx.syn_error(syn::Error::new(
+                rule.span,
+                "`rename_all` must be the same for serialize and deserialize: events are read \
+                 back under the names they are stored with",
+            ));
+        }
+    }
+    for variant in &input.variants {
+        if let Some(rename) = &variant.serde.rename {
+            if rename.agreed().is_none() {
+                cx.syn_error(syn::Error::new(
+                    rename.span,
+                    format!(
+                        "`rename` of event `{}` must be the same for serialize and deserialize: \
+                         events are read back under the names they are stored with",
+                        variant.ident
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// Two events stored under one name could not be told apart when read back.
+fn check_unique_stored_names(cx: &Ctxt, input: &Input<'_>) {
+    let mut seen: HashMap<String, &syn::Ident> = HashMap::new();
+    for variant in &input.variants {
+        let name = input.stored_name(variant);
+        match seen.get(&name) {
+            Some(first) => cx.syn_error(syn::Error::new(
+                variant
+                    .serde
+                    .rename
+                    .as_ref()
+                    .map_or(variant.span(), |r| r.span),
+                format!(
+                    "events `{first}` and `{}` are both stored as \"{name}\": each event needs \
+                     its own type name",
+                    variant.ident
+                ),
+            )),
+            None => {
+                seen.insert(name, variant.ident);
+            }
+        }
+    }
+}
+
+/// Every event gets a fold and a handler method named after it.
+fn check_unique_methods(cx: &Ctxt, input: &Input<'_>) {
+    let mut seen: HashMap<String, &syn::Ident> = HashMap::new();
+    for variant in &input.variants {
+        let Some(method) = &variant.method else {
+            cx.error_spanned_by(
+                variant.ident,
+                format!("event `{}` has no usable method name", variant.ident),
+            );
+            continue;
+        };
+        let name = method.to_string();
+        match seen.get(&name) {
+            Some(first) => cx.error_spanned_by(
+                variant.ident,
+                format!(
+                    "events `{first}` and `{}` would both be folded and handled by a method \
+                     named `{name}`: rename one of them",
+                    variant.ident
+                ),
+            ),
+            None => {
+                seen.insert(name, variant.ident);
+            }
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The typed model of a `#[command(Event)] impl Commands { .. }` input. It borrows from the
+//! syn tree and keeps the original nodes for error spans; parsing is best effort and reports
+//! into the [`Ctxt`].
+
+use proc_macro2::{Ident, Span, TokenStream};
+use syn::parse::{ParseStream, Parser};
+use syn::{
+    FnArg, ImplItem, ImplItemFn, ItemImpl, Pat, PatType, ReturnType, Token, Type, Visibility,
+};
+
+use crate::case;
+use crate::ctxt::Ctxt;
+use crate::symbol::{COMMAND_NAME, COMMAND_VIS};
+
+/// The attribute's arguments: `#[command(UserEvent, name = UserCommand, vis = pub(crate))]`.
+#[derive(Default)]
+pub(crate) struct Args {
+    pub(crate) event: Option<Type>,
+    pub(crate) name: Option<Ident>,
+    pub(crate) vis: Option<Visibility>,
+}
+
+pub(crate) struct Input<'a> {
+    pub(crate) original: &'a ItemImpl,
+    pub(crate) args: Args,
+    /// The name of the impl's self type, when it is a path: `UserCommands`.
+    pub(crate) self_ident: Option<&'a Ident>,
+    pub(crate) commands: Vec<Command<'a>>,
+}
+
+/// One command method.
+pub(crate) struct Command<'a> {
+    pub(crate) original: &'a ImplItemFn,
+    pub(crate) ident: &'a Ident,
+    /// The command enum's variant: `create_post` -> `CreatePost`.
+    pub(crate) variant: Option<Ident>,
+    /// The parameter after `&self`, which receives the loaded aggregate.
+    pub(crate) aggregate: Option<&'a PatType>,
+    /// The parameters after the aggregate: the command's inputs.
+    pub(crate) inputs: Vec<CommandInput<'a>>,
+    pub(crate) output: Option<&'a Type>,
+}
+
+pub(crate) struct CommandInput<'a> {
+    pub(crate) original: &'a PatType,
+    /// The field name: the parameter's name without `mut`; `None` for a pattern.
+    pub(crate) name: Option<Ident>,
+    pub(crate) ty: &'a Type,
+}
+
+impl Args {
+    pub(crate) fn parse(cx: &Ctxt, args: TokenStream) -> Self {
+        let mut parsed = Args::default();
+        let parser = |input: ParseStream<'_>| -> syn::Result<()> {
+            if input.is_empty() {
+                return Ok(());
+            }
+            parsed.event = Some(input.parse()?);
+            while !input.is_empty() {
+                input.parse::<Token![,]>()?;
+                if input.is_empty() {
+                    break;
+                }
+                let key: Ident = input.parse()?;
+                input.parse::<Token![=]>()?;
+                if key == COMMAND_NAME {
+                    parsed.name = Some(input.parse()?);
+                } else if key == COMMAND_VIS {
+                    parsed.vis = Some(input.parse()?);
+                } else {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        format!("unknown #[command] argument `{key}`: expected `name` or `vis`"),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        if let Err(error) = parser.parse2(args) {
+            cx.syn_error(error);
+        }
+        parsed
+    }
+}
+
+impl<'a> Input<'a> {
+    pub(crate) fn from_syn(args: Args, original: &'a ItemImpl) -> Self {
+        let self_ident = match &*original.self_ty {
+            Type::Path(path) if path.qself.is_none() => {
+                path.path.segments.last().map(|segment| &segment.ident)
+            }
+            _ => None,
+        };
+        let commands = original
+            .items
+            .iter()
+            .filter_map(|item| match item {
+                ImplItem::Fn(method) if is_command(method) => Some(Command::from_syn(method)),
+                _ => None,
+            })
+            .collect();
+        Input {
+            original,
+            args,
+            self_ident,
+            commands,
+        }
+    }
+
+    /// The command enum: `UserCommands` -> `UserCommand`, `Users` -> `UsersCommand`, or the
+    /// `name` argument.
+    pub(crate) fn enum_ident(&self) -> Option<Ident> {
+        if let Some(name) = &self.args.name {
+            return Some(name.clone());
+        }
+        let base = self.self_ident?;
+        let text = base.to_string();
+        let name = match text.strip_suffix('s') {
+            Some(singular) if text.ends_with("Commands") => singular.to_owned(),
+            _ => format!("{text}Command"),
+        };
+        Some(Ident::new(&name, base.span()))
+    }
+
+    /// The extension trait with the typed entry points: `UserCommands` -> `UserCommandsExt`.
+    pub(crate) fn ext_ident(&self) -> Option<Ident> {
+        let base = self.self_ident?;
+        Some(Ident::new(&format!("{base}Ext"), base.span()))
+    }
+}
+
+/// A method is a command when it is `async` or takes `self`: a non-async method with `self`
+/// is reported as a command that forgot `async`, rather than silently left out. Associated
+/// functions such as `fn new() -> Self` pass through untouched.
+fn is_command(method: &ImplItemFn) -> bool {
+    method.sig.asyncness.is_some() || method.sig.receiver().is_some()
+}
+
+impl<'a> Command<'a> {
+    fn from_syn(original: &'a ImplItemFn) -> Self {
+        let sig = &original.sig;
+        let mut typed = sig.inputs.iter().filter_map(|arg| match arg {
+            FnArg::Typed(typed) => Some(typed),
+            FnArg::Receiver(_) => None,
+        });
+        let aggregate = typed.next();
+        let inputs = typed.map(CommandInput::from_syn).collect();
+        let output = match &sig.output {
+            ReturnType::Type(_, ty) => Some(&**ty),
+            ReturnType::Default => None,
+        };
+        let name = sig.ident.to_string();
+        let variant = case::ident(
+            &case::variant_name(name.trim_start_matches("r#")),
+            sig.ident.span(),
+        );
+        Command {
+            original,
+            ident: &sig.ident,
+            variant,
+            aggregate,
+            inputs,
+            output,
+        }
+    }
+
+    /// Where errors about the whole signature point.
+    pub(crate) fn span(&self) -> Span {
+        self.ident.span()
+    }
+}
+
+impl<'a> CommandInput<'a> {
+    fn from_syn(original: &'a PatType) -> Self {
+        let name = match &*original.pat {
+            Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
+                Some(pat.ident.clone())
+            }
+            _ => None,
+        };
+        CommandInput {
+            original,
+            name,
+            ty: &original.ty,
+        }
+    }
+}
