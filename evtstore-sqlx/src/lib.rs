@@ -1,1 +1,248 @@
-//! sqlx-backed stores for evtstore (SQLite, PostgreSQL, MySQL). Work in progress.
+//! SQLite, PostgreSQL and MySQL/MariaDB stores for [evtstore](evtstore), built on sqlx.
+//!
+//! [`connect`] picks the backend from the URL's scheme and returns a [`SqlStore`]; each
+//! backend also has its own store type built from a URL or from an existing pool
+//! ([`SqliteStore`], [`PgStore`], [`MySqlStore`]). Tables are created on request by
+//! `migrate()`, which is idempotent and upgrades a database written by the TypeScript
+//! evtstore in place (its column names are kept).
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use evtstore::Store;
+//!
+//! let store = evtstore_sqlx::connect("sqlite::memory:").await?;
+//! store.migrate().await?;
+//! assert!(store.bookmark("nobody").await?.is_none());
+//! # Ok::<_, evtstore::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Never skipping an event
+//!
+//! A handler reads events in cursor order and bookmarks the last one it handled, so a store
+//! must never make an event visible after a later one has been read. Each backend holds this
+//! with concurrent writers:
+//! - SQLite has a single writer and each append is one statement: positions become visible in
+//!   order.
+//! - PostgreSQL stamps every event with its transaction id (`txid xid8`), orders by
+//!   (txid, position) and reads only rows of transactions older than the oldest one still
+//!   running (`pg_snapshot_xmin`). Nothing can later commit before a row already read. A
+//!   transaction left open anywhere on the server holds handlers back until it ends.
+//! - MySQL/MariaDB hands out positions from a one-row sequence table locked until the
+//!   appending transaction commits, so positions commit in order.
+//!
+//! # Features
+//! `sqlite`, `postgres` and `mysql`, all on by default.
+#![warn(missing_docs, unreachable_pub)]
+#![doc(test(attr(deny(warnings))))]
+
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!("evtstore-sqlx needs at least one of the features `sqlite`, `postgres`, `mysql`");
+
+mod common;
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod tables;
+
+use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Snapshot, Store};
+
+#[cfg(feature = "mysql")]
+pub use crate::mysql::MySqlStore;
+#[cfg(feature = "postgres")]
+pub use crate::postgres::PgStore;
+#[cfg(feature = "sqlite")]
+pub use crate::sqlite::SqliteStore;
+pub use crate::tables::{MAX_TABLE_NAME, Tables};
+pub use sqlx;
+
+/// How SQLite commits reach the disk (its `synchronous` pragma, in WAL mode).
+///
+/// The default is [`Normal`](Synchronous::Normal): commits are atomic and the database never
+/// corrupts, but the last commits before a power loss or OS crash (not an application crash)
+/// may be rolled back. It roughly doubles append throughput over [`Full`](Synchronous::Full),
+/// which makes every commit durable before it returns. Choose `Full` when an acknowledged
+/// command must survive a power cut.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Synchronous {
+    /// Durable up to the last WAL checkpoint; fast.
+    #[default]
+    Normal,
+    /// Every commit is synced to disk before it returns.
+    Full,
+}
+
+/// Options for [`connect_with`]: table names and SQLite's durability.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectOptions {
+    /// The table names (validated when built).
+    pub tables: Tables,
+    /// SQLite's durability; ignored by the other backends.
+    pub synchronous: Synchronous,
+}
+
+impl ConnectOptions {
+    /// The defaults: the TypeScript evtstore's table names, [`Synchronous::Normal`].
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Uses these table names.
+    #[must_use]
+    pub fn tables(mut self, tables: Tables) -> Self {
+        self.tables = tables;
+        self
+    }
+
+    /// Uses this SQLite durability.
+    #[must_use]
+    pub fn synchronous(mut self, synchronous: Synchronous) -> Self {
+        self.synchronous = synchronous;
+        self
+    }
+}
+
+/// A store on whichever database a URL names; made by [`connect`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum SqlStore {
+    /// A SQLite database.
+    #[cfg(feature = "sqlite")]
+    Sqlite(SqliteStore),
+    /// A PostgreSQL database.
+    #[cfg(feature = "postgres")]
+    Postgres(PgStore),
+    /// A MySQL or MariaDB database.
+    #[cfg(feature = "mysql")]
+    MySql(MySqlStore),
+}
+
+/// Connects to the database a URL names, with default options: `sqlite:` (a file, or
+/// `sqlite::memory:`), `postgres:`/`postgresql:`, or `mysql:`/`mariadb:`.
+///
+/// The tables are not created: call [`SqlStore::migrate`].
+///
+/// # Errors
+/// [`Error::Config`] for an unknown scheme or a backend left out at compile time,
+/// [`Error::Database`] when the database does not answer.
+pub async fn connect(url: &str) -> Result<SqlStore, Error> {
+    connect_with(url, ConnectOptions::default()).await
+}
+
+/// Connects to the database a URL names, with the given options; see [`connect`].
+///
+/// # Errors
+/// As [`connect`].
+pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<SqlStore, Error> {
+    let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+    let _ = &options;
+    match scheme.to_ascii_lowercase().as_str() {
+        #[cfg(feature = "sqlite")]
+        "sqlite" => Ok(SqlStore::Sqlite(
+            SqliteStore::connect_with(url, options.tables, options.synchronous).await?,
+        )),
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => Ok(SqlStore::Postgres(
+            PgStore::connect_with(url, options.tables).await?,
+        )),
+        #[cfg(feature = "mysql")]
+        "mysql" | "mariadb" => Ok(SqlStore::MySql(
+            MySqlStore::connect_with(url, options.tables).await?,
+        )),
+        #[allow(unreachable_patterns)]
+        "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => Err(Error::Config(format!(
+            "the `{scheme}` backend is not compiled in: enable evtstore-sqlx's feature for it"
+        ))),
+        _ => Err(Error::Config(format!(
+            "unsupported database URL scheme `{scheme}:`; expected sqlite:, postgres:, \
+             postgresql:, mysql: or mariadb:"
+        ))),
+    }
+}
+
+/// Calls the same method on whichever backend the store is.
+macro_rules! dispatch {
+    ($self:expr, $store:ident => $call:expr) => {
+        match $self {
+            #[cfg(feature = "sqlite")]
+            SqlStore::Sqlite($store) => $call,
+            #[cfg(feature = "postgres")]
+            SqlStore::Postgres($store) => $call,
+            #[cfg(feature = "mysql")]
+            SqlStore::MySql($store) => $call,
+        }
+    };
+}
+
+impl SqlStore {
+    /// Creates the missing tables, indexes and columns; see each backend's `migrate`.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when a statement fails.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        dispatch!(self, store => store.migrate().await)
+    }
+
+    /// The table names.
+    pub fn tables(&self) -> &Tables {
+        dispatch!(self, store => store.tables())
+    }
+}
+
+impl Store for SqlStore {
+    async fn append(&self, append: Append<'_>) -> Result<(), Error> {
+        dispatch!(self, store => store.append(append).await)
+    }
+
+    async fn load(
+        &self,
+        stream: &str,
+        aggregate_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        dispatch!(self, store => store.load(stream, aggregate_id, after_version).await)
+    }
+
+    async fn read(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        dispatch!(self, store => store.read(streams, after, limit).await)
+    }
+
+    async fn last_cursor(&self, streams: &[&str]) -> Result<Cursor, Error> {
+        dispatch!(self, store => store.last_cursor(streams).await)
+    }
+
+    async fn bookmark(&self, name: &str) -> Result<Option<Cursor>, Error> {
+        dispatch!(self, store => store.bookmark(name).await)
+    }
+
+    async fn set_bookmark(&self, name: &str, cursor: Cursor) -> Result<(), Error> {
+        dispatch!(self, store => store.set_bookmark(name, cursor).await)
+    }
+
+    async fn snapshot(&self, stream: &str, aggregate_id: &str) -> Result<Option<Snapshot>, Error> {
+        dispatch!(self, store => store.snapshot(stream, aggregate_id).await)
+    }
+
+    async fn save_snapshot(
+        &self,
+        stream: &str,
+        aggregate_id: &str,
+        snapshot: &Snapshot,
+    ) -> Result<(), Error> {
+        dispatch!(self, store => store.save_snapshot(stream, aggregate_id, snapshot).await)
+    }
+
+    async fn lock_handler(&self, name: &str) -> Result<HandlerLock, Error> {
+        dispatch!(self, store => store.lock_handler(name).await)
+    }
+}

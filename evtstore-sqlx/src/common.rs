@@ -1,0 +1,204 @@
+//! What the backends share: error mapping, row decoding, append checks.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Timestamp};
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+/// A driver error as [`Error::Database`], keeping the database's message.
+pub(crate) fn db_error(operation: impl fmt::Display, error: sqlx::Error) -> Error {
+    Error::database(operation, error)
+}
+
+/// A row that cannot be an event: a NULL or out-of-range value in a required column.
+#[derive(Debug)]
+pub(crate) struct MalformedRow(pub(crate) String);
+
+impl fmt::Display for MalformedRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for MalformedRow {}
+
+/// Whether a failed append hit the unique key on (stream, aggregate_id, version), by the
+/// backend's unique-violation code and the name of the violated key (so a clash on another
+/// unique key stays a database error).
+pub(crate) fn is_version_conflict(error: &sqlx::Error, unique_violation_code: &str) -> bool {
+    let sqlx::Error::Database(db) = error else {
+        return false;
+    };
+    if db.code().as_deref() != Some(unique_violation_code) {
+        return false;
+    }
+    // PostgreSQL names the constraint; SQLite and MySQL name the columns or key in the message.
+    let names_version = |text: &str| text.contains("version");
+    db.constraint()
+        .map_or_else(|| names_version(db.message()), names_version)
+}
+
+/// The operation label of an append, for error messages.
+pub(crate) fn appending(append: &Append<'_>) -> String {
+    format!("appending to {}/{}", append.stream, append.aggregate_id)
+}
+
+/// The first version of an append, after checking that the versions are consecutive.
+/// `None` for an empty append, which stores nothing.
+pub(crate) fn first_version(append: &Append<'_>) -> Result<Option<i64>, Error> {
+    let Some(first) = append.events.first() else {
+        return Ok(None);
+    };
+    let conflict = |version| Error::VersionConflict {
+        stream: append.stream.to_owned(),
+        aggregate_id: append.aggregate_id.to_owned(),
+        version,
+    };
+    for (offset, event) in append.events.iter().enumerate() {
+        if event.version != first.version + offset as u64 {
+            return Err(conflict(event.version));
+        }
+    }
+    if first.version == 0 {
+        return Err(conflict(0));
+    }
+    let first_version = i64::try_from(first.version).map_err(|_| {
+        Error::database(
+            appending(append),
+            MalformedRow(format!("version {} does not fit in i64", first.version)),
+        )
+    })?;
+    Ok(Some(first_version))
+}
+
+/// The conflict reported when an append found the aggregate at another version than it
+/// expected.
+pub(crate) fn conflict(append: &Append<'_>) -> Error {
+    Error::VersionConflict {
+        stream: append.stream.to_owned(),
+        aggregate_id: append.aggregate_id.to_owned(),
+        version: append.events.first().map_or(0, |event| event.version),
+    }
+}
+
+/// The column layout of every event query: position, commit key, stream, aggregate_id,
+/// version, timestamp (epoch ms), event, metadata. Backends without a commit key select 0.
+pub(crate) fn decode_event<R>(row: &R, operation: &dyn fmt::Display) -> Result<RecordedEvent, Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+{
+    let fail = |message: String| Error::database(operation, MalformedRow(message));
+    let get_i64 = |index: usize| {
+        row.try_get::<Option<i64>, _>(index)
+            .map_err(|error| db_error(operation, error))
+    };
+    let get_string = |index: usize| {
+        row.try_get::<Option<String>, _>(index)
+            .map_err(|error| db_error(operation, error))
+    };
+    let position = get_i64(0)?.ok_or_else(|| fail("an event row has no position".to_owned()))?;
+    let at = |what: &str| format!("the event at position {position} has no {what} (NULL)");
+    let commit = get_i64(1)?.unwrap_or(0);
+    let stream = get_string(2)?.ok_or_else(|| fail(at("stream")))?;
+    let aggregate_id = get_string(3)?.ok_or_else(|| fail(at("aggregate_id")))?;
+    let version = get_i64(4)?.ok_or_else(|| fail(at("version")))?;
+    let version = u64::try_from(version)
+        .ok()
+        .filter(|version| *version > 0)
+        .ok_or_else(|| {
+            fail(format!(
+                "the event at position {position} ({stream}/{aggregate_id}) has version \
+                 {version}; versions start at 1"
+            ))
+        })?;
+    let timestamp = get_i64(5)?.ok_or_else(|| fail(at("timestamp")))?;
+    let event = get_string(6)?.ok_or_else(|| fail(at("event")))?;
+    let metadata = get_string(7)?;
+    Ok(RecordedEvent {
+        cursor: Cursor { commit, position },
+        stream,
+        aggregate_id,
+        version,
+        timestamp: Timestamp(timestamp),
+        event,
+        metadata,
+    })
+}
+
+/// A stored version as `u64`, refusing negative values.
+pub(crate) fn stored_version(version: i64, operation: &dyn fmt::Display) -> Result<u64, Error> {
+    u64::try_from(version).map_err(|_| {
+        Error::database(
+            operation,
+            MalformedRow(format!("stored version {version} is negative")),
+        )
+    })
+}
+
+/// Splits a migration file into its statements: they are separated by lines holding only `;`
+/// so that statement bodies may contain semicolons.
+pub(crate) fn statements(sql: &str) -> impl Iterator<Item = &str> {
+    sql.split("\n;\n").map(str::trim).filter(|statement| {
+        statement
+            .lines()
+            .any(|line| !line.trim().is_empty() && !line.trim_start().starts_with("--"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statements;
+
+    #[test]
+    fn splits_on_semicolon_lines() {
+        let sql = "-- head\nCREATE a;\n;\nCREATE b\n;\n-- only a comment\n;\n";
+        assert_eq!(
+            statements(sql).collect::<Vec<_>>(),
+            ["-- head\nCREATE a;", "CREATE b"]
+        );
+    }
+}
+
+/// The handlers running through one store and its clones, so that two runners of one handler
+/// in this process never interleave their bookmarks. Exclusion across processes is left to
+/// the deployment (run one process per handler).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RunningHandlers(Arc<Mutex<HashSet<String>>>);
+
+impl RunningHandlers {
+    pub(crate) fn lock(&self, name: &str) -> Result<HandlerLock, Error> {
+        let mut running = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if !running.insert(name.to_owned()) {
+            return Err(Error::HandlerBusy {
+                bookmark: name.to_owned(),
+            });
+        }
+        Ok(HandlerLock::new(RunningHandler {
+            running: self.clone(),
+            name: name.to_owned(),
+        }))
+    }
+}
+
+/// Removes a handler from the running set when its lock is dropped.
+struct RunningHandler {
+    running: RunningHandlers,
+    name: String,
+}
+
+impl Drop for RunningHandler {
+    fn drop(&mut self) {
+        // The set is only ever changed by single inserts and removes, so a poisoned lock still
+        // holds consistent data.
+        self.running
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.name);
+    }
+}

@@ -1,0 +1,1 @@
+SELECT CAST(`position` AS SIGNED) FROM `{bookmarks}` WHERE `bookmark` = ?

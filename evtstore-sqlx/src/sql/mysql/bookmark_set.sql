@@ -1,0 +1,2 @@
+INSERT INTO `{bookmarks}` (`bookmark`, `position`) VALUES (?, ?)
+ON DUPLICATE KEY UPDATE `position` = VALUES(`position`)

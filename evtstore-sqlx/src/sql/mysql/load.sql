@@ -1,0 +1,6 @@
+SELECT CAST(`position` AS SIGNED), CAST(0 AS SIGNED), `stream`, `aggregate_id`,
+       CAST(`version` AS SIGNED), CAST(ROUND(UNIX_TIMESTAMP(`timestamp`) * 1000) AS SIGNED),
+       `event`, `metadata`
+FROM `{events}`
+WHERE `stream` = ? AND `aggregate_id` = ? AND `version` > ?
+ORDER BY `version`

@@ -1,0 +1,54 @@
+-- The schema of the TypeScript evtstore with NOT NULL where it matters, a metadata column, the
+-- writing transaction's id (gap safety, see the crate docs) and a snapshots table. Every
+-- statement is idempotent; `migrate` runs them in one transaction. Statements are separated by
+-- lines holding only a semicolon.
+SELECT pg_advisory_xact_lock(hashtext('evtstore migrate {events}'))
+;
+CREATE TABLE IF NOT EXISTS "{events}" (
+    "position" BIGSERIAL PRIMARY KEY,
+    "version" BIGINT NOT NULL,
+    "stream" VARCHAR(255) NOT NULL,
+    "aggregate_id" VARCHAR(255) NOT NULL,
+    "timestamp" TIMESTAMPTZ NOT NULL,
+    "event" TEXT NOT NULL,
+    "metadata" TEXT,
+    "txid" XID8 NOT NULL DEFAULT pg_current_xact_id()
+)
+;
+ALTER TABLE "{events}" ADD COLUMN IF NOT EXISTS "metadata" TEXT
+;
+-- On a table written by the TypeScript evtstore, every existing row gets this migration's
+-- transaction id, so they keep their position order; the UPDATE of the bookmarks below pairs
+-- its position-only bookmarks with it.
+ALTER TABLE "{events}" ADD COLUMN IF NOT EXISTS "txid" XID8 NOT NULL DEFAULT pg_current_xact_id()
+;
+CREATE UNIQUE INDEX IF NOT EXISTS "{events}_stream_aggregate_id_version_unique"
+    ON "{events}" ("stream", "aggregate_id", "version")
+;
+CREATE INDEX IF NOT EXISTS "{events}_txid_position" ON "{events}" ("txid", "position")
+;
+CREATE TABLE IF NOT EXISTS "{bookmarks}" (
+    "bookmark" VARCHAR(255) PRIMARY KEY,
+    "position" BIGINT NOT NULL,
+    "txid" BIGINT
+)
+;
+ALTER TABLE "{bookmarks}" ADD COLUMN IF NOT EXISTS "txid" BIGINT
+;
+UPDATE "{bookmarks}" AS b
+SET "txid" = COALESCE((
+    SELECT e."txid"::text::bigint FROM "{events}" AS e
+    WHERE e."position" <= b."position"
+    ORDER BY e."position" DESC
+    LIMIT 1
+), 0)
+WHERE b."txid" IS NULL
+;
+CREATE TABLE IF NOT EXISTS "{snapshots}" (
+    "stream" VARCHAR(255) NOT NULL,
+    "aggregate_id" VARCHAR(255) NOT NULL,
+    "version" BIGINT NOT NULL,
+    "tag" TEXT NOT NULL,
+    "state" TEXT NOT NULL,
+    PRIMARY KEY ("stream", "aggregate_id")
+)

@@ -1,0 +1,1 @@
+SELECT "position" FROM "{bookmarks}" WHERE "bookmark" = ?1

@@ -1,0 +1,1 @@
+SELECT "version", "tag", "state" FROM "{snapshots}" WHERE "stream" = ?1 AND "aggregate_id" = ?2

@@ -1,0 +1,392 @@
+//! The SQLite store: the embedded default, in a file or in memory.
+//!
+//! SQLite runs one write transaction at a time, and every append is a single statement, so
+//! positions become visible in the order they are handed out: reading by position is gap-free
+//! and cursors carry no commit key (`commit` is 0).
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Snapshot, Store};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
+
+use crate::common::{
+    MalformedRow, RunningHandlers, appending, conflict, db_error, decode_event, first_version,
+    is_version_conflict, statements, stored_version,
+};
+use crate::{Synchronous, Tables};
+
+/// SQLite's extended result code for a UNIQUE constraint violation.
+const UNIQUE_VIOLATION: &str = "2067";
+
+/// The statements of one store, rendered once for its table names.
+#[derive(Debug)]
+struct Sql {
+    migrate: String,
+    has_metadata: Arc<str>,
+    add_metadata: Arc<str>,
+    append_one: Arc<str>,
+    append_many: Arc<str>,
+    load: Arc<str>,
+    read: Arc<str>,
+    last_position: Arc<str>,
+    bookmark_get: Arc<str>,
+    bookmark_set: Arc<str>,
+    snapshot_get: Arc<str>,
+    snapshot_set: Arc<str>,
+}
+
+impl Sql {
+    fn new(tables: &Tables) -> Self {
+        let render = |template: &str| Arc::from(tables.render(template));
+        Sql {
+            migrate: tables.render(include_str!("sql/sqlite/migrate.sql")),
+            has_metadata: render(include_str!("sql/sqlite/has_metadata.sql")),
+            add_metadata: render(include_str!("sql/sqlite/add_metadata.sql")),
+            append_one: render(include_str!("sql/sqlite/append_one.sql")),
+            append_many: render(include_str!("sql/sqlite/append_many.sql")),
+            load: render(include_str!("sql/sqlite/load.sql")),
+            read: render(include_str!("sql/sqlite/read.sql")),
+            last_position: render(include_str!("sql/sqlite/last_position.sql")),
+            bookmark_get: render(include_str!("sql/sqlite/bookmark_get.sql")),
+            bookmark_set: render(include_str!("sql/sqlite/bookmark_set.sql")),
+            snapshot_get: render(include_str!("sql/sqlite/snapshot_get.sql")),
+            snapshot_set: render(include_str!("sql/sqlite/snapshot_set.sql")),
+        }
+    }
+}
+
+/// A statement as sqlx wants it. The text comes from this crate's `.sql` files with validated
+/// table names substituted, never from user data.
+fn sql(statement: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
+    AssertSqlSafe(Arc::clone(statement))
+}
+
+/// A [`Store`] on SQLite.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use evtstore_sqlx::SqliteStore;
+///
+/// let store = SqliteStore::connect("sqlite::memory:").await?;
+/// store.migrate().await?;
+/// # Ok::<_, evtstore::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    tables: Arc<Tables>,
+    sql: Arc<Sql>,
+    /// Handlers running through this store and its clones.
+    running_handlers: RunningHandlers,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("tables", &self.tables)
+            .field("pool", &self.pool)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens a SQLite database with the default [`Tables`] and [`Synchronous::Normal`]:
+    /// `sqlite:path/to/file.db` (created if missing) or `sqlite::memory:`.
+    ///
+    /// Does not create the tables: call [`migrate`](Self::migrate).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a URL that is not SQLite's, [`Error::Database`] when the database
+    /// cannot be opened.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        Self::connect_with(url, Tables::default(), Synchronous::default()).await
+    }
+
+    /// Opens a SQLite database with explicit table names and durability.
+    ///
+    /// A file database is switched to WAL with a single connection before the pool opens
+    /// (so that no pooled connection holds a read that stalls checkpoints), then served by a
+    /// pool of up to 8 connections with `synchronous` as given. `sqlite::memory:` is one
+    /// database per call, served by a single connection that is never closed (an in-memory
+    /// database lives only as long as a connection to it).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a URL that is not SQLite's, [`Error::Database`] when the database
+    /// cannot be opened.
+    pub async fn connect_with(
+        url: &str,
+        tables: Tables,
+        synchronous: Synchronous,
+    ) -> Result<Self, Error> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|error| Error::Config(format!("invalid SQLite URL `{url}`: {error}")))?
+            .busy_timeout(Duration::from_secs(10));
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let pool = if in_memory {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await
+                .map_err(|error| db_error(format_args!("opening `{url}`"), error))?
+        } else {
+            let options = options
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(match synchronous {
+                    Synchronous::Normal => SqliteSynchronous::Normal,
+                    Synchronous::Full => SqliteSynchronous::Full,
+                });
+            // Switch to WAL alone first: the journal mode is persistent and changing it needs
+            // exclusive access.
+            let first = options
+                .connect()
+                .await
+                .map_err(|error| db_error(format_args!("opening `{url}`"), error))?;
+            first
+                .close()
+                .await
+                .map_err(|error| db_error(format_args!("opening `{url}`"), error))?;
+            SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await
+                .map_err(|error| db_error(format_args!("opening `{url}`"), error))?
+        };
+        Ok(Self::from_pool(pool, tables))
+    }
+
+    /// A store over an existing pool. The pool's settings are the caller's: for a file
+    /// database, use WAL; for `sqlite::memory:`, a pool of one connection that never closes.
+    pub fn from_pool(pool: SqlitePool, tables: Tables) -> Self {
+        let sql = Arc::new(Sql::new(&tables));
+        SqliteStore {
+            pool,
+            tables: Arc::new(tables),
+            sql,
+            running_handlers: RunningHandlers::default(),
+        }
+    }
+
+    /// The pool, for the application's own queries (a read model in the same database, say).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The table names.
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    /// Creates the tables and indexes that are missing, and adds the columns a database
+    /// written by the TypeScript evtstore lacks. Safe to run at every start.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when a statement fails; nothing is changed then.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let operation = format_args!("migrating the SQLite schema ({})", self.tables);
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|error| db_error(operation, error))?;
+        for statement in statements(&self.sql.migrate) {
+            sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await
+                .map_err(|error| db_error(operation, error))?;
+        }
+        let has_metadata: i64 = sqlx::query_scalar(sql(&self.sql.has_metadata))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|error| db_error(operation, error))?;
+        if has_metadata == 0 {
+            sqlx::query(sql(&self.sql.add_metadata))
+                .execute(&mut *tx)
+                .await
+                .map_err(|error| db_error(operation, error))?;
+        }
+        tx.commit()
+            .await
+            .map_err(|error| db_error(operation, error))
+    }
+}
+
+fn decode_rows(
+    rows: &[SqliteRow],
+    operation: &dyn fmt::Display,
+) -> Result<Vec<RecordedEvent>, Error> {
+    rows.iter()
+        .map(|row| decode_event(row, operation))
+        .collect()
+}
+
+fn streams_json(streams: &[&str]) -> String {
+    // Serializing a slice of strings cannot fail.
+    serde_json::to_string(streams).unwrap_or_else(|_| "[]".to_owned())
+}
+
+impl Store for SqliteStore {
+    async fn append(&self, append: Append<'_>) -> Result<(), Error> {
+        let Some(first) = first_version(&append)? else {
+            return Ok(());
+        };
+        let query = if let [event] = append.events {
+            sqlx::query(sql(&self.sql.append_one))
+                .bind(append.stream)
+                .bind(append.aggregate_id)
+                .bind(first)
+                .bind(append.timestamp.as_millis())
+                .bind(event.event.as_str())
+                .bind(append.metadata)
+        } else {
+            let events: Vec<&str> = append.events.iter().map(|e| e.event.as_str()).collect();
+            let events = serde_json::to_string(&events).map_err(|source| Error::Encode {
+                what: "events",
+                stream: append.stream,
+                aggregate_id: append.aggregate_id.to_owned(),
+                source,
+            })?;
+            sqlx::query(sql(&self.sql.append_many))
+                .bind(append.stream)
+                .bind(append.aggregate_id)
+                .bind(first)
+                .bind(append.timestamp.as_millis())
+                .bind(events)
+                .bind(append.metadata)
+        };
+        match query.execute(&self.pool).await {
+            Ok(done) if done.rows_affected() == append.events.len() as u64 => Ok(()),
+            Ok(_) => Err(conflict(&append)),
+            Err(error) if is_version_conflict(&error, UNIQUE_VIOLATION) => Err(conflict(&append)),
+            Err(error) => Err(db_error(appending(&append), error)),
+        }
+    }
+
+    async fn load(
+        &self,
+        stream: &str,
+        aggregate_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        let operation = format!("loading {stream}/{aggregate_id}");
+        let rows = sqlx::query(sql(&self.sql.load))
+            .bind(stream)
+            .bind(aggregate_id)
+            .bind(i64::try_from(after_version).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|error| db_error(&operation, error))?;
+        decode_rows(&rows, &operation)
+    }
+
+    async fn read(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        let operation = format!("reading {streams:?} after position {}", after.position);
+        let rows = sqlx::query(sql(&self.sql.read))
+            .bind(after.position)
+            .bind(streams_json(streams))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|error| db_error(&operation, error))?;
+        decode_rows(&rows, &operation)
+    }
+
+    async fn last_cursor(&self, streams: &[&str]) -> Result<Cursor, Error> {
+        let position: Option<i64> = sqlx::query_scalar(sql(&self.sql.last_position))
+            .bind(streams_json(streams))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|error| db_error(format_args!("finding the end of {streams:?}"), error))?;
+        Ok(position.map_or(Cursor::START, Cursor::at))
+    }
+
+    async fn bookmark(&self, name: &str) -> Result<Option<Cursor>, Error> {
+        let position: Option<Option<i64>> = sqlx::query_scalar(sql(&self.sql.bookmark_get))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|error| db_error(format_args!("reading bookmark `{name}`"), error))?;
+        Ok(position.map(|position| Cursor::at(position.unwrap_or(0))))
+    }
+
+    async fn set_bookmark(&self, name: &str, cursor: Cursor) -> Result<(), Error> {
+        sqlx::query(sql(&self.sql.bookmark_set))
+            .bind(name)
+            .bind(cursor.position)
+            .execute(&self.pool)
+            .await
+            .map_err(|error| db_error(format_args!("storing bookmark `{name}`"), error))?;
+        Ok(())
+    }
+
+    async fn snapshot(&self, stream: &str, aggregate_id: &str) -> Result<Option<Snapshot>, Error> {
+        let operation = format!("reading the snapshot of {stream}/{aggregate_id}");
+        let row = sqlx::query(sql(&self.sql.snapshot_get))
+            .bind(stream)
+            .bind(aggregate_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|error| db_error(&operation, error))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let (version, tag, state): (i64, String, String) = (
+            row.try_get(0)
+                .map_err(|error| db_error(&operation, error))?,
+            row.try_get(1)
+                .map_err(|error| db_error(&operation, error))?,
+            row.try_get(2)
+                .map_err(|error| db_error(&operation, error))?,
+        );
+        Ok(Some(Snapshot {
+            version: stored_version(version, &operation)?,
+            tag,
+            state,
+        }))
+    }
+
+    async fn save_snapshot(
+        &self,
+        stream: &str,
+        aggregate_id: &str,
+        snapshot: &Snapshot,
+    ) -> Result<(), Error> {
+        let operation = format!("storing the snapshot of {stream}/{aggregate_id}");
+        let version = i64::try_from(snapshot.version).map_err(|_| {
+            Error::database(
+                &operation,
+                MalformedRow(format!("version {} does not fit in i64", snapshot.version)),
+            )
+        })?;
+        sqlx::query(sql(&self.sql.snapshot_set))
+            .bind(stream)
+            .bind(aggregate_id)
+            .bind(version)
+            .bind(snapshot.tag.as_str())
+            .bind(snapshot.state.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(|error| db_error(&operation, error))?;
+        Ok(())
+    }
+
+    async fn lock_handler(&self, name: &str) -> Result<HandlerLock, Error> {
+        self.running_handlers.lock(name)
+    }
+}

@@ -1,0 +1,155 @@
+//! Fresh databases for the sqlx store tests: every call gives a store on its own empty
+//! database (a new file, in-memory database, PostgreSQL schema or MariaDB database), so tests
+//! and runs never see each other's data.
+//!
+//! The servers come from `EVTSTORE_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`) and `EVTSTORE_TEST_MYSQL_URL` (default
+//! `mysql://root@127.0.0.1:3306/test`). A server that does not answer fails the test.
+#![allow(dead_code, unreachable_pub)]
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use evtstore_sqlx::sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+use evtstore_sqlx::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use evtstore_sqlx::sqlx::{self, Connection};
+use evtstore_sqlx::{MySqlStore, PgStore, SqliteStore, Tables};
+
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+pub const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
+
+/// A name no other test of any run uses: process id, time and a counter.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos() % 1_000_000_000_000);
+    format!(
+        "{prefix}_{}_{nanos}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn postgres_url() -> String {
+    std::env::var("EVTSTORE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+pub fn mysql_url() -> String {
+    std::env::var("EVTSTORE_TEST_MYSQL_URL").unwrap_or_else(|_| DEFAULT_MYSQL_URL.to_owned())
+}
+
+/// The path of a new SQLite file under cargo's scratch folder for tests.
+pub fn sqlite_file_url() -> String {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("evtstore-sqlite");
+    std::fs::create_dir_all(&dir).expect("cannot create the SQLite test folder");
+    let path = dir.join(format!("{}.db", unique_name("t")));
+    format!("sqlite:{}", path.display())
+}
+
+/// A migrated store on a new SQLite file.
+pub async fn sqlite_file() -> SqliteStore {
+    sqlite_file_with(Tables::default()).await
+}
+
+pub async fn sqlite_file_with(tables: Tables) -> SqliteStore {
+    let store = SqliteStore::connect_with(&sqlite_file_url(), tables, Default::default())
+        .await
+        .expect("cannot open a SQLite file");
+    store.migrate().await.expect("SQLite migration failed");
+    store
+}
+
+/// A migrated store on a new in-memory SQLite database.
+pub async fn sqlite_memory() -> SqliteStore {
+    let store = SqliteStore::connect("sqlite::memory:")
+        .await
+        .expect("cannot open an in-memory SQLite database");
+    store.migrate().await.expect("SQLite migration failed");
+    store
+}
+
+/// A new, empty PostgreSQL schema; returns the connect options whose `search_path` is it.
+pub async fn postgres_schema() -> PgConnectOptions {
+    let url = postgres_url();
+    let options = PgConnectOptions::from_str(&url)
+        .unwrap_or_else(|error| panic!("EVTSTORE_TEST_POSTGRES_URL `{url}` is invalid: {error}"));
+    let mut admin = sqlx::PgConnection::connect_with(&options)
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+                "PostgreSQL at `{url}` does not answer: {error}. Start it, or point \
+                 EVTSTORE_TEST_POSTGRES_URL at a server (the tests never skip)"
+            )
+        });
+    let schema = unique_name("evt");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut admin)
+        .await
+        .expect("cannot create a test schema");
+    let _ = admin.close().await;
+    options.options([("search_path", schema)])
+}
+
+/// A migrated store on a new PostgreSQL schema.
+pub async fn postgres() -> PgStore {
+    postgres_with(Tables::default()).await
+}
+
+pub async fn postgres_with(tables: Tables) -> PgStore {
+    let store = PgStore::from_pool(postgres_pool(12).await, tables);
+    store.migrate().await.expect("PostgreSQL migration failed");
+    store
+}
+
+/// A pool on a new PostgreSQL schema, nothing created in it.
+pub async fn postgres_pool(connections: u32) -> sqlx::PgPool {
+    PgPoolOptions::new()
+        .max_connections(connections)
+        .connect_with(postgres_schema().await)
+        .await
+        .expect("cannot connect to the test schema")
+}
+
+/// A new, empty MariaDB/MySQL database; returns the connect options that use it.
+pub async fn mysql_database() -> MySqlConnectOptions {
+    let url = mysql_url();
+    let options = MySqlConnectOptions::from_str(&url)
+        .unwrap_or_else(|error| panic!("EVTSTORE_TEST_MYSQL_URL `{url}` is invalid: {error}"));
+    let mut admin = sqlx::MySqlConnection::connect_with(&options)
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+                "MySQL/MariaDB at `{url}` does not answer: {error}. Start it, or point \
+                 EVTSTORE_TEST_MYSQL_URL at a server (the tests never skip)"
+            )
+        });
+    let database = unique_name("evt");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+        .execute(&mut admin)
+        .await
+        .expect("cannot create a test database");
+    let _ = admin.close().await;
+    options.database(&database)
+}
+
+/// A migrated store on a new MariaDB/MySQL database.
+pub async fn mysql() -> MySqlStore {
+    mysql_with(Tables::default()).await
+}
+
+pub async fn mysql_with(tables: Tables) -> MySqlStore {
+    let store = MySqlStore::from_pool(mysql_pool(12).await, tables);
+    store.migrate().await.expect("MySQL migration failed");
+    store
+}
+
+/// A pool on a new MariaDB/MySQL database, nothing created in it.
+pub async fn mysql_pool(connections: u32) -> sqlx::MySqlPool {
+    MySqlPoolOptions::new()
+        .max_connections(connections)
+        .connect_with(mysql_database().await)
+        .await
+        .expect("cannot connect to the test database")
+}
