@@ -3,7 +3,6 @@
 //! [`Ctxt`] and parsing goes on, so that every mistake of the input is reported together.
 
 use proc_macro2::{Ident, Span};
-use syn::spanned::Spanned;
 use syn::{Attribute, Data, DeriveInput, Expr, Field, Fields, Lit, LitStr, Meta, Type};
 
 use crate::case;
@@ -27,6 +26,9 @@ pub(crate) struct Attrs<'a> {
     pub(crate) stream: Option<LitStr>,
     pub(crate) state: Option<Type>,
     pub(crate) persist: Option<LitStr>,
+    /// Whether `stream` was written, valid or not: an invalid one is reported once, not also
+    /// as missing.
+    pub(crate) stream_written: bool,
 }
 
 pub(crate) struct Variant<'a> {
@@ -109,6 +111,7 @@ impl<'a> Attrs<'a> {
             let result = attr.parse_nested_meta(|meta| {
                 let key = &meta.path;
                 if key.is_ident(STREAM) {
+                    parsed.stream_written = true;
                     let value = string_value(cx, &meta, STREAM, "\"users\"")?;
                     set_once(cx, key, &mut parsed.stream, value);
                 } else if key.is_ident(PERSIST) {
@@ -224,9 +227,4 @@ impl<'a> Variant<'a> {
             Shape::Unit | Shape::Tuple => Vec::new(),
         }
     }
-}
-
-/// The span of a type, for assertions that point at the user's tokens.
-pub(crate) fn type_span(ty: &Type) -> Span {
-    ty.span()
 }

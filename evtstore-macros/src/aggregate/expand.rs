@@ -4,6 +4,7 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Type;
+use syn::spanned::Spanned;
 
 use super::ast::{Input, Shape, Variant};
 
@@ -73,7 +74,9 @@ fn field_params(variant: &Variant<'_>, locals: &Locals) -> Vec<TokenStream> {
         .map(|field| {
             let ty = &field.ty;
             let name = field.ident.as_ref().unwrap_or(&locals.value);
-            quote!(#name: &#ty)
+            // Spanned at the field's type, so that a handler taking the wrong type is shown
+            // the type of the trait's parameter at the field.
+            quote_spanned!(ty.span()=> #name: &#ty)
         })
         .collect()
 }
@@ -109,12 +112,21 @@ pub(crate) fn fold_trait(input: &Input<'_>) -> TokenStream {
     let vis = &input.original.vis;
     let name = fold_trait_name(input);
     let locals = Locals::new();
+    // Spanned at the variant: a missing method is reported as "`enabled` from trait" there.
     let methods = usable(input).map(|(variant, method)| {
         let params = field_params(variant, &locals);
         let doc = format!(" Applies [`{ident}::{}`] to the state.", variant.ident);
-        quote! {
+        quote_spanned! {variant.span()=>
             #[doc = #doc]
             fn #method(&mut self #(, #params)*);
+        }
+    });
+    let event = &locals.event;
+    let arms = input.variants.iter().map(|variant| {
+        let (pattern, bound) = binding(input, variant, &locals);
+        match (&variant.shape, &variant.method) {
+            (Shape::Tuple, _) | (_, None) => quote!(#pattern => {}),
+            (_, Some(method)) => quote!(#pattern => Self::#method(self #(, #bound)*)),
         }
     });
     let doc = format!(
@@ -129,6 +141,15 @@ pub(crate) fn fold_trait(input: &Input<'_>) -> TokenStream {
         #[diagnostic::on_unimplemented(message = #message, label = "the state of the aggregate", note = #note)]
         #vis trait #name {
             #(#methods)*
+
+            /// Applies any event by calling the method of its variant; used by
+            /// `Aggregate::fold`.
+            #[doc(hidden)]
+            fn __fold(&mut self, #event: &#ident) {
+                match #event {
+                    #(#arms,)*
+                }
+            }
         }
     }
 }
@@ -151,7 +172,7 @@ pub(crate) fn handler_trait(input: &Input<'_>) -> TokenStream {
             " Handles [`{ident}::{}`]; does nothing unless implemented.",
             variant.ident
         );
-        quote! {
+        quote_spanned! {variant.span()=>
             #[doc = #doc]
             fn #method(&self, #aggregate_id: &str #(, #params)*, #meta: &::evtstore::EventMeta)
                 -> impl ::core::future::Future<Output = ::evtstore::HandlerResult> + ::core::marker::Send
@@ -196,21 +217,21 @@ fn aggregate_impl(input: &Input<'_>, state: &Type, stream: &syn::LitStr) -> Toke
         let rest = rest_pattern(variant);
         quote!(#ident::#variant_ident #rest => #name)
     });
-    let fold_arms = usable(input).map(|(variant, method)| {
-        let (pattern, bound) = binding(input, variant, &locals);
-        quote!(#pattern => <#state as #fold_trait>::#method(#state_var #(, #bound)*))
-    });
     let snapshots = input.attrs.persist.as_ref().map(|tag| {
         quote_spanned! {tag.span()=>
             const SNAPSHOTS: ::core::option::Option<::evtstore::Snapshots<#state>> =
                 ::core::option::Option::Some(::evtstore::Snapshots::json(#tag));
         }
     });
-    // One bound, spanned at the state type: a state without the fold trait is one error there.
-    let folds = quote_spanned!(super::ast::type_span(state)=> #state: #fold_trait);
+    // One call, spanned at the state type: a state without the fold trait is one error there.
+    let state_span = state.span();
+    let fold_trait = Ident::new(&fold_trait.to_string(), state_span);
+    let fold = quote_spanned! {state_span=>
+        <#state as #fold_trait>::__fold(#state_var, #event)
+    };
     quote! {
         #[automatically_derived]
-        impl ::evtstore::Aggregate for #ident where #folds {
+        impl ::evtstore::Aggregate for #ident {
             type State = #state;
             const STREAM: &'static str = #stream;
             const EVENT_TYPES: &'static [&'static str] = &[#(#names),*];
@@ -223,9 +244,7 @@ fn aggregate_impl(input: &Input<'_>, state: &Type, stream: &syn::LitStr) -> Toke
             }
 
             fn fold(#state_var: &mut #state, #event: &Self) {
-                match #event {
-                    #(#fold_arms,)*
-                }
+                #fold
             }
         }
     }

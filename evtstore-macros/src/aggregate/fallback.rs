@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::Data;
 
-use super::ast::Input;
+use super::ast::{Input, Shape};
 use super::expand;
 
 pub(crate) fn expand(input: &Input<'_>, error: &syn::Error) -> TokenStream {
@@ -18,7 +18,15 @@ pub(crate) fn expand(input: &Input<'_>, error: &syn::Error) -> TokenStream {
     let fold_trait = expand::fold_trait(input);
     let handler_trait = expand::handler_trait(input);
     let handler_name = expand::handler_trait_name(input);
-    let aggregate = input.attrs.state.as_ref().map(|state| {
+    // serde's derive rejects tuple variants of a tagged enum too; without its impls, stubs
+    // of ours would only add errors about missing `Serialize` and `Deserialize`.
+    let serde_fails = input.serde.tag.is_some()
+        && input
+            .variants
+            .iter()
+            .any(|v| matches!(v.shape, Shape::Tuple));
+    let state = input.attrs.state.as_ref().filter(|_| !serde_fails);
+    let aggregate = state.map(|state| {
         quote! {
             #[automatically_derived]
             impl ::evtstore::Aggregate for #ident {

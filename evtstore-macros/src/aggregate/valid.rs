@@ -74,7 +74,7 @@ fn check_required_keys(cx: &Ctxt, input: &Input<'_>) {
         );
         return;
     };
-    if attrs.stream.is_none() {
+    if attrs.stream.is_none() && !attrs.stream_written {
         cx.error_spanned_by(
             attr,
             "the aggregate has no stream: add `stream = \"...\"`, the name its events are stored under",

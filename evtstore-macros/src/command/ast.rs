@@ -171,6 +171,18 @@ impl<'a> Command<'a> {
 }
 
 impl<'a> CommandInput<'a> {
+    /// The field of the command enum, when the input can be one.
+    pub(crate) fn field(&self) -> Option<(&Ident, &'a Type)> {
+        let owned = !matches!(
+            self.ty,
+            Type::Reference(_) | Type::ImplTrait(_) | Type::Infer(_)
+        );
+        self.name
+            .as_ref()
+            .filter(|_| owned)
+            .map(|name| (name, self.ty))
+    }
+
     fn from_syn(original: &'a PatType) -> Self {
         let name = match &*original.pat {
             Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {

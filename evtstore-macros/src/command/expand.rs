@@ -47,18 +47,18 @@ fn usable<'b, 'a>(input: &'b Input<'a>) -> impl Iterator<Item = (&'b Command<'a>
         .filter_map(|command| command.variant.as_ref().map(|variant| (command, variant)))
 }
 
-fn input_names(command: &Command<'_>) -> Vec<Ident> {
+/// The fields of a command's variant: all its inputs once validation passed; in the fallback,
+/// those that can be fields.
+fn fields<'a>(command: &Command<'a>) -> Vec<(Ident, &'a Type)> {
     command
         .inputs
         .iter()
-        .enumerate()
-        .map(|(index, input)| {
-            input
-                .name
-                .clone()
-                .unwrap_or_else(|| local(&format!("input{index}")))
-        })
+        .filter_map(|input| input.field().map(|(name, ty)| (name.clone(), ty)))
         .collect()
+}
+
+fn input_names(command: &Command<'_>) -> Vec<Ident> {
+    fields(command).into_iter().map(|(name, _)| name).collect()
 }
 
 pub(crate) fn expand(input: &Input<'_>, names: &Names<'_>) -> TokenStream {
@@ -90,19 +90,16 @@ pub(crate) fn command_enum(input: &Input<'_>, names: &Names<'_>) -> TokenStream 
         if doc.is_empty() {
             doc.push(&fallback);
         }
-        let fields = command
-            .inputs
-            .iter()
-            .zip(input_names(command))
-            .map(|(input, name)| {
-                let ty = input.ty;
-                let field_doc = format!(" Input `{name}` of the command.");
-                quote! {
-                    #[doc = #field_doc]
-                    #name: #ty
-                }
-            });
-        if command.inputs.is_empty() {
+        let inputs = fields(command);
+        let is_unit = inputs.is_empty();
+        let fields = inputs.into_iter().map(|(name, ty)| {
+            let field_doc = format!(" Input `{name}` of the command.");
+            quote! {
+                #[doc = #field_doc]
+                #name: #ty
+            }
+        });
+        if is_unit {
             quote!(#(#doc)* #variant)
         } else {
             quote!(#(#doc)* #variant { #(#fields),* })
@@ -162,7 +159,7 @@ pub(crate) fn command_set_impl(input: &Input<'_>, names: &Names<'_>, route: bool
         let call = quote_spanned! {call_span=>
             Self::#method(self, #aggregate_arg #(, ::core::clone::Clone::clone(#fields))*).await
         };
-        if command.inputs.is_empty() {
+        if fields.is_empty() {
             quote!(#enum_ident::#variant => #call)
         } else {
             quote!(#enum_ident::#variant { #(#fields),* } => #call)
@@ -220,10 +217,9 @@ pub(crate) fn ext_trait(input: &Input<'_>, names: &Names<'_>) -> TokenStream {
     let signatures: Vec<(TokenStream, TokenStream)> = usable(input)
         .map(|(command, variant)| {
             let method = command.ident;
-            let fields = input_names(command);
-            let types = command.inputs.iter().map(|input| input.ty);
+            let (fields, types): (Vec<Ident>, Vec<&Type>) = fields(command).into_iter().unzip();
             let params = quote!(&self, #aggregate_id: &str #(, #fields: #types)*);
-            let construct = if command.inputs.is_empty() {
+            let construct = if fields.is_empty() {
                 quote!(#enum_ident::#variant)
             } else {
                 quote!(#enum_ident::#variant { #(#fields),* })

@@ -1,0 +1,38 @@
+// Mistake: A command whose first parameter is an input, not the aggregate.
+use evtstore::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Aggregate, Clone, Debug, Serialize, Deserialize)]
+#[aggregate(stream = "users", state = User)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum UserEvent {
+    Created { name: String },
+    Disabled,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct User {
+    pub name: String,
+    pub enabled: bool,
+}
+
+impl UserEventFold for User {
+    fn created(&mut self, name: &String) {
+        self.name.clone_from(name);
+        self.enabled = true;
+    }
+    fn disabled(&mut self) {
+        self.enabled = false;
+    }
+}
+
+pub struct UserCommands;
+
+#[command(UserEvent)]
+impl UserCommands {
+    async fn create(&self, name: String) -> CommandResult<UserEvent> {
+        Ok(UserEvent::Created { name }.into())
+    }
+}
+
+fn main() {}

@@ -1,0 +1,39 @@
+// Mistake: A command input borrowed instead of owned.
+use evtstore::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Aggregate, Clone, Debug, Serialize, Deserialize)]
+#[aggregate(stream = "users", state = User)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum UserEvent {
+    Created { name: String },
+    Disabled,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct User {
+    pub name: String,
+    pub enabled: bool,
+}
+
+impl UserEventFold for User {
+    fn created(&mut self, name: &String) {
+        self.name.clone_from(name);
+        self.enabled = true;
+    }
+    fn disabled(&mut self) {
+        self.enabled = false;
+    }
+}
+
+pub struct UserCommands;
+
+#[command(UserEvent)]
+impl UserCommands {
+    async fn create(&self, user: &Agg<User>, name: &str) -> CommandResult<UserEvent> {
+        let _ = user;
+        Ok(UserEvent::Created { name: name.to_owned() }.into())
+    }
+}
+
+fn main() {}

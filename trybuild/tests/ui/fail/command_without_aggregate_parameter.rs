@@ -1,0 +1,38 @@
+// Mistake: A command method without the aggregate parameter.
+use evtstore::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Aggregate, Clone, Debug, Serialize, Deserialize)]
+#[aggregate(stream = "users", state = User)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum UserEvent {
+    Created { name: String },
+    Disabled,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct User {
+    pub name: String,
+    pub enabled: bool,
+}
+
+impl UserEventFold for User {
+    fn created(&mut self, name: &String) {
+        self.name.clone_from(name);
+        self.enabled = true;
+    }
+    fn disabled(&mut self) {
+        self.enabled = false;
+    }
+}
+
+pub struct UserCommands;
+
+#[command(UserEvent)]
+impl UserCommands {
+    async fn disable(&self) -> CommandResult<UserEvent> {
+        Ok(UserEvent::Disabled.into())
+    }
+}
+
+fn main() {}

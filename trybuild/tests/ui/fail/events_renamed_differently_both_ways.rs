@@ -1,0 +1,26 @@
+// Mistake: An event stored under one name and read back under another.
+use evtstore::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Aggregate, Clone, Debug, Serialize, Deserialize)]
+#[aggregate(stream = "users", state = User)]
+#[serde(tag = "type")]
+pub enum UserEvent {
+    #[serde(rename(serialize = "created", deserialize = "userCreated"))]
+    Created { name: String },
+    Disabled,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct User {
+    pub name: String,
+}
+
+impl UserEventFold for User {
+    fn created(&mut self, name: &String) {
+        self.name.clone_from(name);
+    }
+    fn disabled(&mut self) {}
+}
+
+fn main() {}

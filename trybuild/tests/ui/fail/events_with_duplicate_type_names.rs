@@ -1,0 +1,30 @@
+// Mistake: Two events renamed to the same stored type name.
+use evtstore::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Aggregate, Clone, Debug, Serialize, Deserialize)]
+#[aggregate(stream = "users", state = User)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum UserEvent {
+    Created { name: String },
+    #[serde(rename = "created")]
+    Registered { name: String },
+    Disabled,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct User {
+    pub name: String,
+}
+
+impl UserEventFold for User {
+    fn created(&mut self, name: &String) {
+        self.name.clone_from(name);
+    }
+    fn registered(&mut self, name: &String) {
+        self.name.clone_from(name);
+    }
+    fn disabled(&mut self) {}
+}
+
+fn main() {}

@@ -1,0 +1,38 @@
+// Mistake: A handler method for an event the stream does not have.
+use evtstore::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Aggregate, Clone, Debug, Serialize, Deserialize)]
+#[aggregate(stream = "users", state = User)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum UserEvent {
+    Created { name: String },
+    Disabled,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct User {
+    pub name: String,
+    pub enabled: bool,
+}
+
+impl UserEventFold for User {
+    fn created(&mut self, name: &String) {
+        self.name.clone_from(name);
+        self.enabled = true;
+    }
+    fn disabled(&mut self) {
+        self.enabled = false;
+    }
+}
+
+pub struct Names;
+
+impl UserEventHandler for Names {
+    async fn deleted(&self, id: &str, meta: &EventMeta) -> HandlerResult {
+        let _ = (id, meta);
+        Ok(())
+    }
+}
+
+fn main() {}

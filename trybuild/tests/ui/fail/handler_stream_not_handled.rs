@@ -1,0 +1,59 @@
+// Mistake: Registering a stream whose events the model does not handle.
+use evtstore::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Aggregate, Clone, Debug, Serialize, Deserialize)]
+#[aggregate(stream = "users", state = User)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum UserEvent {
+    Created { name: String },
+    Disabled,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct User {
+    pub name: String,
+    pub enabled: bool,
+}
+
+impl UserEventFold for User {
+    fn created(&mut self, name: &String) {
+        self.name.clone_from(name);
+        self.enabled = true;
+    }
+    fn disabled(&mut self) {
+        self.enabled = false;
+    }
+}
+
+#[derive(Aggregate, Clone, Debug, Serialize, Deserialize)]
+#[aggregate(stream = "posts", state = Post)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum PostEvent {
+    PostCreated { content: String },
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Post {
+    pub content: String,
+}
+
+impl PostEventFold for Post {
+    fn post_created(&mut self, content: &String) {
+        self.content.clone_from(content);
+    }
+}
+
+#[derive(Default)]
+pub struct PostModel;
+
+impl PostEventHandler for PostModel {}
+
+fn main() {
+    let domain = Domain::new(MemoryStore::new());
+    let _model = domain
+        .handler("posts-model", PostModel)
+        .stream::<PostEvent>()
+        .stream::<UserEvent>()
+        .build();
+}
