@@ -68,7 +68,6 @@ pub mod __private {
     use crate::HandlerResult;
 
     /// What a handler method that is not implemented returns: nothing to do.
-    #[must_use]
     pub fn unhandled() -> core::future::Ready<HandlerResult> {
         core::future::ready(Ok(()))
     }

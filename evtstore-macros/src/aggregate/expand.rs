@@ -139,6 +139,8 @@ pub(crate) fn fold_trait(input: &Input<'_>) -> TokenStream {
     quote! {
         #[doc = #doc]
         #[diagnostic::on_unimplemented(message = #message, label = "the state of the aggregate", note = #note)]
+        // The parameters borrow the fields as declared; implementations are not linted for it.
+        #[allow(clippy::ptr_arg, clippy::ref_option, clippy::trivially_copy_pass_by_ref)]
         #vis trait #name {
             #(#methods)*
 
@@ -192,6 +194,7 @@ pub(crate) fn handler_trait(input: &Input<'_>) -> TokenStream {
     quote! {
         #[doc = #doc]
         #[diagnostic::on_unimplemented(message = #message, note = #note)]
+        #[allow(clippy::ptr_arg, clippy::ref_option, clippy::trivially_copy_pass_by_ref)]
         #vis trait #name: ::core::marker::Sync {
             #(#methods)*
         }

@@ -188,17 +188,20 @@ fn check_stored_both_ways(cx: &Ctxt, input: &Input<'_>) {
         }
     }
     for variant in &input.variants {
-        if let Some(rename) = &variant.serde.rename {
-            if rename.agreed().is_none() {
-                cx.syn_error(syn::Error::new(
-                    rename.span,
-                    format!(
-                        "`rename` of event `{}` must be the same for serialize and deserialize: \
-                         events are read back under the names they are stored with",
-                        variant.ident
-                    ),
-                ));
-            }
+        if let Some(rename) = variant
+            .serde
+            .rename
+            .as_ref()
+            .filter(|r| r.agreed().is_none())
+        {
+            cx.syn_error(syn::Error::new(
+                rename.span,
+                format!(
+                    "`rename` of event `{}` must be the same for serialize and deserialize: \
+                     events are read back under the names they are stored with",
+                    variant.ident
+                ),
+            ));
         }
     }
 }

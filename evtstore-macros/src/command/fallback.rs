@@ -14,6 +14,7 @@ pub(crate) fn expand(input: &Input<'_>, error: &syn::Error) -> TokenStream {
     let Some(names) = Names::of(input).filter(|_| input.original.trait_.is_none()) else {
         return quote!(#errors #original);
     };
+    let original = expand::impl_block(input);
     let command_enum = expand::command_enum(input, &names);
     let command_set = expand::command_set_impl(input, &names, false);
     let ext = expand::ext_trait(input, &names);
