@@ -49,7 +49,290 @@ pub use crate::memory::MemoryStore;
 pub use crate::runner::HandlerHandle;
 pub use crate::store::{HandlerLock, Store};
 
-pub use evtstore_macros::{Aggregate, command};
+/// Derives [`Aggregate`](trait@Aggregate) for the event enum of one stream, with a fold trait
+/// and a handler trait.
+///
+/// ```
+/// use evtstore::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Aggregate, Clone, Debug, Serialize, Deserialize)]
+/// #[aggregate(stream = "users", state = User)]
+/// #[serde(tag = "type", rename_all = "camelCase")]
+/// pub enum UserEvent {
+///     Created { name: String },
+///     Disabled,
+/// }
+///
+/// #[derive(Clone, Debug, Default)]
+/// pub struct User {
+///     pub name: String,
+///     pub enabled: bool,
+/// }
+///
+/// // The fold: one method per event, each taking the event's fields by reference. A
+/// // missing method is a compile error that points at its variant.
+/// impl UserEventFold for User {
+///     fn created(&mut self, name: &String) {
+///         self.name.clone_from(name);
+///         self.enabled = true;
+///     }
+///     fn disabled(&mut self) {
+///         self.enabled = false;
+///     }
+/// }
+///
+/// assert_eq!(UserEvent::EVENT_TYPES, ["created", "disabled"]);
+/// ```
+///
+/// # Attributes
+/// - `#[aggregate(stream = "users")]`: the stream the events are stored in. Required.
+/// - `#[aggregate(state = User)]`: the type the events fold into (`Default + Clone + Send +
+///   Sync`). Required.
+/// - `#[aggregate(persist = "v1")]`: keep the folded state as a snapshot tagged `"v1"`
+///   ([`Snapshots::json`]); the state must then be `Serialize` and `Deserialize`. Change the tag
+///   whenever the fold changes meaning.
+/// - `#[serde(tag = "type")]` is required: a stored event is a JSON object that names its type
+///   in a `type` field, `{"type":"created","name":"Alice"}`, as the TypeScript evtstore stores
+///   them. Untagged and adjacently tagged enums are refused.
+///
+/// The stored type name of each variant is what serde writes: the variant's name under the
+/// enum's `rename_all` rule (any of serde's rules) or the variant's `rename`. Two variants
+/// stored under one name, and names that differ between serializing and deserializing, are
+/// compile errors. Variants are unit, struct, or single-field tuple variants (whose value
+/// serde flattens next to the `type` field, so it must be a struct or a map).
+///
+/// # What it generates
+/// For `UserEvent` with `state = User`, the derive stands for this hand-written code:
+///
+/// ```
+/// # #![allow(dead_code)]
+/// # use evtstore::{Aggregate, EventMeta, HandledBy, HandlerResult};
+/// # use serde::{Deserialize, Serialize};
+/// # #[derive(Clone, Debug, Serialize, Deserialize)]
+/// # #[serde(tag = "type", rename_all = "camelCase")]
+/// # pub enum UserEvent { Created { name: String }, Disabled }
+/// # #[derive(Clone, Debug, Default)]
+/// # pub struct User { pub name: String, pub enabled: bool }
+/// use std::future::Future;
+///
+/// /// One method per event; implemented by the state.
+/// pub trait UserEventFold {
+///     fn created(&mut self, name: &String);
+///     fn disabled(&mut self);
+/// }
+///
+/// /// One method per event, each doing nothing unless implemented; implemented by read
+/// /// models. The method names are the variants' names in snake case.
+/// pub trait UserEventHandler: Sync {
+///     fn created(&self, aggregate_id: &str, name: &String, meta: &EventMeta)
+///         -> impl Future<Output = HandlerResult> + Send {
+///         let _ = (aggregate_id, name, meta);
+///         std::future::ready(Ok(()))
+///     }
+///     fn disabled(&self, aggregate_id: &str, meta: &EventMeta)
+///         -> impl Future<Output = HandlerResult> + Send {
+///         let _ = (aggregate_id, meta);
+///         std::future::ready(Ok(()))
+///     }
+/// }
+///
+/// impl Aggregate for UserEvent {
+///     type State = User;
+///     const STREAM: &'static str = "users";
+///     const EVENT_TYPES: &'static [&'static str] = &["created", "disabled"];
+///     // With `persist = "v1"`:
+///     // const SNAPSHOTS: Option<Snapshots<User>> = Some(Snapshots::json("v1"));
+///
+///     fn event_type(&self) -> &'static str {
+///         match self {
+///             UserEvent::Created { .. } => "created",
+///             UserEvent::Disabled => "disabled",
+///         }
+///     }
+///
+///     fn fold(state: &mut User, event: &Self) {
+///         match event {
+///             UserEvent::Created { name } => state.created(name),
+///             UserEvent::Disabled => state.disabled(),
+///         }
+///     }
+/// }
+///
+/// // Lets `.stream::<UserEvent>()` register any model that implements the handler trait.
+/// #[diagnostic::do_not_recommend]
+/// impl<H: UserEventHandler> HandledBy<H> for UserEvent {
+///     async fn dispatch(model: &H, aggregate_id: &str, event: &Self, meta: &EventMeta)
+///         -> HandlerResult {
+///         match event {
+///             UserEvent::Created { name } => model.created(aggregate_id, name, meta).await,
+///             UserEvent::Disabled => model.disabled(aggregate_id, meta).await,
+///         }
+///     }
+/// }
+/// # impl UserEventFold for User {
+/// #     fn created(&mut self, name: &String) { self.name.clone_from(name); }
+/// #     fn disabled(&mut self) { self.enabled = false; }
+/// # }
+/// ```
+///
+/// A model handles a stream by implementing its handler trait, and is registered for it with
+/// [`HandlerBuilder::stream`]; registering a stream whose handler trait the model does not
+/// implement is a compile error: "`PostModel` does not handle the events of `UserEvent`".
+///
+/// ```
+/// use evtstore::{EventMeta, HandlerResult};
+/// # mod generated {
+/// #     use evtstore::prelude::*;
+/// #     use serde::{Deserialize, Serialize};
+/// #     #[derive(Aggregate, Clone, Debug, Serialize, Deserialize)]
+/// #     #[aggregate(stream = "posts", state = Post)]
+/// #     #[serde(tag = "type", rename_all = "camelCase")]
+/// #     pub enum PostEvent { PostCreated { user_id: String, content: String } }
+/// #     #[derive(Clone, Debug, Default)]
+/// #     pub struct Post;
+/// #     impl PostEventFold for Post { fn post_created(&mut self, _: &String, _: &String) {} }
+/// # }
+/// # use generated::{PostEvent, PostEventHandler};
+///
+/// #[derive(Default)]
+/// struct PostModel;
+///
+/// impl PostEventHandler for PostModel {
+///     async fn post_created(
+///         &self,
+///         id: &str,
+///         user_id: &String,
+///         content: &String,
+///         meta: &EventMeta,
+///     ) -> HandlerResult {
+///         println!("{} post {id} by {user_id}: {content}", meta.position());
+///         Ok(())
+///     }
+/// }
+///
+/// let domain = evtstore::Domain::new(evtstore::MemoryStore::new());
+/// let model = domain.handler("posts-model", PostModel).stream::<PostEvent>().build();
+/// # let _ = model;
+/// ```
+///
+/// [`HandlerBuilder::stream`]: crate::HandlerBuilder::stream
+pub use evtstore_macros::Aggregate;
+
+/// Turns an impl block of `async fn`s into a command set: the command enum, the
+/// [`CommandSet`] impl that routes each command to its method, and typed entry points.
+///
+/// ```
+/// # use evtstore::doc_fixtures::{User, UserEvent};
+/// use evtstore::prelude::*;
+///
+/// pub struct UserCommands;
+///
+/// #[command(UserEvent)]
+/// impl UserCommands {
+///     /// Creates the user.
+///     async fn create(&self, user: &Agg<User>, name: String) -> CommandResult<UserEvent> {
+///         if user.exists() {
+///             return Err(CommandError::new("user already exists"));
+///         }
+///         Ok(UserEvent::Created { name }.into())
+///     }
+///
+///     async fn disable(&self, user: &Agg<User>) -> CommandResult<UserEvent> {
+///         // One event, a `Vec` of them, an `Option`, or `Events::none()`.
+///         Ok(user.enabled.then_some(UserEvent::Disabled).into())
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let domain = Domain::new(MemoryStore::new());
+/// let users = domain.commands(UserCommands);
+/// let alice = users.create("alice", "Alice".into()).await?; // the aggregate after it
+/// assert_eq!((alice.version, alice.name.as_str()), (1, "Alice"));
+///
+/// // The same command as JSON, from HTTP or a queue:
+/// let command: UserCommand = serde_json::from_str(r#"{"type":"disable"}"#).unwrap();
+/// assert!(!users.execute("alice", &command).await?.enabled);
+/// # Ok::<_, evtstore::Error>(())
+/// # }).unwrap();
+/// ```
+///
+/// # Rules
+/// - The argument names the event enum the commands append: `#[command(UserEvent)]`.
+/// - Every `async fn`, and every method taking `self`, is a command. It is `async`, takes
+///   `&self`, then the aggregate as loaded (`&Agg<State>`), then its inputs, and returns
+///   `CommandResult<UserEvent>`. Inputs are owned, named parameters: they become the fields
+///   of the command enum. Associated functions that are neither (`fn new() -> Self`) stay as
+///   they are; helper methods taking `self` belong in another impl block.
+/// - `self` can carry services, such as a [`Domain`] clone to check another aggregate. For a
+///   command set generic over the store, write the impl block generic:
+///   `#[command(PostEvent)] impl<S: Store> PostCommands<S> { .. }` holding a `Domain<S>`.
+/// - A command cannot be named like a method of [`Commands`] (`execute`, `execute_with`,
+///   `load`, `command_set`, `domain`), which would shadow it.
+///
+/// # What it generates
+/// The impl block stays as written. For `UserCommands` (the enum's name drops the trailing
+/// `s`; other names get `Command` appended, e.g. `Users` -> `UsersCommand`; choose with
+/// `#[command(UserEvent, name = UserCmd)]`) it adds this hand-written code. Generated items
+/// are `pub`; choose with `#[command(UserEvent, vis = pub(crate))]`.
+///
+/// ```
+/// # #![allow(dead_code)]
+/// # use evtstore::doc_fixtures::{User, UserEvent};
+/// # use evtstore::prelude::*;
+/// # pub struct UserCommands;
+/// # impl UserCommands {
+/// #     async fn create(&self, _: &Agg<User>, name: String) -> CommandResult<UserEvent> {
+/// #         Ok(UserEvent::Created { name }.into())
+/// #     }
+/// #     async fn disable(&self, _: &Agg<User>) -> CommandResult<UserEvent> {
+/// #         Ok(UserEvent::Disabled.into())
+/// #     }
+/// # }
+/// use std::future::Future;
+/// use evtstore::{Commands, Error};
+/// use serde::{Deserialize, Serialize};
+///
+/// /// In JSON: `{"type": "create", "name": "Alice"}`; variant and field names are camelCase.
+/// #[derive(Clone, Debug, Serialize, Deserialize)]
+/// #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+/// pub enum UserCommand {
+///     /// Creates the user.
+///     Create { name: String },
+///     Disable,
+/// }
+///
+/// impl CommandSet for UserCommands {
+///     type Aggregate = UserEvent;
+///     type Command = UserCommand;
+///
+///     async fn decide(&self, aggregate: &Agg<User>, command: &UserCommand)
+///         -> CommandResult<UserEvent> {
+///         match command {
+///             UserCommand::Create { name } => self.create(aggregate, name.clone()).await,
+///             UserCommand::Disable => self.disable(aggregate).await,
+///         }
+///     }
+/// }
+///
+/// /// The typed entry points; bring the trait into scope to call them.
+/// pub trait UserCommandsExt {
+///     fn create(&self, aggregate_id: &str, name: String)
+///         -> impl Future<Output = Result<Agg<User>, Error>> + Send;
+///     fn disable(&self, aggregate_id: &str)
+///         -> impl Future<Output = Result<Agg<User>, Error>> + Send;
+/// }
+///
+/// impl<S: Store> UserCommandsExt for Commands<S, UserCommands> {
+///     async fn create(&self, aggregate_id: &str, name: String) -> Result<Agg<User>, Error> {
+///         self.execute(aggregate_id, &UserCommand::Create { name }).await
+///     }
+///     async fn disable(&self, aggregate_id: &str) -> Result<Agg<User>, Error> {
+///         self.execute(aggregate_id, &UserCommand::Disable).await
+///     }
+/// }
+/// ```
+pub use evtstore_macros::command;
 
 /// The names most programs need, for `use evtstore::prelude::*`.
 pub mod prelude {
