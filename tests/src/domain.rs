@@ -4,14 +4,13 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use evtstore::{
-    Agg, Aggregate, CommandError, CommandResult, CommandSet, Domain, EventMeta, Events, HandledBy,
-    HandlerResult, Snapshots, Store,
-};
+use evtstore::Events;
+use evtstore::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Events of the `users` stream.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Aggregate, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[aggregate(stream = "users", state = User)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum UserEvent {
     /// The user was created.
@@ -34,81 +33,82 @@ pub struct User {
     pub enabled: bool,
 }
 
-impl Aggregate for UserEvent {
-    type State = User;
-    const STREAM: &'static str = "users";
-    const EVENT_TYPES: &'static [&'static str] = &["created", "disabled", "enabled"];
-
-    fn event_type(&self) -> &'static str {
-        match self {
-            UserEvent::Created { .. } => "created",
-            UserEvent::Disabled => "disabled",
-            UserEvent::Enabled => "enabled",
-        }
+impl UserEventFold for User {
+    fn created(&mut self, name: &String) {
+        self.name.clone_from(name);
+        self.enabled = true;
     }
-
-    fn fold(state: &mut User, event: &Self) {
-        match event {
-            UserEvent::Created { name } => {
-                state.name.clone_from(name);
-                state.enabled = true;
-            }
-            UserEvent::Disabled => state.enabled = false,
-            UserEvent::Enabled => state.enabled = true,
-        }
+    fn disabled(&mut self) {
+        self.enabled = false;
     }
-}
-
-/// Commands on users.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum UserCommand {
-    /// Create the user.
-    Create {
-        /// Display name.
-        name: String,
-    },
-    /// Disable the user.
-    Disable,
-    /// Enable the user.
-    Enable,
-    /// Disable then enable in one command: two events.
-    Toggle,
-    /// Decide nothing.
-    Noop,
-    /// Record the version the command saw, then decide nothing.
-    Observe,
+    fn enabled(&mut self) {
+        self.enabled = true;
+    }
 }
 
 /// The user command set. `seen_versions` records the version each decision saw.
 #[derive(Debug, Default)]
 pub struct UserCommands {
-    /// Versions seen by `Observe` and by every decision, in order.
+    /// Versions seen by every decision, in order.
     pub seen_versions: Mutex<Vec<u64>>,
 }
 
-impl CommandSet for UserCommands {
-    type Aggregate = UserEvent;
-    type Command = UserCommand;
-
-    async fn decide(&self, user: &Agg<User>, command: &UserCommand) -> CommandResult<UserEvent> {
+impl UserCommands {
+    /// Records the version a decision saw, and refuses commands on users that do not exist.
+    fn saw(&self, user: &Agg<User>) -> Result<(), CommandError> {
         self.seen_versions.lock().unwrap().push(user.version);
-        match command {
-            UserCommand::Create { .. } if user.exists() => {
-                Err(CommandError::new("user already exists").with_code("exists"))
-            }
-            UserCommand::Create { name } => Ok(UserEvent::Created { name: name.clone() }.into()),
-            _ if !user.exists() => Err(CommandError::new("user does not exist")),
-            UserCommand::Disable => Ok(UserEvent::Disabled.into()),
-            UserCommand::Enable => Ok(UserEvent::Enabled.into()),
-            UserCommand::Toggle => Ok(vec![UserEvent::Disabled, UserEvent::Enabled].into()),
-            UserCommand::Noop | UserCommand::Observe => Ok(Events::none()),
+        if user.exists() {
+            Ok(())
+        } else {
+            Err(CommandError::new("user does not exist"))
         }
     }
 }
 
+#[command(UserEvent)]
+impl UserCommands {
+    /// Create the user.
+    async fn create(&self, user: &Agg<User>, name: String) -> CommandResult<UserEvent> {
+        if self.saw(user).is_ok() {
+            return Err(CommandError::new("user already exists").with_code("exists"));
+        }
+        Ok(UserEvent::Created { name }.into())
+    }
+
+    /// Disable the user.
+    async fn disable(&self, user: &Agg<User>) -> CommandResult<UserEvent> {
+        self.saw(user)?;
+        Ok(UserEvent::Disabled.into())
+    }
+
+    /// Enable the user.
+    async fn enable(&self, user: &Agg<User>) -> CommandResult<UserEvent> {
+        self.saw(user)?;
+        Ok(UserEvent::Enabled.into())
+    }
+
+    /// Disable then enable in one command: two events.
+    async fn toggle(&self, user: &Agg<User>) -> CommandResult<UserEvent> {
+        self.saw(user)?;
+        Ok(vec![UserEvent::Disabled, UserEvent::Enabled].into())
+    }
+
+    /// Decide nothing.
+    async fn noop(&self, user: &Agg<User>) -> CommandResult<UserEvent> {
+        self.saw(user)?;
+        Ok(Events::none())
+    }
+
+    /// Record the version the command saw, then decide nothing.
+    async fn observe(&self, user: &Agg<User>) -> CommandResult<UserEvent> {
+        self.saw(user)?;
+        Ok(Events::none())
+    }
+}
+
 /// Events of the `posts` stream.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Aggregate, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[aggregate(stream = "posts", state = Post)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum PostEvent {
     /// A post was written.
@@ -133,45 +133,14 @@ pub struct Post {
     pub archived: bool,
 }
 
-impl Aggregate for PostEvent {
-    type State = Post;
-    const STREAM: &'static str = "posts";
-    const EVENT_TYPES: &'static [&'static str] = &["postCreated", "postArchived"];
-
-    fn event_type(&self) -> &'static str {
-        match self {
-            PostEvent::PostCreated { .. } => "postCreated",
-            PostEvent::PostArchived => "postArchived",
-        }
+impl PostEventFold for Post {
+    fn post_created(&mut self, user_id: &String, content: &String) {
+        self.user_id.clone_from(user_id);
+        self.content.clone_from(content);
     }
-
-    fn fold(state: &mut Post, event: &Self) {
-        match event {
-            PostEvent::PostCreated { user_id, content } => {
-                state.user_id.clone_from(user_id);
-                state.content.clone_from(content);
-            }
-            PostEvent::PostArchived => state.archived = true,
-        }
+    fn post_archived(&mut self) {
+        self.archived = true;
     }
-}
-
-/// Commands on posts.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum PostCommand {
-    /// Write a post as `user_id`, who must exist.
-    CreatePost {
-        /// The author.
-        user_id: String,
-        /// The text.
-        content: String,
-    },
-    /// Archive a post; only its author may.
-    ArchivePost {
-        /// Who asks.
-        user_id: String,
-    },
 }
 
 /// The post command set: it checks users through the domain.
@@ -181,75 +150,57 @@ pub struct PostCommands<S> {
     pub domain: Domain<S>,
 }
 
-impl<S: Store> CommandSet for PostCommands<S> {
-    type Aggregate = PostEvent;
-    type Command = PostCommand;
-
-    async fn decide(&self, post: &Agg<Post>, command: &PostCommand) -> CommandResult<PostEvent> {
-        match command {
-            PostCommand::CreatePost { user_id, content } => {
-                if post.exists() {
-                    return Err(CommandError::new("post already exists"));
-                }
-                let user = self
-                    .domain
-                    .load::<UserEvent>(user_id)
-                    .await
-                    .map_err(|error| CommandError::new(error.to_string()))?;
-                if !user.exists() {
-                    return Err(CommandError::new("unauthorized"));
-                }
-                Ok(PostEvent::PostCreated {
-                    user_id: user_id.clone(),
-                    content: content.clone(),
-                }
-                .into())
-            }
-            PostCommand::ArchivePost { user_id } => {
-                if *user_id != post.user_id {
-                    return Err(CommandError::new("not allowed"));
-                }
-                if post.archived {
-                    return Ok(Events::none());
-                }
-                Ok(PostEvent::PostArchived.into())
-            }
+#[command(PostEvent)]
+impl<S: Store> PostCommands<S> {
+    /// Write a post as `user_id`, who must exist.
+    async fn create_post(
+        &self,
+        post: &Agg<Post>,
+        user_id: String,
+        content: String,
+    ) -> CommandResult<PostEvent> {
+        if post.exists() {
+            return Err(CommandError::new("post already exists"));
         }
+        let user = self
+            .domain
+            .load::<UserEvent>(&user_id)
+            .await
+            .map_err(|error| CommandError::new(error.to_string()))?;
+        if !user.exists() {
+            return Err(CommandError::new("unauthorized"));
+        }
+        Ok(PostEvent::PostCreated { user_id, content }.into())
+    }
+
+    /// Archive a post; only its author may.
+    async fn archive_post(&self, post: &Agg<Post>, user_id: String) -> CommandResult<PostEvent> {
+        if user_id != post.user_id {
+            return Err(CommandError::new("not allowed"));
+        }
+        Ok((!post.archived).then_some(PostEvent::PostArchived).into())
     }
 }
 
-/// Declares a counter aggregate of the `counters` stream whose snapshots carry `$tag` and
-/// whose fold adds `$step` per increment: two of them with different tags and steps show
-/// whether a load used a snapshot or refolded the events.
-macro_rules! counter {
-    ($event:ident, $tag:literal, $step:literal) => {
-        /// Events of the `counters` stream.
-        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-        #[serde(tag = "type", rename_all = "camelCase")]
-        pub enum $event {
-            /// Add one step.
-            Incremented,
-        }
-
-        impl Aggregate for $event {
-            type State = Counter;
-            const STREAM: &'static str = "counters";
-            const EVENT_TYPES: &'static [&'static str] = &["incremented"];
-            const SNAPSHOTS: Option<Snapshots<Counter>> = Some(Snapshots::json($tag));
-
-            fn event_type(&self) -> &'static str {
-                "incremented"
-            }
-
-            fn fold(state: &mut Counter, _event: &Self) {
-                state.total += $step;
-            }
-        }
-    };
+/// Events of the `counters` stream, folded by the first version of the counter: snapshots
+/// tagged `v1`, one per increment.
+#[derive(Aggregate, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[aggregate(stream = "counters", state = Counter, persist = "v1")]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum CounterEvent {
+    /// Add one step.
+    Incremented,
 }
 
-counter!(CounterEvent, "v1", 1);
-counter!(CounterEventV2, "v2", 10);
+/// The same events folded by a changed fold (ten per increment) under the tag `v2`: two
+/// versions of one aggregate show whether a load used a snapshot or refolded the events.
+#[derive(Aggregate, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[aggregate(stream = "counters", state = Counter, persist = "v2")]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum CounterEventV2 {
+    /// Add one step.
+    Incremented,
+}
 
 /// A counter's state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,29 +209,39 @@ pub struct Counter {
     pub total: u64,
 }
 
-/// Increments a counter `by` times in one command (so `by` events).
-#[derive(Debug, Default)]
-pub struct CounterCommands;
-
-impl CommandSet for CounterCommands {
-    type Aggregate = CounterEvent;
-    type Command = u64;
-
-    async fn decide(&self, _: &Agg<Counter>, by: &u64) -> CommandResult<CounterEvent> {
-        Ok((0..*by).map(|_| CounterEvent::Incremented).collect())
+impl CounterEventFold for Counter {
+    fn incremented(&mut self) {
+        self.total += 1;
     }
 }
 
-/// The same command set on the counter with the changed fold.
+impl CounterEventV2Fold for Counter {
+    fn incremented(&mut self) {
+        self.total += 10;
+    }
+}
+
+/// Increments a counter.
+#[derive(Debug, Default)]
+pub struct CounterCommands;
+
+#[command(CounterEvent)]
+impl CounterCommands {
+    /// Increments `by` times in one command (so `by` events).
+    async fn increment(&self, _counter: &Agg<Counter>, by: u64) -> CommandResult<CounterEvent> {
+        Ok((0..by).map(|_| CounterEvent::Incremented).collect())
+    }
+}
+
+/// The same command on the counter with the changed fold.
 #[derive(Debug, Default)]
 pub struct CounterCommandsV2;
 
-impl CommandSet for CounterCommandsV2 {
-    type Aggregate = CounterEventV2;
-    type Command = u64;
-
-    async fn decide(&self, _: &Agg<Counter>, by: &u64) -> CommandResult<CounterEventV2> {
-        Ok((0..*by).map(|_| CounterEventV2::Incremented).collect())
+#[command(CounterEventV2)]
+impl CounterCommandsV2 {
+    /// Increments `by` times in one command (so `by` events).
+    async fn increment(&self, _counter: &Agg<Counter>, by: u64) -> CommandResult<CounterEventV2> {
+        Ok((0..by).map(|_| CounterEventV2::Incremented).collect())
     }
 }
 
@@ -327,14 +288,21 @@ impl PostsModel {
             .collect()
     }
 
-    fn record<A: Aggregate>(&self, event: &A, meta: &EventMeta) -> HandlerResult {
+    async fn slow_down(&self) {
+        let slow = self.slow_millis.load(std::sync::atomic::Ordering::SeqCst);
+        if slow > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(slow)).await;
+        }
+    }
+
+    fn record(&self, event_type: &'static str, meta: &EventMeta) -> HandlerResult {
         if self.fail_on.lock().unwrap().as_deref() == Some(meta.aggregate_id.as_str()) {
             return Err(format!("refusing {}", meta.aggregate_id).into());
         }
         self.seen.lock().unwrap().push(Seen {
             stream: meta.stream,
             aggregate_id: meta.aggregate_id.clone(),
-            event_type: event.event_type(),
+            event_type,
             version: meta.version,
             position: meta.position(),
         });
@@ -342,40 +310,42 @@ impl PostsModel {
     }
 }
 
-impl HandledBy<PostsModel> for PostEvent {
-    async fn dispatch(
-        model: &PostsModel,
+impl PostEventHandler for PostsModel {
+    async fn post_created(
+        &self,
         id: &str,
-        event: &Self,
+        user_id: &String,
+        content: &String,
         meta: &EventMeta,
     ) -> HandlerResult {
-        model.record(event, meta)?;
-        let mut posts = model.posts.lock().unwrap();
-        match event {
-            PostEvent::PostCreated { user_id, content } => {
-                posts.insert(id.to_owned(), (user_id.clone(), content.clone(), false));
-            }
-            PostEvent::PostArchived => {
-                if let Some(post) = posts.get_mut(id) {
-                    post.2 = true;
-                }
-            }
+        self.record("postCreated", meta)?;
+        let post = (user_id.clone(), content.clone(), false);
+        self.posts.lock().unwrap().insert(id.to_owned(), post);
+        Ok(())
+    }
+
+    async fn post_archived(&self, id: &str, meta: &EventMeta) -> HandlerResult {
+        self.record("postArchived", meta)?;
+        if let Some(post) = self.posts.lock().unwrap().get_mut(id) {
+            post.2 = true;
         }
         Ok(())
     }
 }
 
-impl HandledBy<PostsModel> for UserEvent {
-    async fn dispatch(
-        model: &PostsModel,
-        _: &str,
-        event: &Self,
-        meta: &EventMeta,
-    ) -> HandlerResult {
-        let slow = model.slow_millis.load(std::sync::atomic::Ordering::SeqCst);
-        if slow > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(slow)).await;
-        }
-        model.record(event, meta)
+impl UserEventHandler for PostsModel {
+    async fn created(&self, _: &str, _: &String, meta: &EventMeta) -> HandlerResult {
+        self.slow_down().await;
+        self.record("created", meta)
+    }
+
+    async fn disabled(&self, _: &str, meta: &EventMeta) -> HandlerResult {
+        self.slow_down().await;
+        self.record("disabled", meta)
+    }
+
+    async fn enabled(&self, _: &str, meta: &EventMeta) -> HandlerResult {
+        self.slow_down().await;
+        self.record("enabled", meta)
     }
 }

@@ -2,7 +2,10 @@
 
 use evtstore::{Domain, DomainOptions, Snapshot, Store};
 
-use crate::domain::{Counter, CounterCommands, CounterCommandsV2, CounterEvent, CounterEventV2};
+use crate::domain::{
+    Counter, CounterCommands, CounterCommandsExt, CounterCommandsV2, CounterCommandsV2Ext,
+    CounterEvent, CounterEventV2,
+};
 
 /// A domain without the aggregate cache, so every load goes to the store.
 fn uncached<S: Store>(store: &S) -> Domain<S> {
@@ -18,7 +21,7 @@ fn uncached<S: Store>(store: &S) -> Domain<S> {
 /// A command on an aggregate with snapshots stores its state with the fold's tag.
 pub async fn snapshot_written_with_tag<S: Store>(store: S) {
     let counters = Domain::new(store.clone()).commands(CounterCommands);
-    counters.execute("c", &3).await.unwrap();
+    counters.increment("c", 3).await.unwrap();
     let snapshot = store
         .snapshot("counters", "c")
         .await
@@ -27,7 +30,7 @@ pub async fn snapshot_written_with_tag<S: Store>(store: S) {
     assert_eq!((snapshot.version, snapshot.tag.as_str()), (3, "v1"));
     let state: Counter = serde_json::from_str(&snapshot.state).unwrap();
     assert_eq!(state.total, 3);
-    counters.execute("c", &2).await.unwrap();
+    counters.increment("c", 2).await.unwrap();
     assert_eq!(
         store
             .snapshot("counters", "c")
@@ -43,7 +46,7 @@ pub async fn snapshot_written_with_tag<S: Store>(store: S) {
 pub async fn snapshot_used_on_load<S: Store>(store: S) {
     uncached(&store)
         .commands(CounterCommands)
-        .execute("c", &3)
+        .increment("c", 3)
         .await
         .unwrap();
     // A snapshot whose state differs from the fold of the events shows whether it was used.
@@ -61,7 +64,7 @@ pub async fn snapshot_used_on_load<S: Store>(store: S) {
     // Events after the snapshot are folded on top of it.
     let after = uncached(&store)
         .commands(CounterCommands)
-        .execute("c", &2)
+        .increment("c", 2)
         .await
         .unwrap();
     assert_eq!((after.version, after.total), (5, 102));
@@ -74,14 +77,14 @@ pub async fn snapshot_used_on_load<S: Store>(store: S) {
 pub async fn snapshot_with_other_tag_is_ignored_and_rewritten<S: Store>(store: S) {
     uncached(&store)
         .commands(CounterCommands)
-        .execute("c", &3)
+        .increment("c", 3)
         .await
         .unwrap();
     let rebuilt = uncached(&store).load::<CounterEventV2>("c").await.unwrap();
     assert_eq!((rebuilt.version, rebuilt.total), (3, 30));
     let after = uncached(&store)
         .commands(CounterCommandsV2)
-        .execute("c", &1)
+        .increment("c", 1)
         .await
         .unwrap();
     assert_eq!((after.version, after.total), (4, 40));
@@ -99,8 +102,8 @@ pub async fn snapshot_with_other_tag_is_ignored_and_rewritten<S: Store>(store: S
 /// provider loaded the wrong one and appended to the wrong aggregate).
 pub async fn snapshots_of_two_aggregates_are_independent<S: Store>(store: S) {
     let counters = uncached(&store).commands(CounterCommands);
-    counters.execute("a", &5).await.unwrap();
-    let b = counters.execute("b", &1).await.unwrap();
+    counters.increment("a", 5).await.unwrap();
+    let b = counters.increment("b", 1).await.unwrap();
     assert_eq!((b.version, b.total), (1, 1));
     assert_eq!(
         store
@@ -130,7 +133,7 @@ pub async fn snapshots_of_two_aggregates_are_independent<S: Store>(store: S) {
 pub async fn malformed_snapshot_is_rebuilt<S: Store>(store: S) {
     uncached(&store)
         .commands(CounterCommands)
-        .execute("c", &2)
+        .increment("c", 2)
         .await
         .unwrap();
     let broken = Snapshot {
