@@ -348,10 +348,28 @@ pub mod __private {
     pub use serde;
     pub use serde_json;
 
-    use crate::HandlerResult;
+    use crate::{HandlerResult, Snapshots};
 
     /// What a handler method that is not implemented returns: nothing to do.
     pub fn unhandled() -> core::future::Ready<HandlerResult> {
         core::future::ready(Ok(()))
+    }
+
+    /// A state that `persist = ".."` can keep as a JSON snapshot. Exists for its message: a
+    /// state without serde reads as one error at the `persist` tag.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be kept as a snapshot: `persist` needs a state that is `Serialize` and `Deserialize`",
+        label = "the state must be `Serialize` and `Deserialize` to persist it",
+        note = "derive `Serialize` and `Deserialize` for `{Self}`, or remove `persist`"
+    )]
+    pub trait SnapshotState: serde::Serialize + serde::de::DeserializeOwned {}
+
+    #[diagnostic::do_not_recommend]
+    impl<S: serde::Serialize + serde::de::DeserializeOwned> SnapshotState for S {}
+
+    /// [`Snapshots::json`] for the derive's `persist = ".."`.
+    #[must_use]
+    pub const fn snapshots<S: SnapshotState>(tag: &'static str) -> Option<Snapshots<S>> {
+        Some(Snapshots::json(tag))
     }
 }

@@ -152,7 +152,11 @@ fn string_value(
     key: &str,
     example: &str,
 ) -> syn::Result<Option<LitStr>> {
-    let value: Expr = meta.value()?.parse()?;
+    let mut value: Expr = meta.value()?.parse()?;
+    // A literal passed through a `macro_rules!` fragment arrives in an invisible group.
+    while let Expr::Group(group) = value {
+        value = *group.expr;
+    }
     match value {
         Expr::Lit(syn::ExprLit {
             lit: Lit::Str(text),

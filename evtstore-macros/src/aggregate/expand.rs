@@ -223,7 +223,7 @@ fn aggregate_impl(input: &Input<'_>, state: &Type, stream: &syn::LitStr) -> Toke
     let snapshots = input.attrs.persist.as_ref().map(|tag| {
         quote_spanned! {tag.span()=>
             const SNAPSHOTS: ::core::option::Option<::evtstore::Snapshots<#state>> =
-                ::core::option::Option::Some(::evtstore::Snapshots::json(#tag));
+                ::evtstore::__private::snapshots::<#state>(#tag);
         }
     });
     // One call, spanned at the state type: a state without the fold trait is one error there.

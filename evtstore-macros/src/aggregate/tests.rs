@@ -41,7 +41,7 @@ fn valid_enum_expands_to_traits_and_impls() {
         "impl :: evtstore :: Aggregate for UserEvent",
         "const STREAM : & 'static str = \"users\" ;",
         "& [\"created\" , \"nameChanged\" , \"disabled\"]",
-        ":: evtstore :: Snapshots :: json (\"v2\")",
+        ":: evtstore :: __private :: snapshots :: < User > (\"v2\")",
         "# [diagnostic :: do_not_recommend]",
         "impl < H : UserEventHandler > :: evtstore :: HandledBy < H > for UserEvent",
         "# [automatically_derived]",

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use syn::Data;
+use syn::{Data, Type};
 
 use super::ast::{Input, Shape};
 use crate::ctxt::Ctxt;
@@ -18,6 +18,7 @@ pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
     check_required_keys(cx, input);
     check_nonempty_names(cx, input);
     check_variant_shapes(cx, input);
+    check_newtype_payloads(cx, input);
     check_type_tag(cx, input);
     check_stored_both_ways(cx, input);
     check_unique_stored_names(cx, input);
@@ -117,6 +118,44 @@ fn check_variant_shapes(cx: &Ctxt, input: &Input<'_>) {
                 format!(
                     "event `{ident}` must have named fields or a single value: \
                      write `{ident} {{ name: Type, .. }}` or `{ident}(Payload)`"
+                ),
+            );
+        }
+    }
+}
+
+/// serde stores a single-value variant of a tagged enum by flattening the value's fields next
+/// to the `type` field: a number, a string, a sequence or an option has no fields and fails at
+/// run time ("cannot serialize tagged newtype variant"). Types that are obviously such values
+/// are refused here; others (a struct or a map) are serde's to check.
+fn check_newtype_payloads(cx: &Ctxt, input: &Input<'_>) {
+    const NOT_OBJECTS: &[&str] = &[
+        "bool", "char", "str", "String", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16",
+        "i32", "i64", "i128", "isize", "f32", "f64", "Vec", "VecDeque", "Option",
+    ];
+    for variant in &input.variants {
+        let Shape::Newtype(field) = variant.shape else {
+            continue;
+        };
+        let name = match &field.ty {
+            Type::Path(path) if path.qself.is_none() => path
+                .path
+                .segments
+                .last()
+                .map(|segment| segment.ident.to_string())
+                .filter(|name| NOT_OBJECTS.contains(&name.as_str())),
+            Type::Tuple(_) | Type::Array(_) | Type::Slice(_) | Type::Reference(_) => {
+                Some(quote::ToTokens::to_token_stream(&field.ty).to_string())
+            }
+            _ => None,
+        };
+        if let Some(name) = name {
+            let ident = variant.ident;
+            cx.error_spanned_by(
+                &field.ty,
+                format!(
+                    "event `{ident}` cannot hold a bare `{name}`: its value is stored as fields next \
+                     to the `type` field, so it must be a struct; write `{ident} {{ value: .. }}`"
                 ),
             );
         }

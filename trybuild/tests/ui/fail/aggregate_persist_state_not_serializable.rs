@@ -1,0 +1,23 @@
+// Mistake: `persist` on an aggregate whose state cannot be serialized.
+use evtstore::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Aggregate, Clone, Debug, Serialize, Deserialize)]
+#[aggregate(stream = "users", state = User, persist = "v1")]
+#[serde(tag = "type")]
+pub enum UserEvent {
+    Created { name: String },
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct User {
+    pub name: String,
+}
+
+impl UserEventFold for User {
+    fn created(&mut self, name: &String) {
+        self.name.clone_from(name);
+    }
+}
+
+fn main() {}

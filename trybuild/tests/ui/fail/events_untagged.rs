@@ -1,0 +1,23 @@
+// Mistake: an untagged event enum, whose stored JSON would not say which event it is.
+use evtstore::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Aggregate, Clone, Debug, Serialize, Deserialize)]
+#[aggregate(stream = "users", state = User)]
+#[serde(untagged)]
+pub enum UserEvent {
+    Created { name: String },
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct User {
+    pub name: String,
+}
+
+impl UserEventFold for User {
+    fn created(&mut self, name: &String) {
+        self.name.clone_from(name);
+    }
+}
+
+fn main() {}
