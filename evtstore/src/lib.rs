@@ -273,8 +273,11 @@ pub use evtstore_macros::Aggregate;
 /// # What it generates
 /// The impl block stays as written. For `UserCommands` (the enum's name drops the trailing
 /// `s`; other names get `Command` appended, e.g. `Users` -> `UsersCommand`; choose with
-/// `#[command(UserEvent, name = UserCmd)]`) it adds this hand-written code. Generated items
-/// are `pub`; choose with `#[command(UserEvent, vis = pub(crate))]`.
+/// `#[command(UserEvent, name = UserCmd)]`) it adds this hand-written code. The command enum
+/// and the trait are `pub`, so that commands can be built and executed from anywhere the
+/// command set is visible; the trait names the state through an associated type, so only the
+/// command inputs' types need to be as visible. Choose another visibility with
+/// `#[command(UserEvent, vis = pub(crate))]`.
 ///
 /// ```
 /// # #![allow(dead_code)]
@@ -317,13 +320,17 @@ pub use evtstore_macros::Aggregate;
 ///
 /// /// The typed entry points; bring the trait into scope to call them.
 /// pub trait UserCommandsExt {
+///     /// `User`; an associated type keeps the trait's signatures free of private types.
+///     type State;
 ///     fn create(&self, aggregate_id: &str, name: String)
-///         -> impl Future<Output = Result<Agg<User>, Error>> + Send;
+///         -> impl Future<Output = Result<Agg<Self::State>, Error>> + Send;
 ///     fn disable(&self, aggregate_id: &str)
-///         -> impl Future<Output = Result<Agg<User>, Error>> + Send;
+///         -> impl Future<Output = Result<Agg<Self::State>, Error>> + Send;
 /// }
 ///
 /// impl<S: Store> UserCommandsExt for Commands<S, UserCommands> {
+///     type State = User;
+///
 ///     async fn create(&self, aggregate_id: &str, name: String) -> Result<Agg<User>, Error> {
 ///         self.execute(aggregate_id, &UserCommand::Create { name }).await
 ///     }

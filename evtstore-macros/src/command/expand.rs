@@ -224,11 +224,10 @@ pub(crate) fn ext_trait(input: &Input<'_>, names: &Names<'_>) -> TokenStream {
         .map(ToString::to_string)
         .unwrap_or_default();
     let aggregate_id = local("aggregate_id");
+    // The state is named through an associated type, so the trait's signatures mention no
+    // user type but the inputs: a `pub` trait over `pub(crate)` events stays warning-free.
     let output = quote! {
-        ::core::result::Result<
-            ::evtstore::Agg<<#event as ::evtstore::Aggregate>::State>,
-            ::evtstore::Error,
-        >
+        ::core::result::Result<::evtstore::Agg<Self::State>, ::evtstore::Error>
     };
     let signatures: Vec<(TokenStream, TokenStream)> = usable(input)
         .map(|(command, variant)| {
@@ -277,11 +276,16 @@ pub(crate) fn ext_trait(input: &Input<'_>, names: &Names<'_>) -> TokenStream {
     quote! {
         #[doc = #doc]
         #vis trait #ext_ident {
+            /// The state of the aggregate the commands act on.
+            type State;
+
             #(#declarations)*
         }
 
         #[automatically_derived]
         impl #impl_generics #ext_ident for ::evtstore::Commands<#store, #self_ty> #where_clause {
+            type State = <#event as ::evtstore::Aggregate>::State;
+
             #(#definitions)*
         }
     }

@@ -1,6 +1,8 @@
 //! Every serde `rename_all` rule, and `rename` on a variant: the stored type name the derive
 //! computes is the one serde writes.
 
+#![deny(warnings)]
+
 use evtstore::prelude::*;
 use serde::{Deserialize, Serialize};
 

@@ -2,6 +2,8 @@
 //! `name` and `vis` arguments, constructors in a command impl, and one model handling two
 //! streams whose events share names.
 
+#![deny(warnings)]
+
 use std::sync::Mutex;
 
 use evtstore::prelude::*;

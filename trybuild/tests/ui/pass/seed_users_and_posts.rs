@@ -1,6 +1,8 @@
 //! The TypeScript evtstore's users/posts example, with a two-stream handler, run on the
 //! memory store.
 
+#![deny(warnings)]
+
 use std::sync::Mutex;
 
 use evtstore::prelude::*;

@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 use evtstore::prelude::*;
 use serde::{Deserialize, Serialize};
 
