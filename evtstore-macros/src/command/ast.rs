@@ -10,7 +10,7 @@ use syn::{
 
 use crate::case;
 use crate::ctxt::Ctxt;
-use crate::symbol::{COMMAND_NAME, COMMAND_VIS};
+use crate::symbol::{COMMAND_NAME, COMMAND_VIS, SERDE};
 
 /// The attribute's arguments: `#[command(UserEvent, name = UserCommand, vis = pub(crate))]`.
 #[derive(Default)]
@@ -43,6 +43,8 @@ pub(crate) struct Command<'a> {
 
 pub(crate) struct CommandInput<'a> {
     pub(crate) original: &'a PatType,
+    /// `#[serde(..)]` and doc attributes of the parameter, moved to the enum's field.
+    pub(crate) field_attrs: Vec<&'a syn::Attribute>,
     /// The field name: the parameter's name without `mut`; `None` for a pattern.
     pub(crate) name: Option<Ident>,
     pub(crate) ty: &'a Type,
@@ -192,8 +194,20 @@ impl<'a> CommandInput<'a> {
         };
         CommandInput {
             original,
+            field_attrs: original
+                .attrs
+                .iter()
+                .filter(|attr| is_field_attr(attr))
+                .collect(),
             name,
             ty: &original.ty,
         }
     }
+}
+
+/// Attributes of a command parameter that belong to the command enum's field: serde's, such
+/// as `#[serde(default)]`, and doc comments. Rust does not allow them on parameters, so the
+/// macro moves them.
+pub(crate) fn is_field_attr(attr: &syn::Attribute) -> bool {
+    attr.path().is_ident(SERDE) || attr.path().is_ident("doc")
 }

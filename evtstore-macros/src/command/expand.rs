@@ -6,7 +6,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Attribute, Type, Visibility};
 
-use super::ast::{Command, Input};
+use super::ast::{Command, Input, is_field_attr};
 
 /// Everything the expansion needs that validation has made sure of.
 pub(crate) struct Names<'a> {
@@ -57,6 +57,16 @@ fn fields<'a>(command: &Command<'a>) -> Vec<(Ident, &'a Type)> {
         .collect()
 }
 
+/// The attributes each field of `fields` carries over from its parameter.
+fn field_attrs<'a>(command: &Command<'a>) -> Vec<Vec<&'a Attribute>> {
+    command
+        .inputs
+        .iter()
+        .filter(|input| input.field().is_some())
+        .map(|input| input.field_attrs.clone())
+        .collect()
+}
+
 fn input_names(command: &Command<'_>) -> Vec<Ident> {
     fields(command).into_iter().map(|(name, _)| name).collect()
 }
@@ -72,6 +82,11 @@ pub(crate) fn impl_block(input: &Input<'_>) -> TokenStream {
             method
                 .attrs
                 .push(syn::parse_quote!(#[allow(clippy::unused_async)]));
+            for arg in &mut method.sig.inputs {
+                if let syn::FnArg::Typed(param) = arg {
+                    param.attrs.retain(|attr| !is_field_attr(attr));
+                }
+            }
         }
     }
     quote!(#block)
@@ -108,13 +123,19 @@ pub(crate) fn command_enum(input: &Input<'_>, names: &Names<'_>) -> TokenStream 
         }
         let inputs = fields(command);
         let is_unit = inputs.is_empty();
-        let fields = inputs.into_iter().map(|(name, ty)| {
-            let field_doc = format!(" Input `{name}` of the command.");
-            quote! {
-                #[doc = #field_doc]
-                #name: #ty
-            }
-        });
+        let fields = inputs
+            .into_iter()
+            .zip(field_attrs(command))
+            .map(|((name, ty), attrs)| {
+                let has_doc = attrs.iter().any(|attr| attr.path().is_ident("doc"));
+                let field_doc = format!(" Input `{name}` of the command.");
+                let field_doc = (!has_doc).then(|| quote!(#[doc = #field_doc]));
+                quote! {
+                    #field_doc
+                    #(#attrs)*
+                    #name: #ty
+                }
+            });
         if is_unit {
             quote!(#(#doc)* #variant)
         } else {

@@ -58,6 +58,29 @@ fn valid_impl_expands_to_enum_routing_and_entry_points() {
 }
 
 #[test]
+fn serde_attributes_and_docs_of_parameters_move_to_the_fields() {
+    let output = expand(
+        quote!(E),
+        quote! {
+            impl C {
+                async fn a(&self, u: &Agg<U>, #[serde(default)] #[doc = " Tags."] tags: Vec<String>) -> CommandResult<E> {
+                    todo!()
+                }
+            }
+        },
+    );
+    assert!(errors(&output).is_empty(), "{output}");
+    assert!(
+        output.contains("A { # [serde (default)] # [doc = \" Tags.\"] tags : Vec < String > }"),
+        "{output}"
+    );
+    assert!(
+        output.contains("async fn a (& self , u : & Agg < U > , tags : Vec < String >)"),
+        "{output}"
+    );
+}
+
+#[test]
 fn generic_impls_and_arguments_are_kept() {
     let output = expand(
         quote!(PostEvent, name = PostCmd, vis = pub(crate)),
