@@ -355,7 +355,7 @@ pub mod __private {
     pub use serde;
     pub use serde_json;
 
-    use crate::{HandlerResult, Snapshots};
+    use crate::{Agg, Aggregate, CommandResult, HandlerResult, Snapshots};
 
     /// What a handler method that is not implemented returns: nothing to do.
     pub fn unhandled() -> core::future::Ready<HandlerResult> {
@@ -373,6 +373,52 @@ pub mod __private {
 
     #[diagnostic::do_not_recommend]
     impl<S: serde::Serialize + serde::de::DeserializeOwned> SnapshotState for S {}
+
+    /// The aggregate a command of `E` receives. Exists for its message: a command taking the
+    /// aggregate of another stream reads as one error at its parameter.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not the aggregate of `{E}`",
+        label = "the commands of `{E}` take `&Agg<State>`, its state as loaded",
+        note = "`State` is the `state = ..` of `#[aggregate(..)]` on `{E}`"
+    )]
+    pub trait AggregateOf<E: Aggregate> {
+        /// The loaded aggregate, as the command's parameter type.
+        fn from_loaded(loaded: &Agg<E::State>) -> &Self;
+    }
+
+    #[diagnostic::do_not_recommend]
+    impl<S, E: Aggregate<State = S>> AggregateOf<E> for Agg<S> {
+        fn from_loaded(loaded: &Agg<S>) -> &Self {
+            loaded
+        }
+    }
+
+    /// Hands the loaded aggregate to a command method expecting `&A`.
+    pub fn aggregate_of<E: Aggregate, A: AggregateOf<E>>(loaded: &Agg<E::State>) -> &A {
+        A::from_loaded(loaded)
+    }
+
+    /// What a command of `E` returns. Exists for its message: a command returning another
+    /// aggregate's events reads as one error at its return type.
+    #[diagnostic::on_unimplemented(
+        message = "a command of `{E}` returns `CommandResult<{E}>`, not `{Self}`",
+        label = "not `CommandResult<{E}>`"
+    )]
+    pub trait DecisionOf<E> {
+        /// The decision.
+        fn into_decision(self) -> CommandResult<E>;
+    }
+
+    impl<E: Aggregate> DecisionOf<E> for CommandResult<E> {
+        fn into_decision(self) -> Self {
+            self
+        }
+    }
+
+    /// Passes a command method's result on as the decision of `E`.
+    pub fn decided<E: Aggregate, R: DecisionOf<E>>(result: R) -> CommandResult<E> {
+        result.into_decision()
+    }
 
     /// [`Snapshots::json`] for the derive's `persist = ".."`.
     #[must_use]

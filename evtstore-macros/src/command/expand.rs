@@ -181,20 +181,22 @@ pub(crate) fn command_set_impl(input: &Input<'_>, names: &Names<'_>, route: bool
     let arms = usable(input).map(|(command, variant)| {
         let method = command.ident;
         let fields = input_names(command);
-        // Spanned at the user's tokens: a wrong aggregate type is reported at the parameter,
-        // a wrong return type at the return type.
-        let aggregate_arg = match command.aggregate {
-            Some(param) => {
-                let span = aggregate.span().located_at(param.ty.span());
-                let mut ident = aggregate.clone();
-                ident.set_span(span);
-                quote!(#ident)
+        // Checked through `__private` traits spanned at the user's tokens: a wrong aggregate
+        // type reads as one error at the parameter, a wrong return type at the return type.
+        let aggregate_arg = match command.aggregate.map(|param| &*param.ty) {
+            Some(Type::Reference(param)) => {
+                let loaded = &param.elem;
+                quote_spanned! {param.elem.span()=>
+                    ::evtstore::__private::aggregate_of::<#event, #loaded>(#aggregate)
+                }
             }
-            None => quote!(#aggregate),
+            _ => quote!(#aggregate),
         };
         let call_span = command.output.map_or_else(|| command.span(), Spanned::span);
         let call = quote_spanned! {call_span=>
-            Self::#method(self, #aggregate_arg #(, ::core::clone::Clone::clone(#fields))*).await
+            ::evtstore::__private::decided::<#event, _>(
+                Self::#method(self, #aggregate_arg #(, ::core::clone::Clone::clone(#fields))*).await
+            )
         };
         if fields.is_empty() {
             quote!(#enum_ident::#variant => #call)

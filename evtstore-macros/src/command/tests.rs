@@ -44,7 +44,7 @@ fn valid_impl_expands_to_enum_routing_and_entry_points() {
         "tag = \"type\" , rename_all = \"camelCase\" , rename_all_fields = \"camelCase\"",
         "impl :: evtstore :: CommandSet for UserCommands",
         "type Aggregate = UserEvent ;",
-        "UserCommand :: CreateUser { full_name } => Self :: create_user (self , aggregate , :: core :: clone :: Clone :: clone (full_name)) . await",
+        "UserCommand :: CreateUser { full_name } => :: evtstore :: __private :: decided :: < UserEvent , _ > (Self :: create_user (self , :: evtstore :: __private :: aggregate_of :: < UserEvent , Agg < User > > (aggregate) , :: core :: clone :: Clone :: clone (full_name)) . await)",
         "pub trait UserCommandsExt",
         "impl < __Store : :: evtstore :: Store > UserCommandsExt for :: evtstore :: Commands < __Store , UserCommands >",
         ":: evtstore :: Commands :: execute (self , aggregate_id , & UserCommand :: Disable) . await",
