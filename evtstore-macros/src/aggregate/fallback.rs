@@ -40,6 +40,7 @@ pub(crate) fn expand(input: &Input<'_>, error: &syn::Error) -> TokenStream {
             }
 
             #[automatically_derived]
+            #[diagnostic::do_not_recommend]
             impl<H: #handler_name> ::evtstore::HandledBy<H> for #ident {
                 async fn dispatch(
                     _: &H,
