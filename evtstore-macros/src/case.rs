@@ -77,9 +77,9 @@ fn serde_snake(variant: &str) -> String {
 pub(crate) fn method_name(variant: &str) -> String {
     let chars: Vec<char> = variant.chars().collect();
     let mut snake = String::with_capacity(variant.len() + 4);
+    let mut previous: Option<char> = None;
     for (index, &ch) in chars.iter().enumerate() {
-        if ch.is_uppercase() && index > 0 {
-            let previous = chars[index - 1];
+        if let Some(previous) = previous.filter(|_| ch.is_uppercase()) {
             let next_is_lower = chars.get(index + 1).is_some_and(|next| next.is_lowercase());
             let word_start = previous.is_lowercase()
                 || previous.is_ascii_digit()
@@ -89,6 +89,7 @@ pub(crate) fn method_name(variant: &str) -> String {
             }
         }
         snake.extend(ch.to_lowercase());
+        previous = Some(ch);
     }
     snake
 }

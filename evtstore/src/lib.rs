@@ -269,6 +269,10 @@ pub use evtstore_macros::Aggregate;
 ///   `#[command(PostEvent)] impl<S: Store> PostCommands<S> { .. }` holding a `Domain<S>`.
 /// - A command cannot be named like a method of [`Commands`] (`execute`, `execute_with`,
 ///   `load`, `command_set`, `domain`), which would shadow it.
+/// - `#[serde(..)]` attributes and doc comments on an input move to its field of the command
+///   enum: `#[serde(default)] tags: Vec<String>` makes `tags` optional in JSON.
+/// - To store [`Metadata`] with the events, execute the enum:
+///   `users.execute_with("alice", &UserCommand::Disable, &metadata)`.
 ///
 /// # What it generates
 /// The impl block stays as written. For `UserCommands` (the enum's name drops the trailing

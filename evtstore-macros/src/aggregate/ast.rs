@@ -199,10 +199,10 @@ impl<'a> Variant<'a> {
         let shape = match &original.fields {
             Fields::Unit => Shape::Unit,
             Fields::Named(fields) => Shape::Named(fields.named.iter().collect()),
-            Fields::Unnamed(fields) if fields.unnamed.len() == 1 => {
-                Shape::Newtype(&fields.unnamed[0])
-            }
-            Fields::Unnamed(_) => Shape::Tuple,
+            Fields::Unnamed(fields) => match (fields.unnamed.first(), fields.unnamed.len()) {
+                (Some(field), 1) => Shape::Newtype(field),
+                _ => Shape::Tuple,
+            },
         };
         let name = original.ident.to_string();
         let method = case::ident(
