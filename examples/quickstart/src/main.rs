@@ -1,19 +1,25 @@
 //! The users/posts domain of the evtstore README, end to end: users and posts as aggregates,
-//! commands that check each other, and a read model of posts kept by an event handler.
+//! commands that check each other, and a read model of posts kept by an event handler over
+//! both streams.
 //!
-//! Run it with `cargo run -p quickstart`.
+//! ```sh
+//! cargo run -p quickstart                                   # SQLite, in ./quickstart.db
+//! cargo run -p quickstart -- postgres://postgres@127.0.0.1/test
+//! DATABASE_URL=mysql://root@127.0.0.1/test cargo run -p quickstart
+//! ```
+//!
+//! Every run adds to the same database: users are created once, each run writes new posts.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use evtstore::{
-    Agg, Aggregate, CommandError, CommandResult, CommandSet, Domain, EventMeta, Events, HandledBy,
-    HandlerResult, MemoryStore, Store,
-};
+use evtstore::prelude::*;
+use evtstore::{Error, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Events of the `users` stream, stored as `{"type":"created","name":..}` and so on.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Aggregate, Clone, Debug, Serialize, Deserialize)]
+#[aggregate(stream = "users", state = User)]
 #[serde(tag = "type", rename_all = "camelCase")]
 enum UserEvent {
     Created { name: String },
@@ -27,90 +33,64 @@ struct User {
     enabled: bool,
 }
 
-impl Aggregate for UserEvent {
-    type State = User;
-    const STREAM: &'static str = "users";
-    const EVENT_TYPES: &'static [&'static str] = &["created", "disabled", "enabled"];
-
-    fn event_type(&self) -> &'static str {
-        match self {
-            UserEvent::Created { .. } => "created",
-            UserEvent::Disabled => "disabled",
-            UserEvent::Enabled => "enabled",
-        }
+/// Folding applies what happened; the rules live in the commands.
+impl UserEventFold for User {
+    fn created(&mut self, name: &String) {
+        self.name.clone_from(name);
+        self.enabled = true;
     }
-
-    fn fold(user: &mut User, event: &Self) {
-        match event {
-            UserEvent::Created { name } => {
-                user.name.clone_from(name);
-                user.enabled = true;
-            }
-            UserEvent::Disabled => user.enabled = false,
-            UserEvent::Enabled => user.enabled = true,
-        }
+    fn disabled(&mut self) {
+        self.enabled = false;
     }
-}
-
-#[derive(Debug)]
-enum UserCommand {
-    Create { name: String },
+    fn enabled(&mut self) {
+        self.enabled = true;
+    }
 }
 
 struct UserCommands;
 
-impl CommandSet for UserCommands {
-    type Aggregate = UserEvent;
-    type Command = UserCommand;
-
-    async fn decide(&self, user: &Agg<User>, command: &UserCommand) -> CommandResult<UserEvent> {
-        match command {
-            UserCommand::Create { .. } if user.exists() => {
-                Err(CommandError::new("user already exists"))
-            }
-            UserCommand::Create { name } => Ok(UserEvent::Created { name: name.clone() }.into()),
+#[command(UserEvent)]
+impl UserCommands {
+    async fn create(&self, user: &Agg<User>, name: String) -> CommandResult<UserEvent> {
+        if user.exists() {
+            return Err(CommandError::new("user already exists"));
         }
+        Ok(UserEvent::Created { name }.into())
+    }
+
+    async fn disable(&self, user: &Agg<User>) -> CommandResult<UserEvent> {
+        Ok(user.enabled.then_some(UserEvent::Disabled).into())
+    }
+
+    async fn enable(&self, user: &Agg<User>) -> CommandResult<UserEvent> {
+        Ok((user.exists() && !user.enabled)
+            .then_some(UserEvent::Enabled)
+            .into())
     }
 }
 
-/// Events of the `posts` stream.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Events of the `posts` stream; the post's state is kept as a snapshot tagged `v1`.
+#[derive(Aggregate, Clone, Debug, Serialize, Deserialize)]
+#[aggregate(stream = "posts", state = Post, persist = "v1")]
 #[serde(tag = "type", rename_all = "camelCase")]
 enum PostEvent {
     PostCreated { user_id: String, content: String },
     PostArchived,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Post {
     user_id: String,
     archived: bool,
 }
 
-impl Aggregate for PostEvent {
-    type State = Post;
-    const STREAM: &'static str = "posts";
-    const EVENT_TYPES: &'static [&'static str] = &["postCreated", "postArchived"];
-
-    fn event_type(&self) -> &'static str {
-        match self {
-            PostEvent::PostCreated { .. } => "postCreated",
-            PostEvent::PostArchived => "postArchived",
-        }
+impl PostEventFold for Post {
+    fn post_created(&mut self, user_id: &String, _content: &String) {
+        self.user_id.clone_from(user_id);
     }
-
-    fn fold(post: &mut Post, event: &Self) {
-        match event {
-            PostEvent::PostCreated { user_id, .. } => post.user_id.clone_from(user_id),
-            PostEvent::PostArchived => post.archived = true,
-        }
+    fn post_archived(&mut self) {
+        self.archived = true;
     }
-}
-
-#[derive(Debug)]
-enum PostCommand {
-    CreatePost { user_id: String, content: String },
-    ArchivePost { user_id: String },
 }
 
 /// Post commands carry the domain, to check that the author exists.
@@ -118,147 +98,134 @@ struct PostCommands<S> {
     domain: Domain<S>,
 }
 
-impl<S: Store> CommandSet for PostCommands<S> {
-    type Aggregate = PostEvent;
-    type Command = PostCommand;
-
-    async fn decide(&self, post: &Agg<Post>, command: &PostCommand) -> CommandResult<PostEvent> {
-        match command {
-            PostCommand::CreatePost { user_id, content } => {
-                if post.exists() {
-                    return Err(CommandError::new("post already exists"));
-                }
-                let user = self.domain.load::<UserEvent>(user_id).await;
-                if !user.is_ok_and(|user| user.exists() && user.enabled) {
-                    return Err(CommandError::new("unauthorized"));
-                }
-                let created = PostEvent::PostCreated {
-                    user_id: user_id.clone(),
-                    content: content.clone(),
-                };
-                Ok(created.into())
-            }
-            PostCommand::ArchivePost { user_id } => {
-                if *user_id != post.user_id {
-                    return Err(CommandError::new("not allowed"));
-                }
-                if post.archived {
-                    return Ok(Events::none());
-                }
-                Ok(PostEvent::PostArchived.into())
-            }
+#[command(PostEvent)]
+impl<S: Store> PostCommands<S> {
+    async fn create_post(
+        &self,
+        post: &Agg<Post>,
+        user_id: String,
+        content: String,
+    ) -> CommandResult<PostEvent> {
+        if post.exists() {
+            return Err(CommandError::new("post already exists"));
         }
+        let author = self.domain.load::<UserEvent>(&user_id).await;
+        if !author.is_ok_and(|author| author.exists() && author.enabled) {
+            return Err(CommandError::new("unauthorized"));
+        }
+        Ok(PostEvent::PostCreated { user_id, content }.into())
+    }
+
+    async fn archive_post(&self, post: &Agg<Post>, user_id: String) -> CommandResult<PostEvent> {
+        if user_id != post.user_id {
+            return Err(CommandError::new("not allowed"));
+        }
+        Ok((!post.archived).then_some(PostEvent::PostArchived).into())
     }
 }
 
-/// A read model: every post with its author's name, as a query side would keep it.
+/// A read model: every live post with its author's name, as a query side would keep it.
 #[derive(Debug, Default)]
 struct PostsModel {
     authors: Mutex<BTreeMap<String, String>>,
     posts: Mutex<BTreeMap<String, String>>,
 }
 
-impl HandledBy<PostsModel> for UserEvent {
-    async fn dispatch(model: &PostsModel, id: &str, event: &Self, _: &EventMeta) -> HandlerResult {
-        if let UserEvent::Created { name } = event {
-            model
-                .authors
-                .lock()
-                .unwrap()
-                .insert(id.to_owned(), name.clone());
-        }
+impl UserEventHandler for PostsModel {
+    async fn created(&self, id: &str, name: &String, _meta: &EventMeta) -> HandlerResult {
+        self.authors
+            .lock()
+            .unwrap()
+            .insert(id.to_owned(), name.clone());
         Ok(())
     }
 }
 
-impl HandledBy<PostsModel> for PostEvent {
-    async fn dispatch(
-        model: &PostsModel,
+impl PostEventHandler for PostsModel {
+    async fn post_created(
+        &self,
         id: &str,
-        event: &Self,
-        meta: &EventMeta,
+        user_id: &String,
+        content: &String,
+        _meta: &EventMeta,
     ) -> HandlerResult {
-        let mut posts = model.posts.lock().unwrap();
-        match event {
-            PostEvent::PostCreated { user_id, content } => {
-                let author = model.authors.lock().unwrap().get(user_id).cloned();
-                let author = author.unwrap_or_else(|| user_id.clone());
-                posts.insert(id.to_owned(), format!("{content:?} by {author}"));
-            }
-            PostEvent::PostArchived => {
-                posts.remove(id);
-            }
-        }
-        println!(
-            "  read model: {} event at position {}",
-            event.event_type(),
-            meta.position()
-        );
+        let author = self.authors.lock().unwrap().get(user_id).cloned();
+        let author = author.unwrap_or_else(|| user_id.clone());
+        self.posts
+            .lock()
+            .unwrap()
+            .insert(id.to_owned(), format!("{content:?} by {author}"));
+        Ok(())
+    }
+
+    async fn post_archived(&self, id: &str, _meta: &EventMeta) -> HandlerResult {
+        self.posts.lock().unwrap().remove(id);
         Ok(())
     }
 }
 
 #[tokio::main]
-async fn main() -> Result<(), evtstore::Error> {
-    let domain = Domain::new(MemoryStore::new());
+async fn main() -> Result<(), Error> {
+    let url = std::env::args()
+        .nth(1)
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+        .unwrap_or_else(|| "sqlite://quickstart.db?mode=rwc".to_owned());
+    let store = evtstore_sqlx::connect(&url).await?;
+    store.migrate().await?;
+    println!("store: {url}");
+
+    let domain = Domain::new(store);
     let users = domain.commands(UserCommands);
     let posts = domain.commands(PostCommands {
         domain: domain.clone(),
     });
 
-    let alice = users
-        .execute(
-            "alice",
-            &UserCommand::Create {
-                name: "Alice".into(),
-            },
-        )
-        .await?;
-    println!(
-        "created user {} ({}), version {}",
-        alice.aggregate_id, alice.name, alice.version
-    );
+    match users.create("alice", "Alice".into()).await {
+        Ok(alice) => println!(
+            "created user alice ({}), version {}",
+            alice.name, alice.version
+        ),
+        Err(Error::Command { source, .. }) => println!("user alice: {source} (an earlier run)"),
+        Err(other) => return Err(other),
+    }
 
-    let create_post = |user_id: &str, content: &str| PostCommand::CreatePost {
-        user_id: user_id.into(),
-        content: content.into(),
-    };
+    // Post ids unique to this run, so that running again adds posts.
+    let run = Timestamp::now().as_millis();
+    let (first, second) = (format!("post-{run}-1"), format!("post-{run}-2"));
     let post = posts
-        .execute("post-1", &create_post("alice", "Hello, events"))
+        .create_post(&first, "alice".into(), "Hello, events".into())
         .await?;
     println!(
-        "created post-1 by {}, version {}",
+        "created {first} by {}, version {}",
         post.user_id, post.version
     );
-    posts
-        .execute("post-2", &create_post("alice", "Second thoughts"))
-        .await?;
+
+    // A command can also arrive as JSON, over HTTP or from a queue.
+    let json = r#"{"type":"createPost","userId":"alice","content":"Second thoughts"}"#;
+    let command: PostCommand = serde_json::from_str(json).expect("a valid command");
+    posts.execute(&second, &command).await?;
+    println!("created {second} from JSON {json}");
 
     match posts
-        .execute("post-3", &create_post("mallory", "spam"))
+        .create_post(&format!("post-{run}-3"), "mallory".into(), "spam".into())
         .await
     {
         Err(refused) => println!("refused as expected: {refused}"),
         Ok(_) => println!("unexpected: mallory does not exist"),
     }
 
-    let archived = posts
-        .execute(
-            "post-2",
-            &PostCommand::ArchivePost {
-                user_id: "alice".into(),
-            },
-        )
-        .await?;
-    println!("archived post-2, version {}", archived.version);
+    let archived = posts.archive_post(&second, "alice".into()).await?;
+    println!("archived {second}, version {}", archived.version);
 
+    // The read model lives in memory, so its bookmark does too: each run rebuilds it.
     let model = domain
         .handler("posts-model", PostsModel::default())
         .stream::<UserEvent>()
         .stream::<PostEvent>()
+        .bookmark_in_memory()
         .build();
     let handled = model.run_once().await?;
-    println!("the handler handled {handled} events; posts now:");
+    println!("the handler handled {handled} events; live posts:");
     for (id, post) in model.model().posts.lock().unwrap().iter() {
         println!("  {id}: {post}");
     }
