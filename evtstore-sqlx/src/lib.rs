@@ -1,4 +1,4 @@
-//! SQLite, PostgreSQL and MySQL/MariaDB stores for [evtstore](evtstore), built on sqlx.
+//! SQLite, PostgreSQL and MySQL/MariaDB stores for [`evtstore`], built on sqlx.
 //!
 //! [`connect`] picks the backend from the URL's scheme and returns a [`SqlStore`]; each
 //! backend also has its own store type built from a URL or from an existing pool

@@ -80,13 +80,13 @@ fn sql(statement: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
 /// A [`Store`] on MySQL or MariaDB.
 ///
 /// ```no_run
-/// # async fn example() -> Result<(), evtstore::Error> {
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// use evtstore_sqlx::MySqlStore;
 ///
 /// let store = MySqlStore::connect("mysql://root@127.0.0.1/app").await?;
 /// store.migrate().await?;
-/// # Ok(())
-/// # }
+/// # Ok::<_, evtstore::Error>(())
+/// # }).unwrap();
 /// ```
 #[derive(Clone)]
 pub struct MySqlStore {

@@ -70,13 +70,13 @@ fn sql(statement: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
 /// A [`Store`] on PostgreSQL (13 or later: it uses `xid8`).
 ///
 /// ```no_run
-/// # async fn example() -> Result<(), evtstore::Error> {
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// use evtstore_sqlx::PgStore;
 ///
 /// let store = PgStore::connect("postgres://postgres@127.0.0.1/app").await?;
 /// store.migrate().await?;
-/// # Ok(())
-/// # }
+/// # Ok::<_, evtstore::Error>(())
+/// # }).unwrap();
 /// ```
 #[derive(Clone)]
 pub struct PgStore {

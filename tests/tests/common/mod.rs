@@ -153,3 +153,52 @@ pub async fn mysql_pool(connections: u32) -> sqlx::MySqlPool {
         .await
         .expect("cannot connect to the test database")
 }
+
+/// Runs one raw SQL statement on the store's own database (to plant rows the store would never
+/// write, or to create tables before `migrate`).
+pub async fn exec(store: &evtstore_sqlx::SqlStore, sql: &str) {
+    let statement = sqlx::AssertSqlSafe(sql.to_owned());
+    let done = match store {
+        evtstore_sqlx::SqlStore::Sqlite(store) => sqlx::raw_sql(statement)
+            .execute(store.pool())
+            .await
+            .map(drop),
+        evtstore_sqlx::SqlStore::Postgres(store) => sqlx::raw_sql(statement)
+            .execute(store.pool())
+            .await
+            .map(drop),
+        evtstore_sqlx::SqlStore::MySql(store) => sqlx::raw_sql(statement)
+            .execute(store.pool())
+            .await
+            .map(drop),
+        _ => unreachable!("all backends are compiled in the tests"),
+    };
+    done.unwrap_or_else(|error| panic!("raw SQL failed: {error}\n{sql}"));
+}
+
+/// Which backend a store is, to pick the SQL dialect of raw statements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+/// A store of each backend on a fresh database, not migrated.
+pub async fn unmigrated(backend: Backend) -> evtstore_sqlx::SqlStore {
+    match backend {
+        Backend::Sqlite => evtstore_sqlx::SqlStore::Sqlite(
+            SqliteStore::connect(&sqlite_file_url())
+                .await
+                .expect("cannot open a SQLite file"),
+        ),
+        Backend::Postgres => evtstore_sqlx::SqlStore::Postgres(PgStore::from_pool(
+            postgres_pool(8).await,
+            Tables::default(),
+        )),
+        Backend::MySql => evtstore_sqlx::SqlStore::MySql(MySqlStore::from_pool(
+            mysql_pool(8).await,
+            Tables::default(),
+        )),
+    }
+}

@@ -1,0 +1,418 @@
+//! Bad input and faults on the SQL stores: rows the code cannot decode, errors that are not
+//! version conflicts, lost connections, bad configuration.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{Backend, exec, unmigrated};
+use evtstore::{
+    Aggregate, Append, Cursor, Domain, Error, EventMeta, HandledBy, HandlerOptions, HandlerResult,
+    NewEvent, Store, Timestamp,
+};
+use evtstore_sqlx::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use evtstore_sqlx::sqlx::{self, Connection};
+use evtstore_sqlx::{ConnectOptions, PgStore, SqlStore, Tables};
+use evtstore_tests::domain::{PostsModel, UserEvent};
+
+const BACKENDS: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, Backend::MySql];
+
+async fn migrated(backend: Backend) -> SqlStore {
+    let store = unmigrated(backend).await;
+    store.migrate().await.expect("migration failed");
+    store
+}
+
+async fn append_user(store: &SqlStore, id: &str, version: u64, json: &str) -> Result<(), Error> {
+    let events = [NewEvent {
+        version,
+        event_type: "raw",
+        event: json.to_owned(),
+    }];
+    store
+        .append(Append {
+            stream: UserEvent::STREAM,
+            aggregate_id: id,
+            events: &events,
+            timestamp: Timestamp::now(),
+            metadata: None,
+        })
+        .await
+}
+
+/// Rows changed behind the store's back, one whose JSON does not parse and one whose type the
+/// code does not know, fail a handler with an error naming stream, aggregate, position and
+/// type; under `continue_on_error` they are skipped and the rest is handled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_rows_fail_the_handler_with_their_place() {
+    for backend in BACKENDS {
+        let store = migrated(backend).await;
+        for id in ["a", "b", "c", "d"] {
+            append_user(&store, id, 1, r#"{"type":"created","name":"x"}"#)
+                .await
+                .unwrap();
+        }
+        exec(
+            &store,
+            "UPDATE events SET event = 'not json {' WHERE aggregate_id = 'b'",
+        )
+        .await;
+        exec(
+            &store,
+            r#"UPDATE events SET event = '{"type":"promoted"}' WHERE aggregate_id = 'c'"#,
+        )
+        .await;
+        let positions: Vec<i64> = store
+            .read(&["users"], Cursor::START, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|event| event.cursor.position)
+            .collect();
+
+        let domain = Domain::new(store.clone());
+        let strict = domain
+            .handler("strict", PostsModel::default())
+            .stream::<UserEvent>()
+            .build();
+        match strict.run_once().await.unwrap_err() {
+            Error::Handler {
+                stream,
+                aggregate_id,
+                position,
+                event_type,
+                ..
+            } => assert_eq!(
+                (
+                    stream.as_str(),
+                    aggregate_id.as_str(),
+                    position,
+                    event_type.as_str()
+                ),
+                ("users", "b", positions[1], "?"),
+                "{backend:?}"
+            ),
+            other => panic!("{backend:?}: expected a handler error, got {other:?}"),
+        }
+        assert_eq!(strict.model().seen_ids(), ["a"], "{backend:?}");
+        assert_eq!(
+            store.bookmark("strict").await.unwrap(),
+            Some(Cursor {
+                commit: store.read(&["users"], Cursor::START, 1).await.unwrap()[0]
+                    .cursor
+                    .commit,
+                position: positions[0]
+            }),
+            "{backend:?}: the bookmark must stay at the last event handled"
+        );
+
+        let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let reported = std::sync::Arc::clone(&errors);
+        let lenient = domain
+            .handler("lenient", PostsModel::default())
+            .stream::<UserEvent>()
+            .options(HandlerOptions {
+                continue_on_error: true,
+                ..HandlerOptions::default()
+            })
+            .on_error(move |error| reported.lock().unwrap().push(error.to_string()))
+            .build();
+        assert_eq!(lenient.run_once().await.unwrap(), 2, "{backend:?}");
+        assert_eq!(lenient.model().seen_ids(), ["a", "d"], "{backend:?}");
+        let errors = errors.lock().unwrap().clone();
+        assert_eq!(errors.len(), 2, "{backend:?}: {errors:?}");
+        assert!(
+            errors[0].contains("users/b") && errors[0].contains(&positions[1].to_string()),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].contains("users/c") && errors[1].contains("`promoted`"),
+            "{errors:?}"
+        );
+    }
+}
+
+/// A NOT NULL violation is a database error with the database's message, not a conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_null_violation_is_a_database_error() {
+    for backend in BACKENDS {
+        let store = unmigrated(backend).await;
+        // An events table created beforehand with a stricter metadata column: `migrate` keeps
+        // it, and an append without metadata breaks the constraint.
+        let create = match backend {
+            Backend::Sqlite => {
+                "CREATE TABLE events (position INTEGER PRIMARY KEY AUTOINCREMENT, \
+                 version INTEGER NOT NULL, stream TEXT NOT NULL, aggregate_id TEXT NOT NULL, \
+                 timestamp INTEGER NOT NULL, event TEXT NOT NULL, metadata TEXT NOT NULL)"
+            }
+            Backend::Postgres => {
+                "CREATE TABLE events (position BIGSERIAL PRIMARY KEY, version BIGINT NOT NULL, \
+                 stream TEXT NOT NULL, aggregate_id TEXT NOT NULL, timestamp TIMESTAMPTZ NOT NULL, \
+                 event TEXT NOT NULL, metadata TEXT NOT NULL)"
+            }
+            Backend::MySql => {
+                "CREATE TABLE events (position BIGINT UNSIGNED NOT NULL PRIMARY KEY, \
+                 version BIGINT NOT NULL, stream VARCHAR(255) NOT NULL, \
+                 aggregate_id VARCHAR(255) NOT NULL, timestamp DATETIME(3) NOT NULL, \
+                 event LONGTEXT NOT NULL, metadata TEXT NOT NULL)"
+            }
+        };
+        exec(&store, create).await;
+        store.migrate().await.unwrap();
+        let error = append_user(&store, "a", 1, r#"{"type":"enabled"}"#)
+            .await
+            .unwrap_err();
+        match &error {
+            Error::Database { operation, source } => {
+                assert_eq!(operation, "appending to users/a", "{backend:?}");
+                let message = source.to_string().to_lowercase();
+                assert!(
+                    message.contains("null") && message.contains("metadata"),
+                    "{backend:?}: {message}"
+                );
+            }
+            other => panic!("{backend:?}: expected a database error, got {other:?}"),
+        }
+        assert!(store.load("users", "a", 0).await.unwrap().is_empty());
+    }
+}
+
+/// An aggregate id longer than its column is a database error on the servers that check it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_long_value_is_a_database_error() {
+    for backend in [Backend::Postgres, Backend::MySql] {
+        let store = migrated(backend).await;
+        let long_id = "x".repeat(300);
+        let error = append_user(&store, &long_id, 1, r#"{"type":"enabled"}"#)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::Database { .. }),
+            "{backend:?}: expected a database error, got {error:?}"
+        );
+        assert!(!error.is_version_conflict());
+    }
+}
+
+/// A unique violation on (stream, aggregate_id, version) is a version conflict, also when the
+/// versions raced past the store's own check; the batch appends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_version_is_a_conflict() {
+    for backend in BACKENDS {
+        let store = migrated(backend).await;
+        append_user(&store, "a", 1, r#"{"type":"enabled"}"#)
+            .await
+            .unwrap();
+        let error = append_user(&store, "a", 1, r#"{"type":"enabled"}"#)
+            .await
+            .unwrap_err();
+        assert!(error.is_version_conflict(), "{backend:?}: {error:?}");
+        // A gap is refused too: versions continue the aggregate exactly.
+        let error = append_user(&store, "a", 3, r#"{"type":"enabled"}"#)
+            .await
+            .unwrap_err();
+        assert!(error.is_version_conflict(), "{backend:?}: {error:?}");
+        assert_eq!(store.load("users", "a", 0).await.unwrap().len(), 1);
+    }
+}
+
+/// Table names that are not plain identifiers are refused before any SQL runs; a bad scheme is
+/// a configuration error.
+#[tokio::test]
+async fn bad_configuration_is_refused() {
+    for bad in ["events; DROP TABLE x", "ev\"ents", "", "1events", "a.b"] {
+        let error = Tables::new(bad, "bookmarks", "snapshots").unwrap_err();
+        assert!(matches!(error, Error::Config(_)), "{bad:?}: {error:?}");
+    }
+    for url in ["ftp://host/db", "nothing", "sqlite"] {
+        let error = evtstore_sqlx::connect(url).await.unwrap_err();
+        assert!(matches!(error, Error::Config(_)), "{url}: {error:?}");
+    }
+}
+
+/// Two stores with their own table names share one database without seeing each other, and
+/// their index names include the table names (PostgreSQL index names are per schema, so
+/// fixed names would collide).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_table_names_keep_stores_apart() {
+    let pool = common::postgres_pool(4).await;
+    let billing = PgStore::from_pool(pool.clone(), Tables::with_prefix("billing_").unwrap());
+    let shipping = PgStore::from_pool(pool.clone(), Tables::with_prefix("shipping_").unwrap());
+    billing.migrate().await.unwrap();
+    shipping.migrate().await.unwrap();
+    billing.migrate().await.unwrap();
+    let store = SqlStore::Postgres(billing.clone());
+    append_user(&store, "a", 1, r#"{"type":"enabled"}"#)
+        .await
+        .unwrap();
+    assert_eq!(billing.load("users", "a", 0).await.unwrap().len(), 1);
+    assert!(shipping.load("users", "a", 0).await.unwrap().is_empty());
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() \
+         AND indexname LIKE '%version_unique' ORDER BY indexname",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        indexes,
+        [
+            "billing_events_stream_aggregate_id_version_unique",
+            "shipping_events_stream_aggregate_id_version_unique"
+        ]
+    );
+
+    let sqlite = evtstore_sqlx::connect_with(
+        &common::sqlite_file_url(),
+        ConnectOptions::new().tables(Tables::new("ev", "marks", "snaps").unwrap()),
+    )
+    .await
+    .unwrap();
+    sqlite.migrate().await.unwrap();
+    append_user(&sqlite, "a", 1, r#"{"type":"enabled"}"#)
+        .await
+        .unwrap();
+    assert_eq!(sqlite.tables().events(), "ev");
+    assert_eq!(sqlite.load("users", "a", 0).await.unwrap().len(), 1);
+}
+
+/// A tiny aggregate for the lost-connection test.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+enum Step {
+    Step,
+}
+
+impl Aggregate for Step {
+    type State = ();
+    const STREAM: &'static str = "steps";
+    const EVENT_TYPES: &'static [&'static str] = &["step"];
+
+    fn event_type(&self) -> &'static str {
+        "step"
+    }
+
+    fn fold(_: &mut (), _: &Self) {}
+}
+
+/// A model that, while it handles the last event of the first page, locks the events table
+/// from another connection, so that the next read blocks; on the first event of the second
+/// page it terminates the store's connections (the blocked read among them), then releases
+/// the lock.
+struct Saboteur {
+    admin_options: PgConnectOptions,
+    application_name: String,
+    page_size: usize,
+    handled: AtomicUsize,
+    cursors: std::sync::Mutex<Vec<Cursor>>,
+    admin: tokio::sync::Mutex<Option<sqlx::PgConnection>>,
+}
+
+impl HandledBy<Saboteur> for Step {
+    async fn dispatch(model: &Saboteur, _: &str, _: &Self, meta: &EventMeta) -> HandlerResult {
+        let handled = model.handled.fetch_add(1, Ordering::SeqCst) + 1;
+        if handled == model.page_size {
+            // Let the read of the second page finish before the lock is taken.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let mut admin = sqlx::PgConnection::connect_with(&model.admin_options).await?;
+            sqlx::raw_sql("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+                .execute(&mut admin)
+                .await?;
+            *model.admin.lock().await = Some(admin);
+        } else if handled == model.page_size + 1 {
+            let mut guard = model.admin.lock().await;
+            let admin = guard.as_mut().ok_or("no admin connection")?;
+            // Wait until the read of the third page waits on the lock, then cut the store off.
+            for _ in 0..200 {
+                let waiting: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                )
+                .bind(&model.application_name)
+                .fetch_one(&mut *admin)
+                .await?;
+                if waiting > 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = $1",
+            )
+            .bind(&model.application_name)
+            .execute(&mut *admin)
+            .await?;
+            sqlx::raw_sql("ROLLBACK").execute(&mut *admin).await?;
+        }
+        model
+            .cursors
+            .lock()
+            .map_err(|_| "poisoned")?
+            .push(meta.cursor);
+        Ok(())
+    }
+}
+
+/// A connection lost while a page is handled (the read of the next page fails) ends the run
+/// with a database error, leaves the bookmark at the last event handled, and the next run
+/// goes on from there: nothing skipped, nothing handled twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_connection_mid_batch_keeps_the_bookmark() {
+    let admin_options = common::postgres_schema().await;
+    let application_name = common::unique_name("evtstore_fault");
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(admin_options.clone().application_name(&application_name))
+        .await
+        .unwrap();
+    let store = PgStore::from_pool(pool, Tables::default());
+    store.migrate().await.unwrap();
+    let events: Vec<NewEvent> = (1..=20)
+        .map(|version| NewEvent {
+            version,
+            event_type: "step",
+            event: r#"{"type":"step"}"#.to_owned(),
+        })
+        .collect();
+    store
+        .append(Append {
+            stream: Step::STREAM,
+            aggregate_id: "s",
+            events: &events,
+            timestamp: Timestamp::now(),
+            metadata: None,
+        })
+        .await
+        .unwrap();
+    let page_size = 5;
+    let model = Saboteur {
+        admin_options,
+        application_name,
+        page_size,
+        handled: AtomicUsize::new(0),
+        cursors: std::sync::Mutex::new(Vec::new()),
+        admin: tokio::sync::Mutex::new(None),
+    };
+    let domain = Domain::new(store.clone());
+    let handler = domain
+        .handler("fragile", model)
+        .stream::<Step>()
+        .page_size(page_size)
+        .build();
+    let error = handler.run_once().await.unwrap_err();
+    assert!(matches!(error, Error::Database { .. }), "{error:?}");
+    let handled = handler.model().cursors.lock().unwrap().clone();
+    assert_eq!(handled.len(), 2 * page_size, "both pages were handled");
+    assert_eq!(
+        store.bookmark("fragile").await.unwrap(),
+        handled.last().copied(),
+        "the bookmark is at the last event handled"
+    );
+    // The next run (the pool opens new connections) handles the rest, once.
+    assert_eq!(handler.run_once().await.unwrap(), 20 - 2 * page_size);
+    let all = handler.model().cursors.lock().unwrap().clone();
+    assert_eq!(all.len(), 20);
+    assert!(all.windows(2).all(|pair| pair[0] < pair[1]));
+}

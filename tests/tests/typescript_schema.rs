@@ -1,0 +1,145 @@
+//! A database written by the TypeScript evtstore: its tables, created by raw SQL exactly as it
+//! creates them, with a row and a bookmark as it writes them, are migrated in place, read, and
+//! appended to.
+
+mod common;
+
+use common::{Backend, exec, unmigrated};
+use evtstore::{Domain, Error, Store};
+use evtstore_tests::domain::{PostsModel, UserCommands, UserEvent};
+
+/// The TypeScript library's DDL for each backend (knex for SQLite and MySQL, its pg provider),
+/// then one event and one bookmark as it stores them.
+fn typescript_tables(backend: Backend) -> &'static [&'static str] {
+    match backend {
+        Backend::Sqlite => &[
+            "CREATE TABLE `events` (`position` integer not null primary key autoincrement, \
+             `version` integer, `stream` varchar(255), `aggregate_id` varchar(255), \
+             `timestamp` datetime, `event` text)",
+            "CREATE UNIQUE INDEX `events_stream_position_unique` on `events` (`stream`, `position`)",
+            "CREATE UNIQUE INDEX `events_stream_aggregate_id_version_unique` on `events` \
+             (`stream`, `aggregate_id`, `version`)",
+            "CREATE TABLE `bookmarks` (`bookmark` varchar(255), `position` bigint, \
+             primary key (`bookmark`))",
+            r#"INSERT INTO events (version, stream, aggregate_id, timestamp, event) VALUES
+               (1, 'users', 'alice', 1795712510893, '{"type":"created","name":"alice"}')"#,
+            "INSERT INTO bookmarks (bookmark, position) VALUES ('users-model', 1)",
+        ],
+        Backend::Postgres => &[
+            "CREATE TABLE events (position bigserial primary key, version integer, \
+             stream varchar(255), aggregate_id varchar(255), timestamp timestamptz, event text, \
+             CONSTRAINT events_stream_aggregate_id_version_unique UNIQUE (stream, aggregate_id, version), \
+             CONSTRAINT events_stream_position_unique UNIQUE (stream, position))",
+            "CREATE TABLE bookmarks (bookmark varchar(255) primary key, position bigint)",
+            r#"INSERT INTO events (version, stream, aggregate_id, timestamp, event) VALUES
+               (1, 'users', 'alice', to_timestamp(1795712510.893), '{"type":"created","name":"alice"}')"#,
+            "INSERT INTO bookmarks (bookmark, position) VALUES ('users-model', 1)",
+        ],
+        Backend::MySql => &[
+            "CREATE TABLE `events` (`position` bigint unsigned not null auto_increment primary key, \
+             `version` int, `stream` varchar(255), `aggregate_id` varchar(255), \
+             `timestamp` datetime, `event` text)",
+            "ALTER TABLE `events` ADD UNIQUE `events_stream_position_unique`(`stream`, `position`)",
+            "ALTER TABLE `events` ADD UNIQUE \
+             `events_stream_aggregate_id_version_unique`(`stream`, `aggregate_id`, `version`)",
+            "CREATE TABLE `bookmarks` (`bookmark` varchar(255), `position` bigint, \
+             primary key (`bookmark`))",
+            r#"INSERT INTO events (version, stream, aggregate_id, timestamp, event) VALUES
+               (1, 'users', 'alice', FROM_UNIXTIME(1795712510), '{"type":"created","name":"alice"}')"#,
+            "INSERT INTO bookmarks (bookmark, position) VALUES ('users-model', 1)",
+        ],
+    }
+}
+
+async fn typescript_database_is_migrated_read_and_extended(backend: Backend) {
+    let store = unmigrated(backend).await;
+    for statement in typescript_tables(backend) {
+        exec(&store, statement).await;
+    }
+    store
+        .migrate()
+        .await
+        .expect("migrating the TypeScript tables");
+    store.migrate().await.expect("migrating a second time");
+
+    // The TypeScript row reads as an event, timestamp and all.
+    let stored = store.load("users", "alice", 0).await.unwrap();
+    assert_eq!(stored.len(), 1, "{backend:?}");
+    assert_eq!(stored[0].version, 1);
+    assert_eq!(stored[0].event, r#"{"type":"created","name":"alice"}"#);
+    let expected_millis = match backend {
+        // MySQL's `datetime` keeps whole seconds.
+        Backend::MySql => 1_795_712_510_000,
+        _ => 1_795_712_510_893,
+    };
+    assert_eq!(
+        stored[0].timestamp.as_millis(),
+        expected_millis,
+        "{backend:?}"
+    );
+
+    // Commands fold it and append after it.
+    let domain = Domain::new(store.clone());
+    let users = domain.commands(UserCommands::default());
+    let alice = domain.load::<UserEvent>("alice").await.unwrap();
+    assert_eq!((alice.version, alice.name.as_str()), (1, "alice"));
+    let error = users
+        .execute("alice", &evtstore_tests::create_user("again"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Command { .. }),
+        "{backend:?}: {error:?}"
+    );
+    users
+        .execute("bob", &evtstore_tests::create_user("bob"))
+        .await
+        .unwrap();
+    let bob = store.load("users", "bob", 0).await.unwrap();
+    assert!(bob[0].cursor > stored[0].cursor, "{backend:?}");
+
+    // The TypeScript handler's bookmark is past alice: the handler resumes with bob only.
+    let model = domain
+        .handler("users-model", PostsModel::default())
+        .stream::<UserEvent>()
+        .build();
+    assert_eq!(model.run_once().await.unwrap(), 1, "{backend:?}");
+    assert_eq!(model.model().seen_ids(), ["bob"], "{backend:?}");
+    // A new handler reads both.
+    let fresh = domain
+        .handler("new-model", PostsModel::default())
+        .stream::<UserEvent>()
+        .build();
+    assert_eq!(fresh.run_once().await.unwrap(), 2, "{backend:?}");
+
+    // A TypeScript row with a NULL version (its columns are nullable) is a clear error.
+    exec(
+        &store,
+        r#"UPDATE events SET version = NULL WHERE aggregate_id = 'alice'"#,
+    )
+    .await;
+    let error = store
+        .read(&["users"], evtstore::Cursor::START, 10)
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(error, Error::Database { .. }) && message.contains("no version"),
+        "{backend:?}: {message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite() {
+    typescript_database_is_migrated_read_and_extended(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres() {
+    typescript_database_is_migrated_read_and_extended(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql() {
+    typescript_database_is_migrated_read_and_extended(Backend::MySql).await;
+}
