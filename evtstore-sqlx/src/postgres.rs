@@ -32,6 +32,7 @@ struct Sql {
     migrate: String,
     append: Arc<str>,
     load: Arc<str>,
+    read_page: Arc<str>,
     read: Arc<str>,
     last_cursor: Arc<str>,
     bookmark_get: Arc<str>,
@@ -46,7 +47,20 @@ impl Sql {
         Sql {
             migrate: tables.render(include_str!("sql/postgres/migrate.sql")),
             append: render(include_str!("sql/postgres/append.sql")),
-            load: render(include_str!("sql/postgres/load.sql")),
+            load: if gap_safe {
+                render(include_str!("sql/postgres/load.sql"))
+            } else {
+                // Tables without the txid column: the commit key is 0.
+                render(
+                    &include_str!("sql/postgres/load.sql")
+                        .replace("e.\"txid\"::text::bigint", "0::bigint"),
+                )
+            },
+            read_page: if gap_safe {
+                render(include_str!("sql/postgres/read_page.sql"))
+            } else {
+                render(include_str!("sql/postgres/read_unsafe.sql"))
+            },
             read: if gap_safe {
                 render(include_str!("sql/postgres/read.sql"))
             } else {
@@ -323,13 +337,28 @@ impl Store for PgStore {
             "reading {streams:?} after ({}, {})",
             after.commit, after.position
         );
+        let limit_param = i64::try_from(limit).unwrap_or(i64::MAX);
+        // The plain query first: a full page (catching up) needs nothing more.
+        let rows = sqlx::query(sql(&self.sql.read_page))
+            .bind(after.commit)
+            .bind(after.position)
+            .bind(streams)
+            .bind(limit_param)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|error| db_error(&operation, error))?;
+        if rows.len() >= limit || !self.gap_safe {
+            return decode_rows(&rows, &operation);
+        }
+        // At the end of the streams: wait for events that were committed when the read began
+        // but are held back by an older transaction still running.
         let mut waiter = Waiter::new(self.visibility_wait);
         loop {
             let rows = sqlx::query(sql(&self.sql.read))
                 .bind(after.commit)
                 .bind(after.position)
                 .bind(streams)
-                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .bind(limit_param)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(|error| db_error(&operation, error))?;
@@ -345,6 +374,7 @@ impl Store for PgStore {
                     events.push(decode_event(row, &operation)?);
                 }
             }
+            events.sort_by_key(|event| event.cursor);
             if events.len() >= limit || !waiter.wait_for(bound, self.gap_safe).await {
                 return Ok(events);
             }

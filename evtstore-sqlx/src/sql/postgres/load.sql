@@ -1,5 +1,7 @@
-SELECT "position", "txid"::text::bigint, "stream", "aggregate_id", "version"::bigint,
-       (EXTRACT(EPOCH FROM "timestamp") * 1000)::bigint, "event", "metadata"
-FROM "{events}"
-WHERE "stream" = $1 AND "aggregate_id" = $2 AND "version" > $3
-ORDER BY "version"
+-- ORDER BY names the table's column, not the converted output column of the same name, so
+-- that the (stream, aggregate_id, version) index gives the order.
+SELECT e."position", e."txid"::text::bigint, e."stream", e."aggregate_id", e."version"::bigint,
+       round(date_part('epoch', e."timestamp") * 1000)::bigint, e."event", e."metadata"
+FROM "{events}" AS e
+WHERE e."stream" = $1 AND e."aggregate_id" = $2 AND e."version" > $3
+ORDER BY e."version"

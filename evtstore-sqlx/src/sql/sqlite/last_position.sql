@@ -1,4 +1,4 @@
 SELECT "position" FROM "{events}"
-WHERE "stream" IN (SELECT value FROM json_each(?1))
+WHERE +"stream" IN (SELECT value FROM json_each(?1))
 ORDER BY "position" DESC
 LIMIT 1
