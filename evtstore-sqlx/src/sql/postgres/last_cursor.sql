@@ -5,12 +5,12 @@ WITH bound AS (
 ), last AS (
     SELECT "txid", "position"
     FROM "{events}"
-    WHERE ("stream" || '') = ANY($1) AND "txid" < (SELECT xmin FROM bound)
+    WHERE "stream" = ANY($1) AND "txid" < (SELECT xmin FROM bound)
     ORDER BY "txid" DESC, "position" DESC
     LIMIT 1
 )
 SELECT last."txid"::text::bigint, last."position",
        (SELECT xmin FROM bound)::text::bigint,
        (SELECT MAX("txid") FROM "{events}"
-        WHERE "txid" >= (SELECT xmin FROM bound) AND ("stream" || '') = ANY($1))::text::bigint
+        WHERE "txid" >= (SELECT xmin FROM bound) AND "stream" = ANY($1))::text::bigint
 FROM (SELECT 1) AS one LEFT JOIN last ON true

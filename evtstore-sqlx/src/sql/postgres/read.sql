@@ -9,7 +9,7 @@
 -- `read` waits for such events when the page is not full, so that an event committed before
 -- a read began is returned by it.
 --
--- `("stream" || '')` keeps the planner off the (stream, aggregate_id, version) index: with
+-- `"stream"` keeps the planner off the (stream, aggregate_id, version) index: with
 -- stale statistics (a table just filled) it would read a whole stream and sort it for every
 -- page. The (txid, position) index gives the rows in order.
 WITH bound AS (
@@ -20,7 +20,7 @@ WITH bound AS (
     FROM "{events}"
     WHERE ("txid", "position") > ($1::bigint::text::xid8, $2::bigint)
       AND "txid" < (SELECT xmin FROM bound)
-      AND ("stream" || '') = ANY($3)
+      AND "stream" = ANY($3)
     ORDER BY "txid", "position"
     LIMIT $4
 )
@@ -29,5 +29,5 @@ SELECT page."position", page."txid"::text::bigint, page."stream", page."aggregat
        page."event", page."metadata",
        (SELECT xmin FROM bound)::text::bigint,
        (SELECT MAX("txid") FROM "{events}"
-        WHERE "txid" >= (SELECT xmin FROM bound) AND ("stream" || '') = ANY($3))::text::bigint
+        WHERE "txid" >= (SELECT xmin FROM bound) AND "stream" = ANY($3))::text::bigint
 FROM (SELECT 1) AS one LEFT JOIN page ON true

@@ -6,6 +6,6 @@ SELECT "position", 0::bigint, "stream", "aggregate_id", "version"::bigint,
        0::bigint, NULL::bigint
 FROM "{events}"
 WHERE "position" > $2::bigint AND $1::bigint IS NOT NULL
-  AND ("stream" || '') = ANY($3)
+  AND "stream" = ANY($3)
 ORDER BY "position"
 LIMIT $4
