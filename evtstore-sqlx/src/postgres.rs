@@ -6,6 +6,7 @@
 //! transactions below the oldest one still running: those are all finished, so nothing can
 //! later appear before a row already read. Cursors carry the txid in `commit`.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -100,6 +101,7 @@ pub struct PgStore {
     running_handlers: RunningHandlers,
     visibility_wait: Duration,
     gap_safe: bool,
+    read_ahead: ReadAhead,
 }
 
 impl fmt::Debug for PgStore {
@@ -146,6 +148,7 @@ impl PgStore {
             running_handlers: RunningHandlers::default(),
             visibility_wait: DEFAULT_VISIBILITY_WAIT,
             gap_safe: true,
+            read_ahead: ReadAhead::default(),
         }
     }
 
@@ -204,6 +207,80 @@ impl PgStore {
         tx.commit()
             .await
             .map_err(|error| db_error(operation, error))
+    }
+}
+
+/// Pages read ahead for handlers catching up: a read that finds a full page fetches several
+/// pages at once and keeps the rest here, so that the next read (after the page's last event,
+/// of the same streams) is served without a round trip.
+///
+/// This is safe because every row a gap-safe read returns belongs to a transaction older than
+/// any still running: nothing can later commit before or among the kept rows, so they are
+/// exactly what the database would return for the next pages. A few chains are kept, one per
+/// handler reading, the oldest dropped first.
+#[derive(Clone, Debug, Default)]
+struct ReadAhead(Arc<std::sync::Mutex<VecDeque<Chain>>>);
+
+/// Rows kept after `after` for one list of streams, in cursor order.
+#[derive(Debug)]
+struct Chain {
+    streams: Vec<String>,
+    after: Cursor,
+    events: VecDeque<RecordedEvent>,
+}
+
+impl ReadAhead {
+    /// How many chains are kept.
+    const CHAINS: usize = 8;
+
+    /// How many rows a read of `limit` fetches: a few pages, within a bound.
+    fn rows_for(limit: usize) -> usize {
+        limit.saturating_mul(8).min(4096).max(limit)
+    }
+
+    fn chains(&self) -> std::sync::MutexGuard<'_, VecDeque<Chain>> {
+        // Each change is a single push, pop or replace: a poisoned lock holds consistent data.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A full page kept for exactly this read, if any.
+    fn take(&self, streams: &[&str], after: Cursor, limit: usize) -> Option<Vec<RecordedEvent>> {
+        let mut chains = self.chains();
+        let index = chains
+            .iter()
+            .position(|chain| chain.after == after && chain.streams == streams)?;
+        let chain = chains.remove(index)?;
+        if chain.events.len() < limit {
+            // Not a full page: the database may have more by now.
+            return None;
+        }
+        let mut events = chain.events;
+        let rest = events.split_off(limit);
+        let page: Vec<RecordedEvent> = events.into();
+        if let (Some(last), false) = (page.last(), rest.is_empty()) {
+            chains.push_back(Chain {
+                streams: chain.streams,
+                after: last.cursor,
+                events: rest,
+            });
+        }
+        Some(page)
+    }
+
+    /// Keeps rows that follow `after`.
+    fn keep(&self, streams: &[&str], after: Cursor, events: Vec<RecordedEvent>) {
+        let mut chains = self.chains();
+        chains.retain(|chain| chain.streams != streams || chain.after != after);
+        while chains.len() >= Self::CHAINS {
+            chains.pop_front();
+        }
+        chains.push_back(Chain {
+            streams: streams.iter().map(|&stream| stream.to_owned()).collect(),
+            after,
+            events: events.into(),
+        });
     }
 }
 
@@ -337,18 +414,35 @@ impl Store for PgStore {
             "reading {streams:?} after ({}, {})",
             after.commit, after.position
         );
+        if limit == 0 || streams.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(page) = self.read_ahead.take(streams, after, limit) {
+            return Ok(page);
+        }
         let limit_param = i64::try_from(limit).unwrap_or(i64::MAX);
-        // The plain query first: a full page (catching up) needs nothing more.
+        // The plain query first, reading ahead: a full page (catching up) needs nothing more.
+        let ahead = if self.gap_safe {
+            ReadAhead::rows_for(limit)
+        } else {
+            limit
+        };
         let rows = sqlx::query(sql(&self.sql.read_page))
             .bind(after.commit)
             .bind(after.position)
             .bind(streams)
-            .bind(limit_param)
+            .bind(i64::try_from(ahead).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await
             .map_err(|error| db_error(&operation, error))?;
         if rows.len() >= limit || !self.gap_safe {
-            return decode_rows(&rows, &operation);
+            let mut events = decode_rows(&rows, &operation)?;
+            if events.len() > limit {
+                let rest = events.split_off(limit);
+                self.read_ahead
+                    .keep(streams, events[limit - 1].cursor, rest);
+            }
+            return Ok(events);
         }
         // At the end of the streams: wait for events that were committed when the read began
         // but are held back by an older transaction still running.
