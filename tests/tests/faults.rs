@@ -357,7 +357,7 @@ impl HandledBy<Saboteur> for Step {
     async fn dispatch(model: &Saboteur, _: &str, _: &Self, meta: &EventMeta) -> HandlerResult {
         let handled = model.handled.fetch_add(1, Ordering::SeqCst) + 1;
         if !model.cut_off.load(Ordering::SeqCst) {
-            if handled % model.page_size == 0 {
+            if handled.is_multiple_of(model.page_size) {
                 model.lock_events().await?;
             } else if handled % model.page_size == 1 {
                 model.cut_off_blocked_read().await?;
