@@ -348,11 +348,12 @@ impl<S: Store> Domain<S> {
     }
 }
 
-/// The metadata of a recorded event, consuming it to avoid copying its strings.
+/// The metadata of a recorded event, consuming it to avoid copying its strings. Fails when the
+/// stored metadata is not valid metadata JSON.
 pub(crate) fn event_meta(
     stream: &'static str,
     recorded: RecordedEvent,
-) -> Result<EventMeta, Error> {
+) -> Result<EventMeta, DecodeError> {
     let metadata = match recorded.metadata.as_deref() {
         None => Metadata::default(),
         Some(json) => serde_json::from_str(json).map_err(|source| DecodeError::Malformed {

@@ -117,7 +117,8 @@ struct Route<H> {
 }
 
 /// Decodes an event of `E`'s stream and hands it to the model; the error names the handler,
-/// the event and its type.
+/// the event and its type. This runs once per event, so it moves the record's strings into the
+/// event's metadata instead of copying them.
 fn route<'a, H, E: HandledBy<H>>(
     model: &'a H,
     bookmark: &'a str,
@@ -127,32 +128,54 @@ where
     H: Sync,
 {
     Box::pin(async move {
-        let failure =
-            |recorded: &RecordedEvent, event_type: String, source: BoxError| Error::Handler {
-                bookmark: bookmark.to_owned(),
-                stream: recorded.stream.clone(),
-                aggregate_id: recorded.aggregate_id.clone(),
-                position: recorded.cursor.position,
-                event_type,
-                source,
+        let failure = |error: DecodeError| {
+            let (stream, aggregate_id, position, event_type) = match error {
+                DecodeError::UnknownType {
+                    ref stream,
+                    ref aggregate_id,
+                    position,
+                    ref event_type,
+                    ..
+                }
+                | DecodeError::Malformed {
+                    ref stream,
+                    ref aggregate_id,
+                    position,
+                    ref event_type,
+                    ..
+                } => (
+                    stream.clone(),
+                    aggregate_id.clone(),
+                    position,
+                    event_type.clone(),
+                ),
+                DecodeError::Snapshot {
+                    ref stream,
+                    ref aggregate_id,
+                    ..
+                } => (stream.clone(), aggregate_id.clone(), 0, "?".to_owned()),
             };
-        let event = match E::decode(&recorded) {
-            Ok(event) => event,
-            Err(error) => {
-                let event_type = match &error {
-                    DecodeError::UnknownType { event_type, .. }
-                    | DecodeError::Malformed { event_type, .. } => event_type.clone(),
-                    DecodeError::Snapshot { .. } => "?".to_owned(),
-                };
-                return Err(failure(&recorded, event_type, Box::new(error)));
+            Error::Handler {
+                bookmark: bookmark.to_owned(),
+                stream,
+                aggregate_id,
+                position,
+                event_type,
+                source: Box::new(error),
             }
         };
-        let reported = recorded.clone();
-        let meta = event_meta(E::STREAM, recorded)
-            .map_err(|error| failure(&reported, event.event_type().to_owned(), Box::new(error)))?;
+        let event = E::decode(&recorded).map_err(failure)?;
+        let meta = event_meta(E::STREAM, recorded).map_err(failure)?;
         E::dispatch(model, &meta.aggregate_id, &event, &meta)
             .await
-            .map_err(|source| failure(&reported, event.event_type().to_owned(), source))
+            .map_err(|source| Error::Handler {
+                bookmark: bookmark.to_owned(),
+                stream: E::STREAM.to_owned(),
+                aggregate_id: meta.aggregate_id.clone(),
+                position: meta.cursor.position,
+                event_type: event.event_type().to_owned(),
+                source,
+            })
     })
 }
 
