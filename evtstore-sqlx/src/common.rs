@@ -92,6 +92,22 @@ where
     i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
     String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
 {
+    decode_event_of(row, None, operation)
+}
+
+/// [`decode_event`] for rows of one aggregate: `load` selects NULL for the stream and
+/// aggregate_id columns, which the caller knows, rather than sending them with every row.
+pub(crate) fn decode_event_of<R>(
+    row: &R,
+    known: Option<(&str, &str)>,
+    operation: &dyn fmt::Display,
+) -> Result<RecordedEvent, Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+{
     let fail = |message: String| Error::database(operation, MalformedRow(message));
     let get_i64 = |index: usize| {
         row.try_get::<Option<i64>, _>(index)
@@ -104,8 +120,13 @@ where
     let position = get_i64(0)?.ok_or_else(|| fail("an event row has no position".to_owned()))?;
     let at = |what: &str| format!("the event at position {position} has no {what} (NULL)");
     let commit = get_i64(1)?.unwrap_or(0);
-    let stream = get_string(2)?.ok_or_else(|| fail(at("stream")))?;
-    let aggregate_id = get_string(3)?.ok_or_else(|| fail(at("aggregate_id")))?;
+    let (stream, aggregate_id) = match known {
+        Some((stream, aggregate_id)) => (stream.to_owned(), aggregate_id.to_owned()),
+        None => (
+            get_string(2)?.ok_or_else(|| fail(at("stream")))?,
+            get_string(3)?.ok_or_else(|| fail(at("aggregate_id")))?,
+        ),
+    };
     let version = get_i64(4)?.ok_or_else(|| fail(at("version")))?;
     let version = u64::try_from(version)
         .ok()

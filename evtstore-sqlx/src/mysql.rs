@@ -16,8 +16,8 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::Tables;
 use crate::common::{
-    MalformedRow, RunningHandlers, appending, conflict, db_error, decode_event, first_version,
-    statements, stored_version,
+    MalformedRow, RunningHandlers, appending, conflict, db_error, decode_event, decode_event_of,
+    first_version, statements, stored_version,
 };
 
 /// MySQL's error number for a duplicate key.
@@ -277,7 +277,9 @@ impl Store for MySqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|error| db_error(&operation, error))?;
-        decode_rows(&rows, &operation)
+        rows.iter()
+            .map(|row| decode_event_of(row, Some((stream, aggregate_id)), &operation))
+            .collect()
     }
 
     async fn read(

@@ -18,8 +18,8 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::Tables;
 use crate::common::{
-    MalformedRow, RunningHandlers, appending, conflict, db_error, decode_event, first_version,
-    is_version_conflict, statements, stored_version,
+    MalformedRow, RunningHandlers, appending, conflict, db_error, decode_event, decode_event_of,
+    first_version, is_version_conflict, statements, stored_version,
 };
 
 /// See [`PgStore::with_visibility_wait`].
@@ -401,7 +401,9 @@ impl Store for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|error| db_error(&operation, error))?;
-        decode_rows(&rows, &operation)
+        rows.iter()
+            .map(|row| decode_event_of(row, Some((stream, aggregate_id)), &operation))
+            .collect()
     }
 
     async fn read(

@@ -17,8 +17,8 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::common::{
-    MalformedRow, RunningHandlers, appending, conflict, db_error, decode_event, first_version,
-    is_version_conflict, statements, stored_version,
+    MalformedRow, RunningHandlers, appending, conflict, db_error, decode_event, decode_event_of,
+    first_version, is_version_conflict, statements, stored_version,
 };
 use crate::{Synchronous, Tables};
 
@@ -287,7 +287,9 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|error| db_error(&operation, error))?;
-        decode_rows(&rows, &operation)
+        rows.iter()
+            .map(|row| decode_event_of(row, Some((stream, aggregate_id)), &operation))
+            .collect()
     }
 
     async fn read(

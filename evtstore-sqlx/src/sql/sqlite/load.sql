@@ -1,4 +1,5 @@
-SELECT "position", 0, "stream", "aggregate_id", "version", "timestamp", "event", "metadata"
+-- The stream and aggregate_id columns are NULL: the caller knows them.
+SELECT "position", 0, NULL, NULL, "version", "timestamp", "event", "metadata"
 FROM "{events}"
 WHERE "stream" = ?1 AND "aggregate_id" = ?2 AND "version" > ?3
 ORDER BY "version"
