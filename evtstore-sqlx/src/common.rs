@@ -27,6 +27,7 @@ impl std::error::Error for MalformedRow {}
 /// Whether a failed append hit the unique key on (stream, aggregate_id, version), by the
 /// backend's unique-violation code and the name of the violated key (so a clash on another
 /// unique key stays a database error).
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) fn is_version_conflict(error: &sqlx::Error, unique_violation_code: &str) -> bool {
     let sqlx::Error::Database(db) = error else {
         return false;
@@ -85,6 +86,7 @@ pub(crate) fn conflict(append: &Append<'_>) -> Error {
 
 /// The column layout of every event query: position, commit key, stream, aggregate_id,
 /// version, timestamp (epoch ms), event, metadata. Backends without a commit key select 0.
+#[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
 pub(crate) fn decode_event<R>(row: &R, operation: &dyn fmt::Display) -> Result<RecordedEvent, Error>
 where
     R: Row,
@@ -92,7 +94,17 @@ where
     i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
     String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
 {
-    decode_event_of(row, None, operation)
+    decode_event_of(row, None, CommitColumn::BigInt, operation)
+}
+
+/// How a row carries its commit key (column 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CommitColumn {
+    /// A `bigint` (0 on stores without a commit key).
+    BigInt,
+    /// A PostgreSQL `xid8`, sent as is.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Xid8,
 }
 
 /// [`decode_event`] for rows of one aggregate: `load` selects NULL for the stream and
@@ -100,6 +112,7 @@ where
 pub(crate) fn decode_event_of<R>(
     row: &R,
     known: Option<(&str, &str)>,
+    commit_column: CommitColumn,
     operation: &dyn fmt::Display,
 ) -> Result<RecordedEvent, Error>
 where
@@ -113,13 +126,21 @@ where
         row.try_get::<Option<i64>, _>(index)
             .map_err(|error| db_error(operation, error))
     };
+    let commit = match commit_column {
+        CommitColumn::BigInt => get_i64(1)?,
+        // The binary form of `xid8` is an 8-byte integer, as `bigint`'s: read it as is rather
+        // than have the server turn every txid into text and back.
+        CommitColumn::Xid8 => row
+            .try_get_unchecked::<Option<i64>, _>(1)
+            .map_err(|error| db_error(operation, error))?,
+    }
+    .unwrap_or(0);
     let get_string = |index: usize| {
         row.try_get::<Option<String>, _>(index)
             .map_err(|error| db_error(operation, error))
     };
     let position = get_i64(0)?.ok_or_else(|| fail("an event row has no position".to_owned()))?;
     let at = |what: &str| format!("the event at position {position} has no {what} (NULL)");
-    let commit = get_i64(1)?.unwrap_or(0);
     let (stream, aggregate_id) = match known {
         Some((stream, aggregate_id)) => (stream.to_owned(), aggregate_id.to_owned()),
         None => (

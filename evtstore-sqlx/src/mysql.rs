@@ -16,8 +16,8 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::Tables;
 use crate::common::{
-    MalformedRow, RunningHandlers, appending, conflict, db_error, decode_event, decode_event_of,
-    first_version, statements, stored_version,
+    CommitColumn, MalformedRow, RunningHandlers, appending, conflict, db_error, decode_event,
+    decode_event_of, first_version, statements, stored_version,
 };
 
 /// MySQL's error number for a duplicate key.
@@ -278,7 +278,14 @@ impl Store for MySqlStore {
             .await
             .map_err(|error| db_error(&operation, error))?;
         rows.iter()
-            .map(|row| decode_event_of(row, Some((stream, aggregate_id)), &operation))
+            .map(|row| {
+                decode_event_of(
+                    row,
+                    Some((stream, aggregate_id)),
+                    CommitColumn::BigInt,
+                    &operation,
+                )
+            })
             .collect()
     }
 

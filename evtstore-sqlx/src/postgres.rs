@@ -18,7 +18,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::Tables;
 use crate::common::{
-    MalformedRow, RunningHandlers, appending, conflict, db_error, decode_event, decode_event_of,
+    CommitColumn, MalformedRow, RunningHandlers, appending, conflict, db_error, decode_event_of,
     first_version, is_version_conflict, statements, stored_version,
 };
 
@@ -52,10 +52,7 @@ impl Sql {
                 render(include_str!("sql/postgres/load.sql"))
             } else {
                 // Tables without the txid column: the commit key is 0.
-                render(
-                    &include_str!("sql/postgres/load.sql")
-                        .replace("e.\"txid\"::text::bigint", "0::bigint"),
-                )
+                render(&include_str!("sql/postgres/load.sql").replace("e.\"txid\",", "0::bigint,"))
             },
             read_page: if gap_safe {
                 render(include_str!("sql/postgres/read_page.sql"))
@@ -358,10 +355,25 @@ impl Waiter {
     }
 }
 
-fn decode_rows(rows: &[PgRow], operation: &dyn fmt::Display) -> Result<Vec<RecordedEvent>, Error> {
-    rows.iter()
-        .map(|row| decode_event(row, operation))
-        .collect()
+impl PgStore {
+    /// Gap-safe queries send the raw `xid8`; the position-order ones a bigint 0.
+    fn commit_column(&self) -> CommitColumn {
+        if self.gap_safe {
+            CommitColumn::Xid8
+        } else {
+            CommitColumn::BigInt
+        }
+    }
+
+    fn decode_rows(
+        &self,
+        rows: &[PgRow],
+        operation: &dyn fmt::Display,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        rows.iter()
+            .map(|row| decode_event_of(row, None, self.commit_column(), operation))
+            .collect()
+    }
 }
 
 impl Store for PgStore {
@@ -402,7 +414,14 @@ impl Store for PgStore {
             .await
             .map_err(|error| db_error(&operation, error))?;
         rows.iter()
-            .map(|row| decode_event_of(row, Some((stream, aggregate_id)), &operation))
+            .map(|row| {
+                decode_event_of(
+                    row,
+                    Some((stream, aggregate_id)),
+                    self.commit_column(),
+                    &operation,
+                )
+            })
             .collect()
     }
 
@@ -438,7 +457,7 @@ impl Store for PgStore {
             .await
             .map_err(|error| db_error(&operation, error))?;
         if rows.len() >= limit || !self.gap_safe {
-            let mut events = decode_rows(&rows, &operation)?;
+            let mut events = self.decode_rows(&rows, &operation)?;
             if events.len() > limit {
                 let rest = events.split_off(limit);
                 self.read_ahead
@@ -467,7 +486,12 @@ impl Store for PgStore {
                     .map_err(|error| db_error(&operation, error))?
                     .is_some()
                 {
-                    events.push(decode_event(row, &operation)?);
+                    events.push(decode_event_of(
+                        row,
+                        None,
+                        self.commit_column(),
+                        &operation,
+                    )?);
                 }
             }
             events.sort_by_key(|event| event.cursor);

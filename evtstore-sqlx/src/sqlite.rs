@@ -17,8 +17,8 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::common::{
-    MalformedRow, RunningHandlers, appending, conflict, db_error, decode_event, decode_event_of,
-    first_version, is_version_conflict, statements, stored_version,
+    CommitColumn, MalformedRow, RunningHandlers, appending, conflict, db_error, decode_event,
+    decode_event_of, first_version, is_version_conflict, statements, stored_version,
 };
 use crate::{Synchronous, Tables};
 
@@ -288,7 +288,14 @@ impl Store for SqliteStore {
             .await
             .map_err(|error| db_error(&operation, error))?;
         rows.iter()
-            .map(|row| decode_event_of(row, Some((stream, aggregate_id)), &operation))
+            .map(|row| {
+                decode_event_of(
+                    row,
+                    Some((stream, aggregate_id)),
+                    CommitColumn::BigInt,
+                    &operation,
+                )
+            })
             .collect()
     }
 

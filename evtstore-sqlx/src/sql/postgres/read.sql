@@ -24,7 +24,7 @@ WITH bound AS (
     ORDER BY "txid", "position"
     LIMIT $4
 )
-SELECT page."position", page."txid"::text::bigint, page."stream", page."aggregate_id",
+SELECT page."position", page."txid", page."stream", page."aggregate_id",
        page."version"::bigint, round(date_part('epoch', page."timestamp") * 1000)::bigint,
        page."event", page."metadata",
        (SELECT xmin FROM bound)::text::bigint,
