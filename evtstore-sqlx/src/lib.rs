@@ -31,6 +31,25 @@
 //! - MySQL/MariaDB hands out positions from a one-row sequence table locked until the
 //!   appending transaction commits, so positions commit in order.
 //!
+//! The test `tests/tests/concurrent_writers.rs` of the workspace checks this on every backend
+//! with 8 concurrent writers, and fails on PostgreSQL read in plain position order.
+//!
+//! # Costs and trade-offs
+//! - Appends are one statement on SQLite and PostgreSQL (all events of a command, checked
+//!   against the aggregate's current version in the same statement) and one short transaction
+//!   on MySQL (lock the sequence, insert, commit).
+//! - On PostgreSQL, an event becomes readable once every transaction that started writing
+//!   before it has ended. A read at the end of the streams that finds committed events held
+//!   back this way waits for them, up to [`PgStore::with_visibility_wait`] (1 s by default).
+//!   Reads that find a full page fetch a few pages at once and serve the next reads from
+//!   memory, so that catching up costs fewer round trips.
+//! - On PostgreSQL, bookmarks are committed without waiting for the WAL flush: a server crash
+//!   may lose the last bookmarks written (never an event); handlers then hand over again the
+//!   events after the bookmark that survived, as at-least-once delivery allows.
+//! - Handler locks ([`evtstore::Store::lock_handler`]) exclude runners of one handler within
+//!   the process (through one store and its clones), not across processes.
+//! - SQLite: see [`Synchronous`] for durability.
+//!
 //! # Features
 //! `sqlite`, `postgres` and `mysql`, all on by default.
 #![warn(missing_docs, unreachable_pub)]
