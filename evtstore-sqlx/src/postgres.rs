@@ -31,6 +31,7 @@ const UNIQUE_VIOLATION: &str = "23505";
 #[derive(Debug)]
 struct Sql {
     migrate: String,
+    append_one: Arc<str>,
     append: Arc<str>,
     load: Arc<str>,
     read_page: Arc<str>,
@@ -47,6 +48,7 @@ impl Sql {
         let render = |template: &str| Arc::from(tables.render(template));
         Sql {
             migrate: tables.render(include_str!("sql/postgres/migrate.sql")),
+            append_one: render(include_str!("sql/postgres/append_one.sql")),
             append: render(include_str!("sql/postgres/append.sql")),
             load: if gap_safe {
                 render(include_str!("sql/postgres/load.sql"))
@@ -381,16 +383,25 @@ impl Store for PgStore {
         let Some(first) = first_version(&append)? else {
             return Ok(());
         };
-        let events: Vec<&str> = append.events.iter().map(|e| e.event.as_str()).collect();
-        let appended = sqlx::query(sql(&self.sql.append))
-            .bind(append.stream)
-            .bind(append.aggregate_id)
-            .bind(first)
-            .bind(append.timestamp.as_millis())
-            .bind(events)
-            .bind(append.metadata)
-            .execute(&self.pool)
-            .await;
+        let query = if let [event] = append.events {
+            sqlx::query(sql(&self.sql.append_one))
+                .bind(append.stream)
+                .bind(append.aggregate_id)
+                .bind(first)
+                .bind(append.timestamp.as_millis())
+                .bind(event.event.as_str())
+                .bind(append.metadata)
+        } else {
+            let events: Vec<&str> = append.events.iter().map(|e| e.event.as_str()).collect();
+            sqlx::query(sql(&self.sql.append))
+                .bind(append.stream)
+                .bind(append.aggregate_id)
+                .bind(first)
+                .bind(append.timestamp.as_millis())
+                .bind(events)
+                .bind(append.metadata)
+        };
+        let appended = query.execute(&self.pool).await;
         match appended {
             Ok(done) if done.rows_affected() == append.events.len() as u64 => Ok(()),
             Ok(_) => Err(conflict(&append)),
