@@ -439,3 +439,18 @@ async fn lost_connection_mid_batch_keeps_the_bookmark() {
     assert_eq!(all.len(), total as usize);
     assert!(all.windows(2).all(|pair| pair[0] < pair[1]));
 }
+
+/// A PostgreSQL server that does not answer fails the test with a message that says so (the
+/// tests never skip).
+#[tokio::test]
+#[should_panic(expected = "does not answer")]
+async fn silent_postgres_fails_clearly() {
+    common::postgres_schema_at("postgres://postgres@127.0.0.1:1/test").await;
+}
+
+/// The same for MySQL/MariaDB.
+#[tokio::test]
+#[should_panic(expected = "does not answer")]
+async fn silent_mysql_fails_clearly() {
+    common::mysql_database_at("mysql://root@127.0.0.1:1/test").await;
+}

@@ -72,8 +72,13 @@ pub async fn sqlite_memory() -> SqliteStore {
 
 /// A new, empty PostgreSQL schema; returns the connect options whose `search_path` is it.
 pub async fn postgres_schema() -> PgConnectOptions {
-    let url = postgres_url();
-    let options = PgConnectOptions::from_str(&url)
+    postgres_schema_at(&postgres_url()).await
+}
+
+/// [`postgres_schema`] on the server at `url`; panics with a clear message when it does not
+/// answer.
+pub async fn postgres_schema_at(url: &str) -> PgConnectOptions {
+    let options = PgConnectOptions::from_str(url)
         .unwrap_or_else(|error| panic!("EVTSTORE_TEST_POSTGRES_URL `{url}` is invalid: {error}"));
     let mut admin = sqlx::PgConnection::connect_with(&options)
         .await
@@ -114,8 +119,13 @@ pub async fn postgres_pool(connections: u32) -> sqlx::PgPool {
 
 /// A new, empty MariaDB/MySQL database; returns the connect options that use it.
 pub async fn mysql_database() -> MySqlConnectOptions {
-    let url = mysql_url();
-    let options = MySqlConnectOptions::from_str(&url)
+    mysql_database_at(&mysql_url()).await
+}
+
+/// [`mysql_database`] on the server at `url`; panics with a clear message when it does not
+/// answer.
+pub async fn mysql_database_at(url: &str) -> MySqlConnectOptions {
+    let options = MySqlConnectOptions::from_str(url)
         .unwrap_or_else(|error| panic!("EVTSTORE_TEST_MYSQL_URL `{url}` is invalid: {error}"));
     let mut admin = sqlx::MySqlConnection::connect_with(&options)
         .await
