@@ -465,6 +465,9 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
         };
         *position = Some(cursor);
         let (mut fetched, mut handled) = (0, 0);
+        // The bookmark of the last page handled, written while the next page is handled so
+        // that catching up does not wait for one bookmark write per page.
+        let mut unwritten = None;
         let mut page = inner
             .store
             .read(&inner.streams, cursor, settings.page_size)
@@ -477,9 +480,10 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
             let page_len = page.len();
             // Read the next page while this one is handled: catching up costs one round trip
             // per page less.
-            let (outcome, next) = tokio::join!(
+            let (outcome, next, written) = tokio::join!(
                 self.handle_page(page),
-                inner.store.read(&inner.streams, last, settings.page_size)
+                inner.store.read(&inner.streams, last, settings.page_size),
+                self.write_bookmark(unwritten.take()),
             );
             let (reached, page_handled, failure) = outcome;
             fetched += page_len;
@@ -487,7 +491,7 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
             if reached > cursor {
                 cursor = reached;
                 *position = Some(cursor);
-                self.store_bookmark(cursor).await?;
+                unwritten = Some(cursor);
             }
             if let Some(hook) = &settings.after_batch {
                 hook(BatchReport {
@@ -495,15 +499,30 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
                     handled: page_handled,
                 });
             }
-            if let Some(error) = failure {
-                return Err(error);
-            }
-            if stop.is_some_and(|stop| *stop.borrow()) {
-                break;
-            }
-            page = next?;
+            let stopped = stop.is_some_and(|stop| *stop.borrow());
+            // Whatever ends the run, the bookmark of what was handled is stored first.
+            let ended = match (written, failure, next) {
+                (Err(error), _, _) | (_, Some(error), _) | (_, _, Err(error)) => Err(error),
+                (Ok(()), None, Ok(_)) if stopped => Ok(()),
+                (Ok(()), None, Ok(next)) => {
+                    page = next;
+                    continue;
+                }
+            };
+            let stored = self.write_bookmark(unwritten.take()).await;
+            // The error that ended the run explains more than a failed bookmark write after it.
+            return ended.and(stored).map(|()| (fetched, handled));
         }
+        self.write_bookmark(unwritten).await?;
         Ok((fetched, handled))
+    }
+
+    /// Stores the bookmark when there is one to store.
+    async fn write_bookmark(&self, cursor: Option<Cursor>) -> Result<(), Error> {
+        match cursor {
+            Some(cursor) => self.store_bookmark(cursor).await,
+            None => Ok(()),
+        }
     }
 
     /// Handles one page; returns the cursor of the last event dealt with, how many were
