@@ -89,33 +89,54 @@ pub trait Aggregate: Serialize + DeserializeOwned + Clone + Send + Sync + 'stati
     /// [`EVENT_TYPES`](Self::EVENT_TYPES), [`DecodeError::Malformed`] when the JSON does not
     /// fit the type.
     fn decode(recorded: &RecordedEvent) -> Result<Self, DecodeError> {
-        serde_json::from_str(&recorded.event)
-            .map_err(|source| decode_error::<Self>(recorded, source))
+        let at = EventAt {
+            stream: &recorded.stream,
+            aggregate_id: &recorded.aggregate_id,
+            position: recorded.cursor.position,
+        };
+        decode_at(&recorded.event, at)
     }
+}
+
+/// Where a stored event comes from, for error messages.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EventAt<'a> {
+    pub(crate) stream: &'a str,
+    pub(crate) aggregate_id: &'a str,
+    pub(crate) position: i64,
+}
+
+/// Decodes a stored event's JSON, with an error that names the event on failure.
+pub(crate) fn decode_at<A: Aggregate>(json: &str, at: EventAt<'_>) -> Result<A, DecodeError> {
+    serde_json::from_str(json).map_err(|source| decode_error::<A>(json, at, source))
 }
 
 /// Builds the most precise error for an event that failed to decode. Only runs on the error
 /// path, so the happy path parses the JSON once.
-fn decode_error<A: Aggregate>(recorded: &RecordedEvent, source: serde_json::Error) -> DecodeError {
+fn decode_error<A: Aggregate>(
+    json: &str,
+    at: EventAt<'_>,
+    source: serde_json::Error,
+) -> DecodeError {
     #[derive(serde::Deserialize)]
     struct TypeOnly {
         #[serde(rename = "type")]
         event_type: String,
     }
-    match serde_json::from_str::<TypeOnly>(&recorded.event) {
+    match serde_json::from_str::<TypeOnly>(json) {
         Ok(TypeOnly { event_type }) if !A::EVENT_TYPES.contains(&event_type.as_str()) => {
             DecodeError::UnknownType {
-                stream: recorded.stream.clone(),
-                aggregate_id: recorded.aggregate_id.clone(),
-                position: recorded.cursor.position,
+                stream: at.stream.to_owned(),
+                aggregate_id: at.aggregate_id.to_owned(),
+                position: at.position,
                 event_type,
                 known: A::EVENT_TYPES.join(", "),
             }
         }
         found => DecodeError::Malformed {
-            stream: recorded.stream.clone(),
-            aggregate_id: recorded.aggregate_id.clone(),
-            position: recorded.cursor.position,
+            stream: at.stream.to_owned(),
+            aggregate_id: at.aggregate_id.to_owned(),
+            position: at.position,
             event_type: found.map_or_else(|_| "?".to_owned(), |t| t.event_type),
             source,
         },

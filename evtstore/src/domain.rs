@@ -3,13 +3,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::aggregate::{Agg, Aggregate, Snapshot};
+use crate::aggregate::{Agg, Aggregate, EventAt, Snapshot, decode_at};
 use crate::cache::AggregateCache;
 use crate::command::{CommandSet, Commands};
 use crate::error::{DecodeError, Error};
 use crate::event::{Append, EventMeta, Metadata, NewEvent, RecordedEvent, Timestamp};
 use crate::handler::HandlerBuilder;
-use crate::store::Store;
+use crate::store::{Replayed, Store};
 
 /// How a [`Domain`] runs commands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,11 +127,10 @@ impl<S: Store> Domain<S> {
     /// # Errors
     /// The store's errors, and [`Error::Decode`] for an event that does not decode.
     pub async fn load<A: Aggregate>(&self, aggregate_id: &str) -> Result<Agg<A::State>, Error> {
-        let start = match self.cache.get::<A::State>(A::STREAM, aggregate_id) {
-            Some(cached) => cached,
-            None => self.load_snapshot::<A>(aggregate_id).await?,
+        let agg = match self.cache.get::<A::State>(A::STREAM, aggregate_id) {
+            Some(cached) => self.replay::<A>(cached, false).await?,
+            None => self.replay::<A>(Agg::new(aggregate_id), true).await?,
         };
-        let agg = self.fold_newer::<A>(start).await?;
         self.cache.put(A::STREAM, &agg);
         Ok(agg)
     }
@@ -268,63 +267,68 @@ impl<S: Store> Domain<S> {
         &self,
         aggregate_id: &str,
     ) -> Result<Agg<A::State>, Error> {
-        let start = self.load_snapshot::<A>(aggregate_id).await?;
-        let agg = self.fold_newer::<A>(start).await?;
+        let agg = self.replay::<A>(Agg::new(aggregate_id), true).await?;
         self.cache.put(A::STREAM, &agg);
         Ok(agg)
     }
 
-    /// The aggregate as of its snapshot, when it has one with the code's tag; otherwise empty.
-    async fn load_snapshot<A: Aggregate>(
+    /// Folds the stored events after the aggregate's version into it, starting from its
+    /// snapshot when `from_snapshot` and the aggregate has one with the code's tag.
+    async fn replay<A: Aggregate>(
         &self,
-        aggregate_id: &str,
+        agg: Agg<A::State>,
+        from_snapshot: bool,
     ) -> Result<Agg<A::State>, Error> {
-        let empty = Agg::new(aggregate_id);
-        let Some(snapshots) = A::SNAPSHOTS else {
-            return Ok(empty);
-        };
-        let Some(snapshot) = self.store.snapshot(A::STREAM, aggregate_id).await? else {
-            return Ok(empty);
-        };
-        if snapshot.tag != snapshots.tag {
-            return Ok(empty);
-        }
-        match (snapshots.decode)(&snapshot.state) {
-            Ok(state) => Ok(Agg {
-                aggregate_id: aggregate_id.to_owned(),
-                version: snapshot.version,
-                state,
-            }),
-            Err(source) => {
-                // The events are the truth and the snapshot only a shortcut: rebuild, and let the
-                // next command store a good one.
-                let error = DecodeError::Snapshot {
-                    stream: A::STREAM.to_owned(),
-                    aggregate_id: aggregate_id.to_owned(),
-                    tag: snapshot.tag,
-                    source,
-                };
-                tracing::warn!(%error, "ignoring a snapshot that does not decode");
-                Ok(empty)
-            }
-        }
-    }
-
-    /// Folds the events after the aggregate's version into it.
-    async fn fold_newer<A: Aggregate>(
-        &self,
-        mut agg: Agg<A::State>,
-    ) -> Result<Agg<A::State>, Error> {
-        let newer = self
-            .store
-            .load(A::STREAM, &agg.aggregate_id, agg.version)
+        let snapshots = A::SNAPSHOTS.filter(|_| from_snapshot);
+        let aggregate_id = agg.aggregate_id.clone();
+        let (mut agg, mut broken_snapshot) = (agg, None);
+        let tag = snapshots.map(|snapshots| snapshots.tag);
+        self.store
+            .replay(A::STREAM, &aggregate_id, agg.version, tag, |item| {
+                match item {
+                    Replayed::Snapshot { version, state } => {
+                        let decode = snapshots.map(|snapshots| snapshots.decode);
+                        match decode.map(|decode| decode(state)) {
+                            Some(Ok(state)) => {
+                                agg.state = state;
+                                agg.version = version;
+                            }
+                            Some(Err(source)) => broken_snapshot = Some(source),
+                            None => {}
+                        }
+                    }
+                    // The events after a broken snapshot are no use without it.
+                    Replayed::Event { .. } if broken_snapshot.is_some() => {}
+                    Replayed::Event {
+                        version,
+                        position,
+                        event,
+                    } => {
+                        let at = EventAt {
+                            stream: A::STREAM,
+                            aggregate_id: &aggregate_id,
+                            position,
+                        };
+                        A::fold(&mut agg.state, &decode_at::<A>(event, at)?);
+                        agg.version = version;
+                    }
+                }
+                Ok(())
+            })
             .await?;
-        for recorded in &newer {
-            let event = A::decode(recorded)?;
-            A::fold(&mut agg.state, &event);
-            agg.version = recorded.version;
-        }
-        Ok(agg)
+        let Some(source) = broken_snapshot else {
+            return Ok(agg);
+        };
+        // The events are the truth and the snapshot only a shortcut: rebuild from all of
+        // them, and let the next command store a good snapshot.
+        let error = DecodeError::Snapshot {
+            stream: A::STREAM.to_owned(),
+            aggregate_id: aggregate_id.clone(),
+            tag: tag.unwrap_or_default().to_owned(),
+            source,
+        };
+        tracing::warn!(%error, "ignoring a snapshot that does not decode");
+        Box::pin(self.replay::<A>(Agg::new(aggregate_id), false)).await
     }
 
     async fn save_snapshot<A: Aggregate>(&self, agg: &Agg<A::State>) -> Result<(), Error> {

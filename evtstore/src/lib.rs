@@ -47,7 +47,7 @@ pub use crate::handler::{
 };
 pub use crate::memory::MemoryStore;
 pub use crate::runner::HandlerHandle;
-pub use crate::store::{HandlerLock, Store};
+pub use crate::store::{HandlerLock, Replayed, Store};
 
 /// Derives [`Aggregate`](trait@Aggregate) for the event enum of one stream, with a fold trait
 /// and a handler trait.

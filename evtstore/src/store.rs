@@ -93,6 +93,53 @@ pub trait Store: Clone + Send + Sync + 'static {
         snapshot: &Snapshot,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// Replays an aggregate for folding, in one read where the store can: first the snapshot
+    /// stored under `snapshot_tag` when one is given and that snapshot is newer than
+    /// `after_version`, then every event after the snapshot (or after `after_version` when
+    /// no such snapshot exists), in version order. Each item is handed to `visit` as it is
+    /// read, borrowed from the store's row: nothing is copied that the fold does not keep.
+    /// An error from `visit` ends the replay and is returned.
+    ///
+    /// The default reads [`snapshot`](Self::snapshot) and [`load`](Self::load); SQL stores
+    /// override it with a single statement of three columns per event.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the store cannot be read, and whatever `visit` returns.
+    fn replay<F>(
+        &self,
+        stream: &str,
+        aggregate_id: &str,
+        after_version: u64,
+        snapshot_tag: Option<&str>,
+        mut visit: F,
+    ) -> impl Future<Output = Result<(), Error>> + Send
+    where
+        F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
+    {
+        async move {
+            let mut from = after_version;
+            if let Some(tag) = snapshot_tag
+                && let Some(snapshot) = self.snapshot(stream, aggregate_id).await?
+                && snapshot.tag == tag
+                && snapshot.version > after_version
+            {
+                from = snapshot.version;
+                visit(Replayed::Snapshot {
+                    version: snapshot.version,
+                    state: &snapshot.state,
+                })?;
+            }
+            for event in self.load(stream, aggregate_id, from).await? {
+                visit(Replayed::Event {
+                    version: event.version,
+                    position: event.cursor.position,
+                    event: &event.event,
+                })?;
+            }
+            Ok(())
+        }
+    }
+
     /// Claims the right to run the handler `name` until the returned lock is dropped, so that
     /// two runners of one handler never interleave their bookmarks.
     ///
@@ -106,6 +153,27 @@ pub trait Store: Clone + Send + Sync + 'static {
         let _ = name;
         async { Ok(HandlerLock::unguarded()) }
     }
+}
+
+/// One item of [`Store::replay`], borrowed from the row it was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replayed<'a> {
+    /// The aggregate's snapshot under the requested tag; always first when present.
+    Snapshot {
+        /// The number of events folded into `state`.
+        version: u64,
+        /// The encoded state.
+        state: &'a str,
+    },
+    /// One event of the aggregate.
+    Event {
+        /// The aggregate's version after the event.
+        version: u64,
+        /// The event's global position, for error messages.
+        position: i64,
+        /// The event as JSON text with a `type` field.
+        event: &'a str,
+    },
 }
 
 /// The right to run one handler; released when dropped.

@@ -84,6 +84,7 @@ macro_rules! conformance_suite {
             storage::bookmarks_upsert_by_name,
             storage::unknown_event_type_fails_load,
             storage::malformed_event_fails_handler,
+            storage::replay_starts_from_matching_snapshot,
         }
     };
 }

@@ -1,6 +1,6 @@
 //! The store interface itself: reads, cursors, bookmarks, and events the code cannot decode.
 
-use evtstore::{Cursor, DecodeError, Domain, Error, HandlerOptions, Store};
+use evtstore::{Cursor, DecodeError, Domain, Error, HandlerOptions, Replayed, Snapshot, Store};
 
 use crate::cases::append_raw;
 use crate::domain::{PostsModel, UserEvent};
@@ -224,4 +224,96 @@ pub async fn malformed_event_fails_handler<S: Store>(store: S) {
     assert_eq!(lenient.run_once().await.unwrap(), 2);
     assert_eq!(lenient.model().seen_ids(), ["a", "d"]);
     assert_eq!(*skipped.lock().unwrap(), ["created", "promoted"]);
+}
+
+/// Collects what `replay` hands over, as (kind, version) pairs with the text.
+async fn replayed<S: Store>(
+    store: &S,
+    aggregate_id: &str,
+    after: u64,
+    tag: Option<&str>,
+) -> Vec<(&'static str, u64, String)> {
+    let mut seen = Vec::new();
+    store
+        .replay("counters", aggregate_id, after, tag, |item| {
+            seen.push(match item {
+                Replayed::Snapshot { version, state } => ("snapshot", version, state.to_owned()),
+                Replayed::Event {
+                    version,
+                    position,
+                    event,
+                } => {
+                    assert!(position > 0, "events carry their position");
+                    ("event", version, event.to_owned())
+                }
+            });
+            Ok(())
+        })
+        .await
+        .unwrap();
+    seen
+}
+
+/// `replay` hands over the snapshot with the asked tag first, then only the events after it;
+/// without a matching or newer snapshot, the events after the asked version.
+pub async fn replay_starts_from_matching_snapshot<S: Store>(store: S) {
+    for version in 1..=4 {
+        let json = format!(r#"{{"type":"incremented","n":{version}}}"#);
+        append_raw(&store, "counters", "c", version, &json)
+            .await
+            .unwrap();
+    }
+    append_raw(&store, "counters", "other", 1, r#"{"type":"incremented"}"#)
+        .await
+        .unwrap();
+    let snapshot = Snapshot {
+        version: 2,
+        tag: "v1".into(),
+        state: r#"{"total":2}"#.into(),
+    };
+    store
+        .save_snapshot("counters", "c", &snapshot)
+        .await
+        .unwrap();
+
+    let with_snapshot = replayed(&store, "c", 0, Some("v1")).await;
+    let kinds: Vec<(&str, u64)> = with_snapshot.iter().map(|(k, v, _)| (*k, *v)).collect();
+    assert_eq!(kinds, [("snapshot", 2), ("event", 3), ("event", 4)]);
+    assert_eq!(with_snapshot[0].2, r#"{"total":2}"#);
+    assert!(with_snapshot[2].2.contains(r#""n":4"#), "{with_snapshot:?}");
+
+    let other_tag: Vec<(&str, u64)> = replayed(&store, "c", 0, Some("v2"))
+        .await
+        .iter()
+        .map(|(k, v, _)| (*k, *v))
+        .collect();
+    assert_eq!(
+        other_tag,
+        [("event", 1), ("event", 2), ("event", 3), ("event", 4)]
+    );
+    let no_tag: Vec<(&str, u64)> = replayed(&store, "c", 1, None)
+        .await
+        .iter()
+        .map(|(k, v, _)| (*k, *v))
+        .collect();
+    assert_eq!(no_tag, [("event", 2), ("event", 3), ("event", 4)]);
+    // A snapshot no newer than the caller's version is of no use and not handed over.
+    let past_snapshot: Vec<(&str, u64)> = replayed(&store, "c", 3, Some("v1"))
+        .await
+        .iter()
+        .map(|(k, v, _)| (*k, *v))
+        .collect();
+    assert_eq!(past_snapshot, [("event", 4)]);
+    assert!(replayed(&store, "nobody", 0, Some("v1")).await.is_empty());
+
+    // An error from the visitor ends the replay and comes back.
+    let mut visits = 0;
+    let outcome = store
+        .replay("counters", "c", 0, None, |_| {
+            visits += 1;
+            Err(Error::Config("stop here".into()))
+        })
+        .await;
+    assert!(matches!(outcome, Err(Error::Config(_))), "{outcome:?}");
+    assert_eq!(visits, 1);
 }
