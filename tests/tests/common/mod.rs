@@ -19,17 +19,77 @@ use evtstore_sqlx::{MySqlStore, PgStore, SqliteStore, Tables};
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 pub const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
 
-/// A name no other test of any run uses: process id, time and a counter.
+/// A name no other test of any run uses: the time in seconds (so that leftovers of old runs
+/// can be recognised and dropped), the process id and a counter.
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_nanos() % 1_000_000_000_000);
     format!(
-        "{prefix}_{}_{nanos}_{}",
+        "{prefix}_{}_{}_{}",
+        unix_seconds(),
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+/// Test schemas and databases are named `evt_<seconds>_..`; those older than an hour belong to
+/// runs that have ended (a run takes minutes), and are dropped so that they do not pile up on
+/// the servers. A test that fails keeps its data for an hour, for a look.
+const STALE_AFTER_SECONDS: u64 = 3600;
+
+fn is_stale(name: &str) -> bool {
+    let seconds = name
+        .strip_prefix("evt_")
+        .and_then(|rest| rest.split('_').next());
+    seconds
+        .and_then(|seconds| seconds.parse::<u64>().ok())
+        .is_some_and(|seconds| seconds + STALE_AFTER_SECONDS < unix_seconds())
+}
+
+/// Whether this process has already dropped stale test data on a server.
+static POSTGRES_SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static MYSQL_SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+async fn sweep_postgres(admin: &mut sqlx::PgConnection) {
+    if POSTGRES_SWEPT.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'evt\\_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .expect("cannot list test schemas");
+    for name in names.into_iter().filter(|name| is_stale(name)) {
+        // Another process may be dropping the same schema: a failure here is harmless.
+        let drop = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+            .execute(&mut *admin)
+            .await;
+    }
+}
+
+async fn sweep_mysql(admin: &mut sqlx::MySqlConnection) {
+    if MYSQL_SWEPT.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(schema_name AS CHAR) FROM information_schema.schemata \
+         WHERE schema_name LIKE 'evt\\_%'",
+    )
+    .fetch_all(&mut *admin)
+    .await
+    .expect("cannot list test databases");
+    for name in names.into_iter().filter(|name| is_stale(name)) {
+        let drop = format!("DROP DATABASE IF EXISTS `{name}`");
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+            .execute(&mut *admin)
+            .await;
+    }
 }
 
 pub fn postgres_url() -> String {
@@ -88,6 +148,7 @@ pub async fn postgres_schema_at(url: &str) -> PgConnectOptions {
                  EVTSTORE_TEST_POSTGRES_URL at a server (the tests never skip)"
             )
         });
+    sweep_postgres(&mut admin).await;
     let schema = unique_name("evt");
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&mut admin)
@@ -135,6 +196,7 @@ pub async fn mysql_database_at(url: &str) -> MySqlConnectOptions {
                  EVTSTORE_TEST_MYSQL_URL at a server (the tests never skip)"
             )
         });
+    sweep_mysql(&mut admin).await;
     let database = unique_name("evt");
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
         .execute(&mut admin)
