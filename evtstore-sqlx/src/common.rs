@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Timestamp};
+use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Replayed, Timestamp};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 /// A driver error as [`Error::Database`], keeping the database's message.
@@ -170,6 +170,109 @@ where
         event,
         metadata,
     })
+}
+
+/// The operation label of a replay, formatted only when an error needs it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Replaying<'a> {
+    pub(crate) stream: &'a str,
+    pub(crate) aggregate_id: &'a str,
+}
+
+impl fmt::Display for Replaying<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "replaying {}/{}", self.stream, self.aggregate_id)
+    }
+}
+
+/// Decodes one row of a `replay` statement, borrowing its text: kind (0 for the snapshot, 1
+/// for an event), version, position (NULL for the snapshot), then the state or the event.
+/// `first` tells whether the row is the first of the result: a snapshot anywhere else would be
+/// folded over events, so it is refused as malformed.
+pub(crate) fn decode_replayed<'r, R>(
+    row: &'r R,
+    first: bool,
+    operation: &Replaying<'_>,
+) -> Result<Replayed<'r>, Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Type<R::Database> + Decode<'r, R::Database>,
+    &'r str: Type<R::Database> + Decode<'r, R::Database>,
+{
+    let fail = |message: String| Error::database(operation, MalformedRow(message));
+    let get_i64 = |index: usize| {
+        row.try_get::<Option<i64>, _>(index)
+            .map_err(|error| db_error(operation, error))
+    };
+    let text = row
+        .try_get::<Option<&'r str>, _>(3)
+        .map_err(|error| db_error(operation, error))?;
+    match get_i64(0)? {
+        Some(0) => {
+            let version =
+                get_i64(1)?.ok_or_else(|| fail("the snapshot has no version (NULL)".to_owned()))?;
+            let version = stored_version(version, operation)?;
+            if !first {
+                return Err(fail(format!(
+                    "the snapshot at version {version} came after events"
+                )));
+            }
+            let state = text.ok_or_else(|| fail("the snapshot has no state (NULL)".to_owned()))?;
+            Ok(Replayed::Snapshot { version, state })
+        }
+        Some(1) => {
+            let position =
+                get_i64(2)?.ok_or_else(|| fail("an event row has no position".to_owned()))?;
+            let at = |what: &str| format!("the event at position {position} has no {what} (NULL)");
+            let version = get_i64(1)?.ok_or_else(|| fail(at("version")))?;
+            let version = u64::try_from(version)
+                .ok()
+                .filter(|version| *version > 0)
+                .ok_or_else(|| {
+                    fail(format!(
+                        "the event at position {position} has version {version}; versions \
+                         start at 1"
+                    ))
+                })?;
+            let event = text.ok_or_else(|| fail(at("event")))?;
+            Ok(Replayed::Event {
+                version,
+                position,
+                event,
+            })
+        }
+        kind => Err(fail(format!(
+            "a replayed row has kind {kind:?}, neither 0 (snapshot) nor 1 (event)"
+        ))),
+    }
+}
+
+/// Streams the rows of a `replay` statement to `visit`, decoding each in place.
+pub(crate) async fn visit_replayed<'q, R, F>(
+    mut rows: futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
+    operation: &Replaying<'_>,
+    mut visit: F,
+) -> Result<(), Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    for<'r> &'r str: Type<R::Database> + Decode<'r, R::Database>,
+    F: FnMut(Replayed<'_>) -> Result<(), Error>,
+{
+    use futures_util::TryStreamExt;
+
+    let mut first = true;
+    while let Some(row) = rows
+        .try_next()
+        .await
+        .map_err(|error| db_error(operation, error))?
+    {
+        visit(decode_replayed(&row, first, operation)?)?;
+        first = false;
+    }
+    Ok(())
 }
 
 /// A stored version as `u64`, refusing negative values.

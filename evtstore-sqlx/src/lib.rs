@@ -67,7 +67,7 @@ mod postgres;
 mod sqlite;
 mod tables;
 
-use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Snapshot, Store};
+use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Replayed, Snapshot, Store};
 
 #[cfg(feature = "mysql")]
 pub use crate::mysql::MySqlStore;
@@ -225,6 +225,24 @@ impl Store for SqlStore {
         after_version: u64,
     ) -> Result<Vec<RecordedEvent>, Error> {
         dispatch!(self, store => store.load(stream, aggregate_id, after_version).await)
+    }
+
+    async fn replay<F>(
+        &self,
+        stream: &str,
+        aggregate_id: &str,
+        after_version: u64,
+        snapshot_tag: Option<&str>,
+        visit: F,
+    ) -> Result<(), Error>
+    where
+        F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
+    {
+        dispatch!(self, store => {
+            store
+                .replay(stream, aggregate_id, after_version, snapshot_tag, visit)
+                .await
+        })
     }
 
     async fn read(

@@ -10,14 +10,14 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Snapshot, Store};
+use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Replayed, Snapshot, Store};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::Tables;
 use crate::common::{
-    CommitColumn, MalformedRow, RunningHandlers, appending, conflict, db_error, decode_event,
-    decode_event_of, first_version, statements, stored_version,
+    CommitColumn, MalformedRow, Replaying, RunningHandlers, appending, conflict, db_error,
+    decode_event, decode_event_of, first_version, statements, stored_version, visit_replayed,
 };
 
 /// MySQL's error number for a duplicate key.
@@ -31,6 +31,7 @@ struct Sql {
     allocate: Arc<str>,
     append: String,
     load: Arc<str>,
+    replay: Arc<str>,
     read: String,
     last_position: String,
     bookmark_get: Arc<str>,
@@ -49,6 +50,7 @@ impl Sql {
             allocate: render(include_str!("sql/mysql/allocate.sql")),
             append: tables.render(include_str!("sql/mysql/append.sql")),
             load: render(include_str!("sql/mysql/load.sql")),
+            replay: render(include_str!("sql/mysql/replay.sql")),
             read: tables.render(include_str!("sql/mysql/read.sql")),
             last_position: tables.render(include_str!("sql/mysql/last_position.sql")),
             bookmark_get: render(include_str!("sql/mysql/bookmark_get.sql")),
@@ -287,6 +289,38 @@ impl Store for MySqlStore {
                 )
             })
             .collect()
+    }
+
+    async fn replay<F>(
+        &self,
+        stream: &str,
+        aggregate_id: &str,
+        after_version: u64,
+        snapshot_tag: Option<&str>,
+        visit: F,
+    ) -> Result<(), Error>
+    where
+        F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
+    {
+        let after = i64::try_from(after_version).unwrap_or(i64::MAX);
+        // Placeholders in text order (see replay.sql).
+        let rows = sqlx::query(sql(&self.sql.replay))
+            .bind(stream)
+            .bind(aggregate_id)
+            .bind(snapshot_tag)
+            .bind(after)
+            .bind(stream)
+            .bind(aggregate_id)
+            .bind(after)
+            .bind(stream)
+            .bind(aggregate_id)
+            .bind(snapshot_tag)
+            .fetch(&self.pool);
+        let operation = Replaying {
+            stream,
+            aggregate_id,
+        };
+        visit_replayed(rows, &operation, visit).await
     }
 
     async fn read(

@@ -12,14 +12,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Snapshot, Store};
+use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Replayed, Snapshot, Store};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::Tables;
 use crate::common::{
-    CommitColumn, MalformedRow, RunningHandlers, appending, conflict, db_error, decode_event_of,
-    first_version, is_version_conflict, statements, stored_version,
+    CommitColumn, MalformedRow, Replaying, RunningHandlers, appending, conflict, db_error,
+    decode_event_of, first_version, is_version_conflict, statements, stored_version,
+    visit_replayed,
 };
 
 /// See [`PgStore::with_visibility_wait`].
@@ -34,6 +35,7 @@ struct Sql {
     append_one: Arc<str>,
     append: Arc<str>,
     load: Arc<str>,
+    replay: Arc<str>,
     read_page: Arc<str>,
     read: Arc<str>,
     last_cursor: Arc<str>,
@@ -56,6 +58,7 @@ impl Sql {
                 // Tables without the txid column: the commit key is 0.
                 render(&include_str!("sql/postgres/load.sql").replace("e.\"txid\",", "0::bigint,"))
             },
+            replay: render(include_str!("sql/postgres/replay.sql")),
             read_page: if gap_safe {
                 render(include_str!("sql/postgres/read_page.sql"))
             } else {
@@ -434,6 +437,30 @@ impl Store for PgStore {
                 )
             })
             .collect()
+    }
+
+    async fn replay<F>(
+        &self,
+        stream: &str,
+        aggregate_id: &str,
+        after_version: u64,
+        snapshot_tag: Option<&str>,
+        visit: F,
+    ) -> Result<(), Error>
+    where
+        F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
+    {
+        let rows = sqlx::query(sql(&self.sql.replay))
+            .bind(stream)
+            .bind(aggregate_id)
+            .bind(i64::try_from(after_version).unwrap_or(i64::MAX))
+            .bind(snapshot_tag)
+            .fetch(&self.pool);
+        let operation = Replaying {
+            stream,
+            aggregate_id,
+        };
+        visit_replayed(rows, &operation, visit).await
     }
 
     async fn read(

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Snapshot, Store};
+use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Replayed, Snapshot, Store};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -17,8 +17,9 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::common::{
-    CommitColumn, MalformedRow, RunningHandlers, appending, conflict, db_error, decode_event,
-    decode_event_of, first_version, is_version_conflict, statements, stored_version,
+    CommitColumn, MalformedRow, Replaying, RunningHandlers, appending, conflict, db_error,
+    decode_event, decode_event_of, first_version, is_version_conflict, statements, stored_version,
+    visit_replayed,
 };
 use crate::{Synchronous, Tables};
 
@@ -34,6 +35,7 @@ struct Sql {
     append_one: Arc<str>,
     append_many: Arc<str>,
     load: Arc<str>,
+    replay: Arc<str>,
     read: Arc<str>,
     last_position: Arc<str>,
     bookmark_get: Arc<str>,
@@ -52,6 +54,7 @@ impl Sql {
             append_one: render(include_str!("sql/sqlite/append_one.sql")),
             append_many: render(include_str!("sql/sqlite/append_many.sql")),
             load: render(include_str!("sql/sqlite/load.sql")),
+            replay: render(include_str!("sql/sqlite/replay.sql")),
             read: render(include_str!("sql/sqlite/read.sql")),
             last_position: render(include_str!("sql/sqlite/last_position.sql")),
             bookmark_get: render(include_str!("sql/sqlite/bookmark_get.sql")),
@@ -297,6 +300,30 @@ impl Store for SqliteStore {
                 )
             })
             .collect()
+    }
+
+    async fn replay<F>(
+        &self,
+        stream: &str,
+        aggregate_id: &str,
+        after_version: u64,
+        snapshot_tag: Option<&str>,
+        visit: F,
+    ) -> Result<(), Error>
+    where
+        F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
+    {
+        let rows = sqlx::query(sql(&self.sql.replay))
+            .bind(stream)
+            .bind(aggregate_id)
+            .bind(i64::try_from(after_version).unwrap_or(i64::MAX))
+            .bind(snapshot_tag)
+            .fetch(&self.pool);
+        let operation = Replaying {
+            stream,
+            aggregate_id,
+        };
+        visit_replayed(rows, &operation, visit).await
     }
 
     async fn read(

@@ -1,0 +1,26 @@
+-- An aggregate for folding, in one statement: the snapshot stored under tag $4 when it is newer
+-- than version $3 (kind 0; a NULL tag matches none), then the events after that snapshot, or
+-- after $3 when there is none (kind 1), by version. The snapshot's version is below every
+-- event's, so it comes first.
+--
+-- The stream and aggregate_id conditions sit on the union, not inside it, so that the planner
+-- pushes them into both parts as constants: the events part is then a range of the
+-- (stream, aggregate_id, version) index, already in version order, and a Merge Append puts the
+-- snapshot before it without sorting the events. (A subquery inside the union's events part
+-- would keep it from being pulled up, and then the whole result is sorted.) Only what the fold
+-- needs is sent: no stream, aggregate id, timestamp or metadata.
+SELECT r."kind", r."version", r."position", r."body"
+FROM (
+    SELECT 0::bigint AS "kind", s."stream", s."aggregate_id", s."version",
+           NULL::bigint AS "position", s."state" AS "body"
+    FROM "{snapshots}" AS s
+    WHERE s."tag" = $4
+    UNION ALL
+    SELECT 1::bigint, e."stream", e."aggregate_id", e."version", e."position", e."event"
+    FROM "{events}" AS e
+) AS r
+WHERE r."stream" = $1 AND r."aggregate_id" = $2 AND r."version" > $3::bigint
+  AND (r."kind" = 0 OR r."version" > (
+        SELECT COALESCE(MAX(s."version"), 0) FROM "{snapshots}" AS s
+        WHERE s."stream" = $1 AND s."aggregate_id" = $2 AND s."tag" = $4))
+ORDER BY r."version"
