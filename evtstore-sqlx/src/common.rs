@@ -185,6 +185,18 @@ impl fmt::Display for Replaying<'_> {
     }
 }
 
+/// How the integer columns of a `replay` row are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IntColumns {
+    /// Checked against the column's type, as `try_get` does.
+    Checked,
+    /// Decoded without the type check, which costs about as much as the decoding itself. Only
+    /// where the statement casts the columns to a 64-bit integer and the driver's integer
+    /// decoding fails cleanly on any other width (PostgreSQL).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Unchecked,
+}
+
 /// Decodes one row of a `replay` statement, borrowing its text: kind (0 for the snapshot, 1
 /// for an event), version, position (NULL for the snapshot), then the state or the event.
 /// `first` tells whether the row is the first of the result: a snapshot anywhere else would be
@@ -192,6 +204,7 @@ impl fmt::Display for Replaying<'_> {
 pub(crate) fn decode_replayed<'r, R>(
     row: &'r R,
     first: bool,
+    ints: IntColumns,
     operation: &Replaying<'_>,
 ) -> Result<Replayed<'r>, Error>
 where
@@ -202,8 +215,11 @@ where
 {
     let fail = |message: String| Error::database(operation, MalformedRow(message));
     let get_i64 = |index: usize| {
-        row.try_get::<Option<i64>, _>(index)
-            .map_err(|error| db_error(operation, error))
+        match ints {
+            IntColumns::Checked => row.try_get::<Option<i64>, _>(index),
+            IntColumns::Unchecked => row.try_get_unchecked::<Option<i64>, _>(index),
+        }
+        .map_err(|error| db_error(operation, error))
     };
     let text = row
         .try_get::<Option<&'r str>, _>(3)
@@ -251,6 +267,7 @@ where
 /// Streams the rows of a `replay` statement to `visit`, decoding each in place.
 pub(crate) async fn visit_replayed<'q, R, F>(
     mut rows: futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
+    ints: IntColumns,
     operation: &Replaying<'_>,
     mut visit: F,
 ) -> Result<(), Error>
@@ -269,7 +286,7 @@ where
         .await
         .map_err(|error| db_error(operation, error))?
     {
-        visit(decode_replayed(&row, first, operation)?)?;
+        visit(decode_replayed(&row, first, ints, operation)?)?;
         first = false;
     }
     Ok(())

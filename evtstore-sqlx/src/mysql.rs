@@ -16,8 +16,9 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::Tables;
 use crate::common::{
-    CommitColumn, MalformedRow, Replaying, RunningHandlers, appending, conflict, db_error,
-    decode_event, decode_event_of, first_version, statements, stored_version, visit_replayed,
+    CommitColumn, IntColumns, MalformedRow, Replaying, RunningHandlers, appending, conflict,
+    db_error, decode_event, decode_event_of, first_version, statements, stored_version,
+    visit_replayed,
 };
 
 /// MySQL's error number for a duplicate key.
@@ -320,7 +321,7 @@ impl Store for MySqlStore {
             stream,
             aggregate_id,
         };
-        visit_replayed(rows, &operation, visit).await
+        visit_replayed(rows, IntColumns::Checked, &operation, visit).await
     }
 
     async fn read(

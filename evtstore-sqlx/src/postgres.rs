@@ -18,8 +18,8 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::Tables;
 use crate::common::{
-    CommitColumn, MalformedRow, Replaying, RunningHandlers, appending, conflict, db_error,
-    decode_event_of, first_version, is_version_conflict, statements, stored_version,
+    CommitColumn, IntColumns, MalformedRow, Replaying, RunningHandlers, appending, conflict,
+    db_error, decode_event_of, first_version, is_version_conflict, statements, stored_version,
     visit_replayed,
 };
 
@@ -460,7 +460,7 @@ impl Store for PgStore {
             stream,
             aggregate_id,
         };
-        visit_replayed(rows, &operation, visit).await
+        visit_replayed(rows, IntColumns::Unchecked, &operation, visit).await
     }
 
     async fn read(

@@ -17,9 +17,9 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::common::{
-    CommitColumn, MalformedRow, Replaying, RunningHandlers, appending, conflict, db_error,
-    decode_event, decode_event_of, first_version, is_version_conflict, statements, stored_version,
-    visit_replayed,
+    CommitColumn, IntColumns, MalformedRow, Replaying, RunningHandlers, appending, conflict,
+    db_error, decode_event, decode_event_of, first_version, is_version_conflict, statements,
+    stored_version, visit_replayed,
 };
 use crate::{Synchronous, Tables};
 
@@ -323,7 +323,7 @@ impl Store for SqliteStore {
             stream,
             aggregate_id,
         };
-        visit_replayed(rows, &operation, visit).await
+        visit_replayed(rows, IntColumns::Checked, &operation, visit).await
     }
 
     async fn read(
