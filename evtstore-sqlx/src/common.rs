@@ -94,17 +94,32 @@ where
     i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
     String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
 {
-    decode_event_of(row, None, CommitColumn::BigInt, operation)
+    decode_event_of(row, None, Decoding::Checked, operation)
 }
 
-/// How a row carries its commit key (column 1).
+/// How the values of an event row are read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CommitColumn {
-    /// A `bigint` (0 on stores without a commit key).
-    BigInt,
-    /// A PostgreSQL `xid8`, sent as is.
+pub(crate) enum Decoding {
+    /// Each value checked against its type, as `try_get` does (SQLite's values carry their own
+    /// types, so each one needs it); the commit key a `bigint` (0 on stores without one), the
+    /// timestamp epoch milliseconds.
+    Checked,
+    /// PostgreSQL rows whose column types were checked once for the whole result (see
+    /// `postgres::check_event_columns`): values are read without the per-value check, which
+    /// costs about as much as the decoding. The commit key is the raw `xid8` (its binary form
+    /// is an 8-byte integer, as `bigint`'s) and the timestamp the raw `timestamptz` (binary:
+    /// microseconds since 2000-01-01 UTC), so the server converts neither.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-    Xid8,
+    PgChecked,
+}
+
+/// Milliseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC).
+const PG_EPOCH_MILLIS: i64 = 946_684_800_000;
+
+/// A PostgreSQL binary timestamp (microseconds since 2000-01-01) as Unix epoch milliseconds,
+/// rounded to the nearest millisecond.
+pub(crate) fn pg_micros_to_millis(micros: i64) -> i64 {
+    micros.saturating_add(500).div_euclid(1000) + PG_EPOCH_MILLIS
 }
 
 /// [`decode_event`] for rows of one aggregate: `load` selects NULL for the stream and
@@ -112,7 +127,7 @@ pub(crate) enum CommitColumn {
 pub(crate) fn decode_event_of<R>(
     row: &R,
     known: Option<(&str, &str)>,
-    commit_column: CommitColumn,
+    decoding: Decoding,
     operation: &dyn fmt::Display,
 ) -> Result<RecordedEvent, Error>
 where
@@ -122,22 +137,23 @@ where
     String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
 {
     let fail = |message: String| Error::database(operation, MalformedRow(message));
+    let checked = decoding == Decoding::Checked;
     let get_i64 = |index: usize| {
-        row.try_get::<Option<i64>, _>(index)
-            .map_err(|error| db_error(operation, error))
+        if checked {
+            row.try_get::<Option<i64>, _>(index)
+        } else {
+            row.try_get_unchecked::<Option<i64>, _>(index)
+        }
+        .map_err(|error| db_error(operation, error))
     };
-    let commit = match commit_column {
-        CommitColumn::BigInt => get_i64(1)?,
-        // The binary form of `xid8` is an 8-byte integer, as `bigint`'s: read it as is rather
-        // than have the server turn every txid into text and back.
-        CommitColumn::Xid8 => row
-            .try_get_unchecked::<Option<i64>, _>(1)
-            .map_err(|error| db_error(operation, error))?,
-    }
-    .unwrap_or(0);
+    let commit = get_i64(1)?.unwrap_or(0);
     let get_string = |index: usize| {
-        row.try_get::<Option<String>, _>(index)
-            .map_err(|error| db_error(operation, error))
+        if checked {
+            row.try_get::<Option<String>, _>(index)
+        } else {
+            row.try_get_unchecked::<Option<String>, _>(index)
+        }
+        .map_err(|error| db_error(operation, error))
     };
     let position = get_i64(0)?.ok_or_else(|| fail("an event row has no position".to_owned()))?;
     let at = |what: &str| format!("the event at position {position} has no {what} (NULL)");
@@ -159,6 +175,10 @@ where
             ))
         })?;
     let timestamp = get_i64(5)?.ok_or_else(|| fail(at("timestamp")))?;
+    let timestamp = match decoding {
+        Decoding::Checked => timestamp,
+        Decoding::PgChecked => pg_micros_to_millis(timestamp),
+    };
     let event = get_string(6)?.ok_or_else(|| fail(at("event")))?;
     let metadata = get_string(7)?;
     Ok(RecordedEvent {
@@ -314,7 +334,16 @@ pub(crate) fn statements(sql: &str) -> impl Iterator<Item = &str> {
 
 #[cfg(test)]
 mod tests {
-    use super::statements;
+    use super::{pg_micros_to_millis, statements};
+
+    #[test]
+    fn postgres_timestamps_become_unix_millis() {
+        assert_eq!(pg_micros_to_millis(0), 946_684_800_000);
+        assert_eq!(pg_micros_to_millis(-946_684_800_000_000), 0);
+        assert_eq!(pg_micros_to_millis(1_499), 946_684_800_001);
+        assert_eq!(pg_micros_to_millis(1_500), 946_684_800_002);
+        assert_eq!(pg_micros_to_millis(-1_001), 946_684_799_999);
+    }
 
     #[test]
     fn splits_on_semicolon_lines() {

@@ -16,9 +16,8 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::Tables;
 use crate::common::{
-    CommitColumn, IntColumns, MalformedRow, Replaying, RunningHandlers, appending, conflict,
-    db_error, decode_event, decode_event_of, first_version, statements, stored_version,
-    visit_replayed,
+    Decoding, IntColumns, MalformedRow, Replaying, RunningHandlers, appending, conflict, db_error,
+    decode_event, decode_event_of, first_version, statements, stored_version, visit_replayed,
 };
 
 /// MySQL's error number for a duplicate key.
@@ -285,7 +284,7 @@ impl Store for MySqlStore {
                 decode_event_of(
                     row,
                     Some((stream, aggregate_id)),
-                    CommitColumn::BigInt,
+                    Decoding::Checked,
                     &operation,
                 )
             })

@@ -13,13 +13,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Replayed, Snapshot, Store};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgTypeInfo};
+use sqlx::{AssertSqlSafe, Column, Postgres, Row, Type, TypeInfo};
 
 use crate::Tables;
 use crate::common::{
-    CommitColumn, IntColumns, MalformedRow, Replaying, RunningHandlers, appending, conflict,
-    db_error, decode_event_of, first_version, is_version_conflict, statements, stored_version,
+    Decoding, IntColumns, MalformedRow, Replaying, RunningHandlers, appending, conflict, db_error,
+    decode_event_of, first_version, is_version_conflict, statements, stored_version,
     visit_replayed,
 };
 
@@ -258,9 +258,9 @@ impl ReadAhead {
             // Not a full page: the database may have more by now.
             return None;
         }
-        let mut events = chain.events;
-        let rest = events.split_off(limit);
-        let page: Vec<RecordedEvent> = events.into();
+        // Move out only the page: the rest stays where it is.
+        let mut rest = chain.events;
+        let page: Vec<RecordedEvent> = rest.drain(..limit).collect();
         if let (Some(last), false) = (page.last(), rest.is_empty()) {
             chains.push_back(Chain {
                 streams: chain.streams,
@@ -360,25 +360,55 @@ impl Waiter {
     }
 }
 
-impl PgStore {
-    /// Gap-safe queries send the raw `xid8`; the position-order ones a bigint 0.
-    fn commit_column(&self) -> CommitColumn {
-        if self.gap_safe {
-            CommitColumn::Xid8
-        } else {
-            CommitColumn::BigInt
-        }
+/// Checks the column types of an event query's result once, so that its rows can be read
+/// without checking every value ([`Decoding::PgChecked`]): PostgreSQL describes the columns
+/// once per result. Position and version are `bigint`, the commit key an 8-byte `xid8` or
+/// `bigint`, the timestamp a `timestamptz` (or `timestamp`), the rest text.
+fn check_event_columns(row: &PgRow, operation: &dyn fmt::Display) -> Result<(), Error> {
+    let columns = row.columns();
+    let check = |index: usize, expected: &str, ok: fn(&PgTypeInfo) -> bool| match columns.get(index)
+    {
+        Some(column) if ok(column.type_info()) => Ok(()),
+        found => Err(Error::database(
+            operation,
+            MalformedRow(format!(
+                "column {index} of an event query is {}, expected {expected}",
+                found.map_or("missing", |column| column.type_info().name())
+            )),
+        )),
+    };
+    fn int8(ty: &PgTypeInfo) -> bool {
+        <i64 as Type<Postgres>>::compatible(ty)
     }
+    fn text(ty: &PgTypeInfo) -> bool {
+        <&str as Type<Postgres>>::compatible(ty)
+    }
+    check(0, "bigint", int8)?;
+    check(1, "xid8 or bigint", |ty| {
+        int8(ty) || ty.name().eq_ignore_ascii_case("xid8")
+    })?;
+    check(2, "text", text)?;
+    check(3, "text", text)?;
+    check(4, "bigint", int8)?;
+    check(5, "timestamptz", |ty| {
+        matches!(ty.name(), "TIMESTAMPTZ" | "TIMESTAMP")
+    })?;
+    check(6, "text", text)?;
+    check(7, "text", text)
+}
 
-    fn decode_rows(
-        &self,
-        rows: &[PgRow],
-        operation: &dyn fmt::Display,
-    ) -> Result<Vec<RecordedEvent>, Error> {
-        rows.iter()
-            .map(|row| decode_event_of(row, None, self.commit_column(), operation))
-            .collect()
+/// Decodes the event rows of one result; `known` is the stream and aggregate id of a load.
+fn decode_rows(
+    rows: &[PgRow],
+    known: Option<(&str, &str)>,
+    operation: &dyn fmt::Display,
+) -> Result<Vec<RecordedEvent>, Error> {
+    if let Some(first) = rows.first() {
+        check_event_columns(first, operation)?;
     }
+    rows.iter()
+        .map(|row| decode_event_of(row, known, Decoding::PgChecked, operation))
+        .collect()
 }
 
 impl Store for PgStore {
@@ -427,16 +457,7 @@ impl Store for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(|error| db_error(&operation, error))?;
-        rows.iter()
-            .map(|row| {
-                decode_event_of(
-                    row,
-                    Some((stream, aggregate_id)),
-                    self.commit_column(),
-                    &operation,
-                )
-            })
-            .collect()
+        decode_rows(&rows, Some((stream, aggregate_id)), &operation)
     }
 
     async fn replay<F>(
@@ -495,7 +516,7 @@ impl Store for PgStore {
             .await
             .map_err(|error| db_error(&operation, error))?;
         if rows.len() >= limit || !self.gap_safe {
-            let mut events = self.decode_rows(&rows, &operation)?;
+            let mut events = decode_rows(&rows, None, &operation)?;
             if events.len() > limit {
                 let rest = events.split_off(limit);
                 self.read_ahead
@@ -516,6 +537,9 @@ impl Store for PgStore {
                 .await
                 .map_err(|error| db_error(&operation, error))?;
             let bound = Bound::of(rows.first(), 8, &operation)?;
+            if let Some(first) = rows.first() {
+                check_event_columns(first, &operation)?;
+            }
             let mut events = Vec::with_capacity(rows.len());
             for row in &rows {
                 // The single row of an empty page has no event.
@@ -524,12 +548,7 @@ impl Store for PgStore {
                     .map_err(|error| db_error(&operation, error))?
                     .is_some()
                 {
-                    events.push(decode_event_of(
-                        row,
-                        None,
-                        self.commit_column(),
-                        &operation,
-                    )?);
+                    events.push(decode_event_of(row, None, Decoding::PgChecked, &operation)?);
                 }
             }
             events.sort_by_key(|event| event.cursor);

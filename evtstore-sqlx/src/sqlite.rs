@@ -17,9 +17,9 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::common::{
-    CommitColumn, IntColumns, MalformedRow, Replaying, RunningHandlers, appending, conflict,
-    db_error, decode_event, decode_event_of, first_version, is_version_conflict, statements,
-    stored_version, visit_replayed,
+    Decoding, IntColumns, MalformedRow, Replaying, RunningHandlers, appending, conflict, db_error,
+    decode_event, decode_event_of, first_version, is_version_conflict, statements, stored_version,
+    visit_replayed,
 };
 use crate::{Synchronous, Tables};
 
@@ -295,7 +295,7 @@ impl Store for SqliteStore {
                 decode_event_of(
                     row,
                     Some((stream, aggregate_id)),
-                    CommitColumn::BigInt,
+                    Decoding::Checked,
                     &operation,
                 )
             })

@@ -25,7 +25,7 @@ WITH bound AS (
     LIMIT $4
 )
 SELECT page."position", page."txid", page."stream", page."aggregate_id",
-       page."version"::bigint, round(date_part('epoch', page."timestamp") * 1000)::bigint,
+       page."version"::bigint, page."timestamp",
        page."event", page."metadata",
        (SELECT xmin FROM bound)::text::bigint,
        (SELECT MAX("txid") FROM "{events}"

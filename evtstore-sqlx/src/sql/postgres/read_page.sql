@@ -4,7 +4,7 @@
 -- once, not for every row; ORDER BY names the table's columns, not the converted output
 -- columns of the same names, so that the (txid, position) index gives the order.
 SELECT e."position", e."txid", e."stream", e."aggregate_id", e."version"::bigint,
-       round(date_part('epoch', e."timestamp") * 1000)::bigint, e."event", e."metadata"
+       e."timestamp", e."event", e."metadata"
 FROM "{events}" AS e
 WHERE (e."txid", e."position") > ($1::bigint::text::xid8, $2::bigint)
   AND e."txid" < (SELECT pg_snapshot_xmin(pg_current_snapshot()))

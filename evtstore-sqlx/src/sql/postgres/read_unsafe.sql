@@ -2,7 +2,7 @@
 -- measuring what gap safety costs and for showing that the concurrent-writer test catches it.
 -- Same columns as read.sql.
 SELECT "position", 0::bigint, "stream", "aggregate_id", "version"::bigint,
-       round(date_part('epoch', "timestamp") * 1000)::bigint, "event", "metadata",
+       "timestamp", "event", "metadata",
        0::bigint, NULL::bigint
 FROM "{events}"
 WHERE "position" > $2::bigint AND $1::bigint IS NOT NULL
