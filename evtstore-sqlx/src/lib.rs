@@ -42,7 +42,11 @@
 //!   before it has ended. A read at the end of the streams that finds committed events held
 //!   back this way waits for them, up to [`PgStore::with_visibility_wait`] (1 s by default).
 //!   Reads that find a full page fetch a few pages at once and serve the next reads from
-//!   memory, so that catching up costs fewer round trips.
+//!   memory, so that catching up costs fewer round trips; once half of those rows are handed
+//!   out, the next ones are read in a background task while the handler works.
+//! - Loading an aggregate ([`evtstore::Store::replay`]) is one statement on every backend: the
+//!   snapshot under the aggregate's tag, if any, then only the events after it, each handed
+//!   over borrowed from its row.
 //! - On PostgreSQL, bookmarks are committed without waiting for the WAL flush: a server crash
 //!   may lose the last bookmarks written (never an event); handlers then hand over again the
 //!   events after the bookmark that survived, as at-least-once delivery allows.
