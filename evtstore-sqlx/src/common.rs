@@ -205,26 +205,16 @@ impl fmt::Display for Replaying<'_> {
     }
 }
 
-/// How the integer columns of a `replay` row are read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum IntColumns {
-    /// Checked against the column's type, as `try_get` does.
-    Checked,
-    /// Decoded without the type check, which costs about as much as the decoding itself. Only
-    /// where the statement casts the columns to a 64-bit integer and the driver's integer
-    /// decoding fails cleanly on any other width (PostgreSQL).
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-    Unchecked,
-}
-
 /// Decodes one row of a `replay` statement, borrowing its text: kind (0 for the snapshot, 1
 /// for an event), version, position (NULL for the snapshot), then the state or the event.
+/// `checked` reads each value checked against its type; otherwise the caller has checked the
+/// column types of the result already.
 /// `first` tells whether the row is the first of the result: a snapshot anywhere else would be
 /// folded over events, so it is refused as malformed.
 pub(crate) fn decode_replayed<'r, R>(
     row: &'r R,
     first: bool,
-    ints: IntColumns,
+    checked: bool,
     operation: &Replaying<'_>,
 ) -> Result<Replayed<'r>, Error>
 where
@@ -235,15 +225,19 @@ where
 {
     let fail = |message: String| Error::database(operation, MalformedRow(message));
     let get_i64 = |index: usize| {
-        match ints {
-            IntColumns::Checked => row.try_get::<Option<i64>, _>(index),
-            IntColumns::Unchecked => row.try_get_unchecked::<Option<i64>, _>(index),
+        if checked {
+            row.try_get::<Option<i64>, _>(index)
+        } else {
+            row.try_get_unchecked::<Option<i64>, _>(index)
         }
         .map_err(|error| db_error(operation, error))
     };
-    let text = row
-        .try_get::<Option<&'r str>, _>(3)
-        .map_err(|error| db_error(operation, error))?;
+    let text = if checked {
+        row.try_get::<Option<&'r str>, _>(3)
+    } else {
+        row.try_get_unchecked::<Option<&'r str>, _>(3)
+    }
+    .map_err(|error| db_error(operation, error))?;
     match get_i64(0)? {
         Some(0) => {
             let version =
@@ -284,10 +278,16 @@ where
     }
 }
 
-/// Streams the rows of a `replay` statement to `visit`, decoding each in place.
+/// A check of a result's column types, run on its first row, after which the values are read
+/// without per-value checks (see [`Decoding::PgChecked`]).
+pub(crate) type CheckColumns<R> = fn(&R, &dyn fmt::Display) -> Result<(), Error>;
+
+/// Streams the rows of a `replay` statement to `visit`, decoding each in place: with
+/// `check_columns`, the column types are checked once on the first row; without, every value
+/// is checked (SQLite's values carry their own types).
 pub(crate) async fn visit_replayed<'q, R, F>(
     mut rows: futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
-    ints: IntColumns,
+    check_columns: Option<CheckColumns<R>>,
     operation: &Replaying<'_>,
     mut visit: F,
 ) -> Result<(), Error>
@@ -306,7 +306,15 @@ where
         .await
         .map_err(|error| db_error(operation, error))?
     {
-        visit(decode_replayed(&row, first, ints, operation)?)?;
+        if first && let Some(check) = check_columns {
+            check(&row, operation)?;
+        }
+        visit(decode_replayed(
+            &row,
+            first,
+            check_columns.is_none(),
+            operation,
+        )?)?;
         first = false;
     }
     Ok(())

@@ -16,7 +16,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::Tables;
 use crate::common::{
-    Decoding, IntColumns, MalformedRow, Replaying, RunningHandlers, appending, conflict, db_error,
+    Decoding, MalformedRow, Replaying, RunningHandlers, appending, conflict, db_error,
     decode_event, decode_event_of, first_version, statements, stored_version, visit_replayed,
 };
 
@@ -320,7 +320,7 @@ impl Store for MySqlStore {
             stream,
             aggregate_id,
         };
-        visit_replayed(rows, IntColumns::Checked, &operation, visit).await
+        visit_replayed(rows, None, &operation, visit).await
     }
 
     async fn read(

@@ -18,7 +18,7 @@ use sqlx::{AssertSqlSafe, Column, Postgres, Row, Type, TypeInfo};
 
 use crate::Tables;
 use crate::common::{
-    Decoding, IntColumns, MalformedRow, Replaying, RunningHandlers, appending, conflict, db_error,
+    Decoding, MalformedRow, Replaying, RunningHandlers, appending, conflict, db_error,
     decode_event_of, first_version, is_version_conflict, statements, stored_version,
     visit_replayed,
 };
@@ -357,36 +357,74 @@ impl Waiter {
 /// once per result. Position and version are `bigint`, the commit key an 8-byte `xid8` or
 /// `bigint`, the timestamp a `timestamptz` (or `timestamp`), the rest text.
 fn check_event_columns(row: &PgRow, operation: &dyn fmt::Display) -> Result<(), Error> {
+    check_columns(
+        row,
+        operation,
+        &[
+            ("bigint", is_int8),
+            ("xid8 or bigint", |ty| {
+                is_int8(ty) || ty.name().eq_ignore_ascii_case("xid8")
+            }),
+            ("text", is_text),
+            ("text", is_text),
+            ("bigint", is_int8),
+            ("timestamptz", |ty| {
+                matches!(ty.name(), "TIMESTAMPTZ" | "TIMESTAMP")
+            }),
+            ("text", is_text),
+            ("text", is_text),
+        ],
+    )
+}
+
+/// Checks the column types of a `replay` result once: kind, version and position are
+/// `bigint`, the state or event text.
+fn check_replay_columns(row: &PgRow, operation: &dyn fmt::Display) -> Result<(), Error> {
+    check_columns(
+        row,
+        operation,
+        &[
+            ("bigint", is_int8),
+            ("bigint", is_int8),
+            ("bigint", is_int8),
+            ("text", is_text),
+        ],
+    )
+}
+
+fn is_int8(ty: &PgTypeInfo) -> bool {
+    <i64 as Type<Postgres>>::compatible(ty)
+}
+
+fn is_text(ty: &PgTypeInfo) -> bool {
+    <&str as Type<Postgres>>::compatible(ty)
+}
+
+/// The expected type of a column: its name for the error, and the test.
+type ColumnType = (&'static str, fn(&PgTypeInfo) -> bool);
+
+/// Checks that the leading columns of a result have the expected types.
+fn check_columns(
+    row: &PgRow,
+    operation: &dyn fmt::Display,
+    expected: &[ColumnType],
+) -> Result<(), Error> {
     let columns = row.columns();
-    let check = |index: usize, expected: &str, ok: fn(&PgTypeInfo) -> bool| match columns.get(index)
-    {
-        Some(column) if ok(column.type_info()) => Ok(()),
-        found => Err(Error::database(
-            operation,
-            MalformedRow(format!(
-                "column {index} of an event query is {}, expected {expected}",
-                found.map_or("missing", |column| column.type_info().name())
-            )),
-        )),
-    };
-    fn int8(ty: &PgTypeInfo) -> bool {
-        <i64 as Type<Postgres>>::compatible(ty)
+    for (index, &(name, ok)) in expected.iter().enumerate() {
+        match columns.get(index) {
+            Some(column) if ok(column.type_info()) => {}
+            found => {
+                return Err(Error::database(
+                    operation,
+                    MalformedRow(format!(
+                        "column {index} of the result is {}, expected {name}",
+                        found.map_or("missing", |column| column.type_info().name())
+                    )),
+                ));
+            }
+        }
     }
-    fn text(ty: &PgTypeInfo) -> bool {
-        <&str as Type<Postgres>>::compatible(ty)
-    }
-    check(0, "bigint", int8)?;
-    check(1, "xid8 or bigint", |ty| {
-        int8(ty) || ty.name().eq_ignore_ascii_case("xid8")
-    })?;
-    check(2, "text", text)?;
-    check(3, "text", text)?;
-    check(4, "bigint", int8)?;
-    check(5, "timestamptz", |ty| {
-        matches!(ty.name(), "TIMESTAMPTZ" | "TIMESTAMP")
-    })?;
-    check(6, "text", text)?;
-    check(7, "text", text)
+    Ok(())
 }
 
 /// Decodes the event rows of one result; `known` is the stream and aggregate id of a load.
@@ -569,7 +607,7 @@ impl Store for PgStore {
             stream,
             aggregate_id,
         };
-        visit_replayed(rows, IntColumns::Unchecked, &operation, visit).await
+        visit_replayed(rows, Some(check_replay_columns), &operation, visit).await
     }
 
     async fn read(

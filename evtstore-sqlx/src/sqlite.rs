@@ -17,7 +17,7 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::common::{
-    Decoding, IntColumns, MalformedRow, Replaying, RunningHandlers, appending, conflict, db_error,
+    Decoding, MalformedRow, Replaying, RunningHandlers, appending, conflict, db_error,
     decode_event, decode_event_of, first_version, is_version_conflict, statements, stored_version,
     visit_replayed,
 };
@@ -323,7 +323,7 @@ impl Store for SqliteStore {
             stream,
             aggregate_id,
         };
-        visit_replayed(rows, IntColumns::Checked, &operation, visit).await
+        visit_replayed(rows, None, &operation, visit).await
     }
 
     async fn read(
