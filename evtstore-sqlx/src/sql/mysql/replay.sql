@@ -1,7 +1,9 @@
 -- An aggregate for folding, in one statement: the snapshot stored under the given tag when it
 -- is newer than the given version (kind 0; a NULL tag matches none), then the events after
 -- that snapshot, or after the given version when there is none (kind 1), by version. The
--- snapshot's version is below every event's, so it comes first. Only what the fold needs is
+-- snapshot's version is below every event's, so it comes first. MariaDB reads the events as a
+-- range of the (stream, aggregate_id, version) index and sorts the union's rows (it does not
+-- merge the two parts); the ORDER BY is what guarantees the order. Only what the fold needs is
 -- sent. Placeholders in text order: stream, aggregate_id, tag, version; stream, aggregate_id,
 -- version; stream, aggregate_id, tag.
 SELECT CAST(0 AS SIGNED) AS `kind`, CAST(`version` AS SIGNED) AS `version`,
