@@ -426,3 +426,65 @@ impl Store for SqliteStore {
         self.running_handlers.lock(name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use evtstore::{Error, Replayed, Store};
+
+    use super::SqliteStore;
+    use crate::common::{Replaying, visit_replayed};
+
+    /// What `replay` makes of rows a statement could return from a damaged table: a clear
+    /// database error, never a panic.
+    #[tokio::test]
+    async fn malformed_replay_rows_are_database_errors() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let operation = Replaying {
+            stream: "s",
+            aggregate_id: "a",
+        };
+        let cases = [
+            ("SELECT 1, NULL, 5, '{}'", "no version"),
+            ("SELECT 1, 0, 5, '{}'", "versions start at 1"),
+            ("SELECT 1, 2, NULL, '{}'", "no position"),
+            ("SELECT 1, 2, 5, NULL", "no event"),
+            ("SELECT 0, NULL, NULL, '{}'", "no version"),
+            ("SELECT 0, 3, NULL, NULL", "no state"),
+            ("SELECT 0, -3, NULL, '{}'", "negative"),
+            ("SELECT 7, 3, 5, '{}'", "kind Some(7)"),
+            ("SELECT NULL, 3, 5, '{}'", "kind None"),
+            (
+                "SELECT 1, 2, 5, '{}' UNION ALL SELECT 0, 3, NULL, '{}'",
+                "came after events",
+            ),
+        ];
+        for (statement, expected) in cases {
+            let rows = sqlx::query(statement).fetch(store.pool());
+            let mut seen = Vec::new();
+            let outcome = visit_replayed(rows, None, &operation, |item| {
+                seen.push(matches!(item, Replayed::Event { .. }));
+                Ok(())
+            })
+            .await;
+            let Err(error @ Error::Database { .. }) = outcome else {
+                panic!("{statement}: {outcome:?}");
+            };
+            assert!(
+                format!("{error:?}").contains(expected),
+                "{statement}: {error:?}"
+            );
+            assert!(seen.iter().all(|event| *event), "{statement}: {seen:?}");
+        }
+        // The store itself overrides replay: one statement, nothing on an empty database.
+        store.migrate().await.unwrap();
+        let mut visits = 0;
+        store
+            .replay("s", "a", 0, Some("v1"), |_| {
+                visits += 1;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(visits, 0);
+    }
+}
