@@ -107,8 +107,31 @@ enum BookmarkHome {
 type BeforeBatch = Arc<dyn Fn() + Send + Sync>;
 type AfterBatch = Arc<dyn Fn(BatchReport) + Send + Sync>;
 type OnError = Arc<dyn Fn(&Error) + Send + Sync>;
-type RouteFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
-type RouteFn<H> = for<'a> fn(&'a H, &'a str, RecordedEvent) -> RouteFuture<'a>;
+type RouteFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+type RouteFn<H> =
+    for<'a> fn(&'a H, &'a RouteContext<'a>, &'a mut Pending, &'a mut Progress) -> RouteFuture<'a>;
+
+/// The events of a page still to be handled.
+type Pending = std::iter::Peekable<std::vec::IntoIter<RecordedEvent>>;
+
+/// What the routes need to know besides the model: who they handle for, and what to do with a
+/// failing event.
+struct RouteContext<'a> {
+    bookmark: &'a str,
+    continue_on_error: bool,
+    report: &'a (dyn Fn(&Error) + Sync),
+}
+
+/// What handling a page has achieved so far.
+#[derive(Debug, Default)]
+struct Progress {
+    /// The cursor of the last event dealt with (handled, or skipped after an error).
+    reached: Cursor,
+    /// How many events were handled without error.
+    handled: usize,
+    /// The error that stopped the page, if one did.
+    failure: Option<Error>,
+}
 
 /// A stream the handler reads and how its events reach the model.
 struct Route<H> {
@@ -116,67 +139,93 @@ struct Route<H> {
     dispatch: RouteFn<H>,
 }
 
-/// Decodes an event of `E`'s stream and hands it to the model; the error names the handler,
-/// the event and its type. This runs once per event, so it moves the record's strings into the
-/// event's metadata instead of copying them.
+/// Handles the events at the front of `pending` for as long as they belong to `E`'s stream.
+/// One boxed future per run of events of a stream, not per event: catching up on one stream
+/// allocates once per page.
 fn route<'a, H, E: HandledBy<H>>(
     model: &'a H,
-    bookmark: &'a str,
-    recorded: RecordedEvent,
+    context: &'a RouteContext<'a>,
+    pending: &'a mut Pending,
+    progress: &'a mut Progress,
 ) -> RouteFuture<'a>
 where
     H: Sync,
 {
     Box::pin(async move {
-        let failure = |error: DecodeError| {
-            let (stream, aggregate_id, position, event_type) = match error {
-                DecodeError::UnknownType {
-                    ref stream,
-                    ref aggregate_id,
-                    position,
-                    ref event_type,
-                    ..
+        while let Some(recorded) = pending.next_if(|next| next.stream == E::STREAM) {
+            let cursor = recorded.cursor;
+            match handle_one::<H, E>(model, context.bookmark, recorded).await {
+                Ok(()) => progress.handled += 1,
+                Err(error) if context.continue_on_error => (context.report)(&error),
+                Err(error) => {
+                    progress.failure = Some(error);
+                    return;
                 }
-                | DecodeError::Malformed {
-                    ref stream,
-                    ref aggregate_id,
-                    position,
-                    ref event_type,
-                    ..
-                } => (
-                    stream.clone(),
-                    aggregate_id.clone(),
-                    position,
-                    event_type.clone(),
-                ),
-                DecodeError::Snapshot {
-                    ref stream,
-                    ref aggregate_id,
-                    ..
-                } => (stream.clone(), aggregate_id.clone(), 0, "?".to_owned()),
-            };
-            Error::Handler {
-                bookmark: bookmark.to_owned(),
-                stream,
-                aggregate_id,
-                position,
-                event_type,
-                source: Box::new(error),
             }
-        };
-        let event = E::decode(&recorded).map_err(failure)?;
-        let meta = event_meta(E::STREAM, recorded).map_err(failure)?;
-        E::dispatch(model, &meta.aggregate_id, &event, &meta)
-            .await
-            .map_err(|source| Error::Handler {
-                bookmark: bookmark.to_owned(),
-                stream: E::STREAM.to_owned(),
-                aggregate_id: meta.aggregate_id.clone(),
-                position: meta.cursor.position,
-                event_type: event.event_type().to_owned(),
-                source,
-            })
+            progress.reached = cursor;
+        }
     })
+}
+
+/// Decodes an event of `E`'s stream and hands it to the model; the error names the handler,
+/// the event and its type. This runs once per event, so it moves the record's strings into the
+/// event's metadata instead of copying them.
+async fn handle_one<H, E: HandledBy<H>>(
+    model: &H,
+    bookmark: &str,
+    recorded: RecordedEvent,
+) -> Result<(), Error>
+where
+    H: Sync,
+{
+    let failure = |error: DecodeError| {
+        let (stream, aggregate_id, position, event_type) = match error {
+            DecodeError::UnknownType {
+                ref stream,
+                ref aggregate_id,
+                position,
+                ref event_type,
+                ..
+            }
+            | DecodeError::Malformed {
+                ref stream,
+                ref aggregate_id,
+                position,
+                ref event_type,
+                ..
+            } => (
+                stream.clone(),
+                aggregate_id.clone(),
+                position,
+                event_type.clone(),
+            ),
+            DecodeError::Snapshot {
+                ref stream,
+                ref aggregate_id,
+                ..
+            } => (stream.clone(), aggregate_id.clone(), 0, "?".to_owned()),
+        };
+        Error::Handler {
+            bookmark: bookmark.to_owned(),
+            stream,
+            aggregate_id,
+            position,
+            event_type,
+            source: Box::new(error),
+        }
+    };
+    let event = E::decode(&recorded).map_err(failure)?;
+    let meta = event_meta(E::STREAM, recorded).map_err(failure)?;
+    E::dispatch(model, &meta.aggregate_id, &event, &meta)
+        .await
+        .map_err(|source| Error::Handler {
+            bookmark: bookmark.to_owned(),
+            stream: E::STREAM.to_owned(),
+            aggregate_id: meta.aggregate_id.clone(),
+            position: meta.cursor.position,
+            event_type: event.event_type().to_owned(),
+            source,
+        })
 }
 
 /// Builds an [`EventHandler`]: its streams, options and hooks. Made by [`Domain::handler`].
@@ -485,7 +534,11 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
                 inner.store.read(&inner.streams, last, settings.page_size),
                 self.write_bookmark(unwritten.take()),
             );
-            let (reached, page_handled, failure) = outcome;
+            let Progress {
+                reached,
+                handled: page_handled,
+                failure,
+            } = outcome;
             fetched += page_len;
             handled += page_handled;
             if reached > cursor {
@@ -525,31 +578,38 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
         }
     }
 
-    /// Handles one page; returns the cursor of the last event dealt with, how many were
-    /// handled, and the error that stopped it, if any.
-    async fn handle_page(&self, page: Vec<RecordedEvent>) -> (Cursor, usize, Option<Error>) {
+    /// Handles one page, stream run by stream run; stops at the first failing event unless
+    /// `continue_on_error`.
+    async fn handle_page(&self, page: Vec<RecordedEvent>) -> Progress {
         let inner = &*self.inner;
-        let mut reached = Cursor::START;
-        let mut handled = 0;
-        for recorded in page {
-            let cursor = recorded.cursor;
-            let Some(route) = inner
+        let report = |error: &Error| self.report(error);
+        let context = RouteContext {
+            bookmark: &inner.bookmark,
+            continue_on_error: inner.settings.options.continue_on_error,
+            report: &report,
+        };
+        let mut pending = page.into_iter().peekable();
+        let mut progress = Progress::default();
+        while let Some(next) = pending.peek() {
+            match inner
                 .routes
                 .iter()
-                .find(|route| route.stream == recorded.stream)
-            else {
-                // A store returned a stream that was not asked for; nothing handles it.
-                reached = cursor;
-                continue;
-            };
-            match (route.dispatch)(&inner.model, &inner.bookmark, recorded).await {
-                Ok(()) => handled += 1,
-                Err(error) if inner.settings.options.continue_on_error => self.report(&error),
-                Err(error) => return (reached, handled, Some(error)),
+                .find(|route| route.stream == next.stream)
+            {
+                Some(route) => {
+                    (route.dispatch)(&inner.model, &context, &mut pending, &mut progress).await;
+                }
+                None => {
+                    // A store returned a stream that was not asked for; nothing handles it.
+                    progress.reached = next.cursor;
+                    pending.next();
+                }
             }
-            reached = cursor;
+            if progress.failure.is_some() {
+                break;
+            }
         }
-        (reached, handled, None)
+        progress
     }
 
     /// Where a run starts when no bookmark is cached.
