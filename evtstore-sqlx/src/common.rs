@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Replayed, Timestamp};
+use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Replayed, Snapshot, Timestamp};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 /// A driver error as [`Error::Database`], keeping the database's message.
@@ -400,4 +400,36 @@ impl Drop for RunningHandler {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&self.name);
     }
+}
+
+/// A stored snapshot from a row of (version, tag, state), as every backend's `snapshot_get.sql`
+/// returns it.
+pub(crate) fn snapshot_from_row<R>(row: &R, operation: &dyn fmt::Display) -> Result<Snapshot, Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+{
+    let version: i64 = row.try_get(0).map_err(|error| db_error(operation, error))?;
+    let tag: String = row.try_get(1).map_err(|error| db_error(operation, error))?;
+    let state: String = row.try_get(2).map_err(|error| db_error(operation, error))?;
+    Ok(Snapshot {
+        version: stored_version(version, operation)?,
+        tag,
+        state,
+    })
+}
+
+/// A snapshot's version as the databases store it (a signed 64-bit integer).
+pub(crate) fn snapshot_version(
+    snapshot: &Snapshot,
+    operation: &dyn fmt::Display,
+) -> Result<i64, Error> {
+    i64::try_from(snapshot.version).map_err(|_| {
+        Error::database(
+            operation,
+            MalformedRow(format!("version {} does not fit in i64", snapshot.version)),
+        )
+    })
 }

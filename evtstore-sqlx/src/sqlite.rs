@@ -14,12 +14,12 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 use crate::common::{
-    Decoding, MalformedRow, Replaying, RunningHandlers, appending, conflict, db_error,
-    decode_event, decode_event_of, first_version, is_version_conflict, statements, stored_version,
-    visit_replayed,
+    Decoding, Replaying, RunningHandlers, appending, conflict, db_error, decode_event,
+    decode_event_of, first_version, is_version_conflict, snapshot_from_row, snapshot_version,
+    statements, visit_replayed,
 };
 use crate::{Synchronous, Tables};
 
@@ -379,22 +379,8 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(|error| db_error(&operation, error))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let (version, tag, state): (i64, String, String) = (
-            row.try_get(0)
-                .map_err(|error| db_error(&operation, error))?,
-            row.try_get(1)
-                .map_err(|error| db_error(&operation, error))?,
-            row.try_get(2)
-                .map_err(|error| db_error(&operation, error))?,
-        );
-        Ok(Some(Snapshot {
-            version: stored_version(version, &operation)?,
-            tag,
-            state,
-        }))
+        row.map(|row| snapshot_from_row(&row, &operation))
+            .transpose()
     }
 
     async fn save_snapshot(
@@ -404,12 +390,7 @@ impl Store for SqliteStore {
         snapshot: &Snapshot,
     ) -> Result<(), Error> {
         let operation = format!("storing the snapshot of {stream}/{aggregate_id}");
-        let version = i64::try_from(snapshot.version).map_err(|_| {
-            Error::database(
-                &operation,
-                MalformedRow(format!("version {} does not fit in i64", snapshot.version)),
-            )
-        })?;
+        let version = snapshot_version(snapshot, &operation)?;
         sqlx::query(sql(&self.sql.snapshot_set))
             .bind(stream)
             .bind(aggregate_id)
