@@ -406,12 +406,11 @@ async fn baseline_commands<B: Baseline>(baseline: &B, tasks: usize, commands: us
 }
 
 /// Options without the aggregate cache, so that every load reads the store.
-// `DomainOptions` is non-exhaustive: it cannot be built with a struct expression here.
-#[allow(clippy::field_reassign_with_default)]
 fn uncached_options() -> DomainOptions {
-    let mut options = DomainOptions::default();
-    options.cache_capacity = 0;
-    options
+    DomainOptions {
+        cache_capacity: 0,
+        ..DomainOptions::default()
+    }
 }
 
 async fn scenarios<S: Store, B: Baseline>(backend: &str, store: S, baseline: B) {

@@ -154,32 +154,23 @@ pub async fn snapshot_save_keeps_newest<S: Store>(store: S) {
         tag: tag.into(),
         state: format!("{version}"),
     };
-    store
-        .save_snapshot("counters", "c", &snapshot(2, "v1"))
-        .await
-        .unwrap();
-    store
-        .save_snapshot("counters", "c", &snapshot(5, "v1"))
-        .await
-        .unwrap();
-    assert_eq!(
-        store.snapshot("counters", "c").await.unwrap(),
-        Some(snapshot(5, "v1"))
-    );
-    store
-        .save_snapshot("counters", "c", &snapshot(3, "v1"))
-        .await
-        .unwrap();
-    assert_eq!(
-        store.snapshot("counters", "c").await.unwrap(),
-        Some(snapshot(5, "v1"))
-    );
-    store
-        .save_snapshot("counters", "c", &snapshot(1, "v2"))
-        .await
-        .unwrap();
-    assert_eq!(
-        store.snapshot("counters", "c").await.unwrap(),
-        Some(snapshot(1, "v2"))
-    );
+    // Each save, then the snapshot the store must hold after it.
+    let steps = [
+        ((2, "v1"), (2, "v1")),
+        ((5, "v1"), (5, "v1")),
+        ((3, "v1"), (5, "v1")),
+        ((1, "v2"), (1, "v2")),
+    ];
+    for ((version, tag), (kept_version, kept_tag)) in steps {
+        store
+            .save_snapshot("counters", "c", &snapshot(version, tag))
+            .await
+            .unwrap();
+        let stored = store.snapshot("counters", "c").await.unwrap();
+        assert_eq!(
+            stored,
+            Some(snapshot(kept_version, kept_tag)),
+            "after saving {version}/{tag}"
+        );
+    }
 }
