@@ -4,7 +4,10 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Replayed, Snapshot, Timestamp};
+use evtstore::{
+    Append, Cursor, Error, HandlerLock, ReadRow, RecordedEvent, Replayed, Snapshot, Timestamp,
+    UnreadableRow,
+};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 /// A driver error as [`Error::Database`], keeping the database's message.
@@ -86,15 +89,17 @@ pub(crate) fn conflict(append: &Append<'_>) -> Error {
 
 /// The column layout of every event query: position, commit key, stream, aggregate_id,
 /// version, timestamp (epoch ms), event, metadata. Backends without a commit key select 0.
+/// A row that cannot be an event comes back as an [`UnreadableRow`] in its place (see
+/// [`read_event_row`]).
 #[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
-pub(crate) fn decode_event<R>(row: &R, operation: &dyn fmt::Display) -> Result<RecordedEvent, Error>
+pub(crate) fn decode_read_row<R>(row: &R, operation: &dyn fmt::Display) -> Result<ReadRow, Error>
 where
     R: Row,
     usize: ColumnIndex<R>,
     i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
     String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
 {
-    decode_event_of(row, None, Decoding::Checked, operation)
+    read_event_row(row, None, Decoding::Checked, operation)
 }
 
 /// How the values of an event row are read.
@@ -122,8 +127,9 @@ pub(crate) fn pg_micros_to_millis(micros: i64) -> i64 {
     micros.saturating_add(500).div_euclid(1000) + PG_EPOCH_MILLIS
 }
 
-/// [`decode_event`] for rows of one aggregate: `load` selects NULL for the stream and
-/// aggregate_id columns, which the caller knows, rather than sending them with every row.
+/// An event row of one aggregate (`load` selects NULL for the stream and aggregate_id columns,
+/// which the caller knows, rather than sending them with every row). A row that cannot be an
+/// event is a broken history of that aggregate.
 pub(crate) fn decode_event_of<R>(
     row: &R,
     known: Option<(&str, &str)>,
@@ -136,7 +142,35 @@ where
     i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
     String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
 {
-    let fail = |message: String| Error::database(operation, MalformedRow(message));
+    read_event_row(row, known, decoding, operation)?.map_err(|unreadable| match known {
+        Some((stream, aggregate_id)) => Error::BrokenHistory {
+            stream: stream.to_owned(),
+            aggregate_id: aggregate_id.to_owned(),
+            detail: format!(
+                "the row at position {} cannot be read: {}",
+                unreadable.cursor.position, unreadable.reason
+            ),
+        },
+        None => Error::database(operation, MalformedRow(unreadable.to_string())),
+    })
+}
+
+/// Reads an event row. The outer error is for a row without a position, which has no place in
+/// the order of the streams; every other problem (a NULL or mistyped value, a version below 1)
+/// makes the row an [`UnreadableRow`] that keeps its place, so that it never hides the rows
+/// around it.
+pub(crate) fn read_event_row<R>(
+    row: &R,
+    known: Option<(&str, &str)>,
+    decoding: Decoding,
+    operation: &dyn fmt::Display,
+) -> Result<ReadRow, Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+{
     let checked = decoding == Decoding::Checked;
     let get_i64 = |index: usize| {
         if checked {
@@ -144,51 +178,83 @@ where
         } else {
             row.try_get_unchecked::<Option<i64>, _>(index)
         }
-        .map_err(|error| db_error(operation, error))
     };
-    let commit = get_i64(1)?.unwrap_or(0);
     let get_string = |index: usize| {
         if checked {
             row.try_get::<Option<String>, _>(index)
         } else {
             row.try_get_unchecked::<Option<String>, _>(index)
         }
-        .map_err(|error| db_error(operation, error))
     };
-    let position = get_i64(0)?.ok_or_else(|| fail("an event row has no position".to_owned()))?;
-    let at = |what: &str| format!("the event at position {position} has no {what} (NULL)");
-    let (stream, aggregate_id) = match known {
-        Some((stream, aggregate_id)) => (stream.to_owned(), aggregate_id.to_owned()),
-        None => (
-            get_string(2)?.ok_or_else(|| fail(at("stream")))?,
-            get_string(3)?.ok_or_else(|| fail(at("aggregate_id")))?,
-        ),
-    };
-    let version = get_i64(4)?.ok_or_else(|| fail(at("version")))?;
-    let version = u64::try_from(version)
-        .ok()
-        .filter(|version| *version > 0)
+    let position = get_i64(0)
+        .map_err(|error| db_error(operation, error))?
         .ok_or_else(|| {
-            fail(format!(
-                "the event at position {position} ({stream}/{aggregate_id}) has version \
-                 {version}; versions start at 1"
-            ))
+            Error::database(
+                operation,
+                MalformedRow("an event row has no position".to_owned()),
+            )
         })?;
-    let timestamp = get_i64(5)?.ok_or_else(|| fail(at("timestamp")))?;
-    let timestamp = match decoding {
-        Decoding::Checked => timestamp,
-        Decoding::PgChecked => pg_micros_to_millis(timestamp),
+    let commit = get_i64(1).ok().flatten().unwrap_or(0);
+    let cursor = Cursor { commit, position };
+    let column = |index: usize, what: &str| match get_string(index) {
+        Ok(Some(value)) => Ok(value),
+        Ok(None) => Err(format!("its {what} is NULL")),
+        Err(error) => Err(format!("its {what} cannot be read: {error}")),
     };
-    let event = get_string(6)?.ok_or_else(|| fail(at("event")))?;
-    let metadata = get_string(7)?;
-    Ok(RecordedEvent {
-        cursor: Cursor { commit, position },
-        stream,
-        aggregate_id,
-        version,
-        timestamp: Timestamp(timestamp),
-        event,
-        metadata,
+    let (stream, aggregate_id) = match known {
+        Some((stream, aggregate_id)) => (Ok(stream.to_owned()), Ok(aggregate_id.to_owned())),
+        None => (column(2, "stream"), column(3, "aggregate_id")),
+    };
+    let rest = || -> Result<(u64, i64, String, Option<String>), String> {
+        let version = match get_i64(4) {
+            Ok(Some(version)) => version,
+            Ok(None) => return Err("its version is NULL".to_owned()),
+            Err(error) => return Err(format!("its version cannot be read: {error}")),
+        };
+        let version = u64::try_from(version)
+            .ok()
+            .filter(|version| *version > 0)
+            .ok_or_else(|| format!("its version is {version}; versions start at 1"))?;
+        let timestamp = match get_i64(5) {
+            Ok(Some(timestamp)) => timestamp,
+            Ok(None) => return Err("its timestamp is NULL".to_owned()),
+            Err(error) => return Err(format!("its timestamp cannot be read: {error}")),
+        };
+        let timestamp = match decoding {
+            Decoding::Checked => timestamp,
+            Decoding::PgChecked => pg_micros_to_millis(timestamp),
+        };
+        let event = column(6, "event")?;
+        let metadata =
+            get_string(7).map_err(|error| format!("its metadata cannot be read: {error}"))?;
+        Ok((version, timestamp, event, metadata))
+    };
+    Ok(match (stream, aggregate_id, rest()) {
+        (Ok(stream), Ok(aggregate_id), Ok((version, timestamp, event, metadata))) => {
+            Ok(RecordedEvent {
+                cursor,
+                stream,
+                aggregate_id,
+                version,
+                timestamp: Timestamp(timestamp),
+                event,
+                metadata,
+            })
+        }
+        (stream, aggregate_id, rest) => {
+            let reason = [&stream, &aggregate_id]
+                .into_iter()
+                .filter_map(|part| part.as_ref().err().cloned())
+                .chain(rest.err())
+                .collect::<Vec<_>>()
+                .join("; ");
+            Err(UnreadableRow {
+                cursor,
+                stream: stream.ok(),
+                aggregate_id: aggregate_id.ok(),
+                reason,
+            })
+        }
     })
 }
 
@@ -254,18 +320,18 @@ where
         Some(1) => {
             let position =
                 get_i64(2)?.ok_or_else(|| fail("an event row has no position".to_owned()))?;
-            let at = |what: &str| format!("the event at position {position} has no {what} (NULL)");
-            let version = get_i64(1)?.ok_or_else(|| fail(at("version")))?;
+            // A row no evtstore writer makes: the aggregate's history is not whole.
+            let broken = |detail: String| Error::BrokenHistory {
+                stream: operation.stream.to_owned(),
+                aggregate_id: operation.aggregate_id.to_owned(),
+                detail: format!("the row at position {position} cannot be read: {detail}"),
+            };
+            let version = get_i64(1)?.ok_or_else(|| broken("its version is NULL".to_owned()))?;
             let version = u64::try_from(version)
                 .ok()
                 .filter(|version| *version > 0)
-                .ok_or_else(|| {
-                    fail(format!(
-                        "the event at position {position} has version {version}; versions \
-                         start at 1"
-                    ))
-                })?;
-            let event = text.ok_or_else(|| fail(at("event")))?;
+                .ok_or_else(|| broken(format!("its version is {version}; versions start at 1")))?;
+            let event = text.ok_or_else(|| broken("its event is NULL".to_owned()))?;
             Ok(Replayed::Event {
                 version,
                 position,
@@ -318,6 +384,36 @@ where
         first = false;
     }
     Ok(())
+}
+
+/// The longest stream, aggregate id, bookmark name or snapshot tag a store keeps: the columns
+/// are `VARCHAR(255)` on every backend (SQLite does not enforce it; the limit is kept there
+/// too, so that data moves between backends and the TypeScript evtstore's schema).
+pub(crate) const MAX_NAME_CHARS: usize = 255;
+
+/// Refuses a name or id longer than the schema's column keeps, before anything is written: a
+/// database would refuse it with a less helpful error, or (MySQL outside strict mode) cut it.
+pub(crate) fn check_name(what: &'static str, value: &str, max_chars: usize) -> Result<(), Error> {
+    let length = value.chars().count();
+    if length <= max_chars {
+        return Ok(());
+    }
+    Err(Error::TooLong {
+        what,
+        preview: value.chars().take(40).chain("…".chars()).collect(),
+        length,
+        max: max_chars,
+    })
+}
+
+/// The lowest stored version a load after `after_version` reads. From the start it is the
+/// lowest value the column holds, so that a row with a version of 0 or below (written by
+/// another program) is seen and refused instead of silently left out of the fold.
+pub(crate) fn version_bound(after_version: u64) -> i64 {
+    match after_version {
+        0 => i64::MIN,
+        after => i64::try_from(after).unwrap_or(i64::MAX),
+    }
 }
 
 /// A stored version as `u64`, refusing negative values.

@@ -71,7 +71,9 @@ mod postgres;
 mod sqlite;
 mod tables;
 
-use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Replayed, Snapshot, Store};
+use evtstore::{
+    Append, Cursor, Error, HandlerLock, ReadRow, RecordedEvent, Replayed, Snapshot, Store,
+};
 
 #[cfg(feature = "mysql")]
 pub use crate::mysql::MySqlStore;
@@ -254,7 +256,7 @@ impl Store for SqlStore {
         streams: &[&str],
         after: Cursor,
         limit: usize,
-    ) -> Result<Vec<RecordedEvent>, Error> {
+    ) -> Result<Vec<ReadRow>, Error> {
         dispatch!(self, store => store.read(streams, after, limit).await)
     }
 

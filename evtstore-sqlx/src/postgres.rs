@@ -12,15 +12,18 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Replayed, Snapshot, Store};
+use evtstore::{
+    Append, Cursor, Error, HandlerLock, ReadRow, RecordedEvent, Replayed, Snapshot, Store,
+    row_cursor,
+};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgTypeInfo};
 use sqlx::{AssertSqlSafe, Column, Postgres, Row, Type, TypeInfo};
 
 use crate::Tables;
 use crate::common::{
-    Decoding, MalformedRow, Replaying, RunningHandlers, appending, conflict, db_error,
-    decode_event_of, first_version, is_version_conflict, snapshot_from_row, snapshot_version,
-    statements, visit_replayed,
+    Decoding, MAX_NAME_CHARS, MalformedRow, Replaying, RunningHandlers, appending, check_name,
+    conflict, db_error, decode_event_of, first_version, is_version_conflict, read_event_row,
+    snapshot_from_row, snapshot_version, statements, version_bound, visit_replayed,
 };
 
 /// See [`PgStore::with_visibility_wait`].
@@ -32,6 +35,8 @@ const UNIQUE_VIOLATION: &str = "23505";
 #[derive(Debug)]
 struct Sql {
     migrate: String,
+    migration_lock: Arc<str>,
+    schema_current: Arc<str>,
     append_one: Arc<str>,
     append: Arc<str>,
     load: Arc<str>,
@@ -50,6 +55,8 @@ impl Sql {
         let render = |template: &str| Arc::from(tables.render(template));
         Sql {
             migrate: tables.render(include_str!("sql/postgres/migrate.sql")),
+            migration_lock: render(include_str!("sql/postgres/migration_lock.sql")),
+            schema_current: render(include_str!("sql/postgres/schema_current.sql")),
             append_one: render(include_str!("sql/postgres/append_one.sql")),
             append: render(include_str!("sql/postgres/append.sql")),
             load: if gap_safe {
@@ -188,25 +195,57 @@ impl PgStore {
 
     /// Creates the tables and indexes that are missing, and adds the columns a database
     /// written by the TypeScript evtstore lacks (its rows and bookmarks keep their order).
-    /// Runs in one transaction under an advisory lock, so concurrent calls are safe. Safe to
-    /// run at every start.
+    ///
+    /// Safe to call from every process at every start: it first reads the catalogs, which
+    /// locks no table, and on an up-to-date schema does nothing else. Otherwise it runs in one
+    /// transaction under an advisory lock (one process migrates at a time) and checks again
+    /// under it.
     ///
     /// # Errors
     /// [`Error::Database`] when a statement fails; nothing is changed then.
     pub async fn migrate(&self) -> Result<(), Error> {
-        let operation = format_args!("migrating the PostgreSQL schema ({})", self.tables);
+        let operation = format!("migrating the PostgreSQL schema ({})", self.tables);
+        // On an up-to-date schema nothing else runs: the DDL below takes ACCESS EXCLUSIVE
+        // locks even when there is nothing to add, which wait behind any open transaction that
+        // used the tables and hold up every writer behind them.
+        if self.schema_is_current(&self.pool, &operation).await? {
+            return Ok(());
+        }
         let mut tx = self
             .pool
             .begin()
             .await
-            .map_err(|error| db_error(operation, error))?;
+            .map_err(|error| db_error(&operation, error))?;
+        sqlx::query(sql(&self.sql.migration_lock))
+            .execute(&mut *tx)
+            .await
+            .map_err(|error| db_error(&operation, error))?;
+        // Another process may have migrated while this one waited for the lock.
+        if self.schema_is_current(&mut *tx, &operation).await? {
+            return tx
+                .commit()
+                .await
+                .map_err(|error| db_error(&operation, error));
+        }
         for statement in statements(&self.sql.migrate) {
             sqlx::raw_sql(AssertSqlSafe(statement))
                 .execute(&mut *tx)
                 .await
-                .map_err(|error| db_error(operation, error))?;
+                .map_err(|error| db_error(&operation, error))?;
         }
         tx.commit()
+            .await
+            .map_err(|error| db_error(&operation, error))
+    }
+
+    /// Whether every table, index and column `migrate` makes is there, read from the catalogs
+    /// without locking the tables.
+    async fn schema_is_current<'c, E>(&self, executor: E, operation: &str) -> Result<bool, Error>
+    where
+        E: sqlx::Executor<'c, Database = Postgres>,
+    {
+        sqlx::query_scalar(sql(&self.sql.schema_current))
+            .fetch_one(executor)
             .await
             .map_err(|error| db_error(operation, error))
     }
@@ -228,14 +267,14 @@ impl PgStore {
 struct ReadAhead(Arc<std::sync::Mutex<VecDeque<Chain>>>);
 
 /// The rows of one read-ahead query, and whether it came back full (more rows may follow).
-type Fetched = Result<(Vec<RecordedEvent>, bool), Error>;
+type Fetched = Result<(Vec<ReadRow>, bool), Error>;
 
 /// Rows kept after `after` for one list of streams, in cursor order.
 #[derive(Debug)]
 struct Chain {
     streams: Vec<String>,
     after: Cursor,
-    events: VecDeque<RecordedEvent>,
+    events: VecDeque<ReadRow>,
     /// Whether the last read came back full: more rows may follow `events`.
     more: bool,
     /// The background read of the rows after `events`.
@@ -427,17 +466,34 @@ fn check_columns(
     Ok(())
 }
 
-/// Decodes the event rows of one result; `known` is the stream and aggregate id of a load.
+/// Decodes the event rows of a load of `stream`/`aggregate_id`.
 fn decode_rows(
     rows: &[PgRow],
-    known: Option<(&str, &str)>,
+    (stream, aggregate_id): (&str, &str),
     operation: &dyn fmt::Display,
 ) -> Result<Vec<RecordedEvent>, Error> {
     if let Some(first) = rows.first() {
         check_event_columns(first, operation)?;
     }
     rows.iter()
-        .map(|row| decode_event_of(row, known, Decoding::PgChecked, operation))
+        .map(|row| {
+            decode_event_of(
+                row,
+                Some((stream, aggregate_id)),
+                Decoding::PgChecked,
+                operation,
+            )
+        })
+        .collect()
+}
+
+/// Decodes the rows of a read, each an event or an unreadable row in its place.
+fn decode_read_rows(rows: &[PgRow], operation: &dyn fmt::Display) -> Result<Vec<ReadRow>, Error> {
+    if let Some(first) = rows.first() {
+        check_event_columns(first, operation)?;
+    }
+    rows.iter()
+        .map(|row| read_event_row(row, None, Decoding::PgChecked, operation))
         .collect()
 }
 
@@ -457,7 +513,7 @@ impl PgStore {
             .await
             .map_err(|error| db_error(&operation, error))?;
         let full = found.len() >= rows;
-        Ok((decode_rows(&found, None, &operation)?, full))
+        Ok((decode_read_rows(&found, &operation)?, full))
     }
 
     /// Starts reading the rows after `after` in the background.
@@ -477,7 +533,7 @@ impl PgStore {
 
     /// Keeps the rows read after a page for the next reads; `full` tells whether the read
     /// came back full, so that more rows may follow.
-    fn keep(&self, streams: &[&str], after: Cursor, events: Vec<RecordedEvent>, full: bool) {
+    fn keep(&self, streams: &[&str], after: Cursor, events: Vec<ReadRow>, full: bool) {
         if events.is_empty() {
             return;
         }
@@ -501,7 +557,7 @@ impl PgStore {
         after: Cursor,
         limit: usize,
         operation: &str,
-    ) -> Result<Option<Vec<RecordedEvent>>, Error> {
+    ) -> Result<Option<Vec<ReadRow>>, Error> {
         let Some(mut chain) = self.read_ahead.take(streams, after) else {
             return Ok(None);
         };
@@ -519,14 +575,14 @@ impl PgStore {
             return Ok(None);
         }
         // Move out only the page: the rest stays where it is.
-        let page: Vec<RecordedEvent> = chain.events.drain(..limit).collect();
-        let Some(last) = page.last().map(|event| event.cursor) else {
+        let page: Vec<ReadRow> = chain.events.drain(..limit).collect();
+        let Some(last) = page.last().map(row_cursor) else {
             return Ok(None);
         };
         chain.after = last;
         let rows = ReadAhead::rows_for(limit);
         if chain.more && chain.next.is_none() && chain.events.len() < rows / 2 {
-            let from = chain.events.back().map_or(last, |event| event.cursor);
+            let from = chain.events.back().map_or(last, row_cursor);
             chain.next = Some(self.fetch_in_background(&chain.streams, from, rows));
             chain.more = false;
         }
@@ -539,6 +595,8 @@ impl PgStore {
 
 impl Store for PgStore {
     async fn append(&self, append: Append<'_>) -> Result<(), Error> {
+        check_name("stream", append.stream, MAX_NAME_CHARS)?;
+        check_name("aggregate id", append.aggregate_id, MAX_NAME_CHARS)?;
         let Some(first) = first_version(&append)? else {
             return Ok(());
         };
@@ -579,11 +637,11 @@ impl Store for PgStore {
         let rows = sqlx::query(sql(&self.sql.load))
             .bind(stream)
             .bind(aggregate_id)
-            .bind(i64::try_from(after_version).unwrap_or(i64::MAX))
+            .bind(version_bound(after_version))
             .fetch_all(&self.pool)
             .await
             .map_err(|error| db_error(&operation, error))?;
-        decode_rows(&rows, Some((stream, aggregate_id)), &operation)
+        decode_rows(&rows, (stream, aggregate_id), &operation)
     }
 
     async fn replay<F>(
@@ -600,7 +658,7 @@ impl Store for PgStore {
         let rows = sqlx::query(sql(&self.sql.replay))
             .bind(stream)
             .bind(aggregate_id)
-            .bind(i64::try_from(after_version).unwrap_or(i64::MAX))
+            .bind(version_bound(after_version))
             .bind(snapshot_tag)
             .fetch(&self.pool);
         let operation = Replaying {
@@ -615,7 +673,7 @@ impl Store for PgStore {
         streams: &[&str],
         after: Cursor,
         limit: usize,
-    ) -> Result<Vec<RecordedEvent>, Error> {
+    ) -> Result<Vec<ReadRow>, Error> {
         let operation = format!(
             "reading {streams:?} after ({}, {})",
             after.commit, after.position
@@ -635,7 +693,7 @@ impl Store for PgStore {
             let (mut events, full) = self.fetch_page(streams, after, rows).await?;
             if events.len() >= limit {
                 let rest = events.split_off(limit);
-                self.keep(streams, events[limit - 1].cursor, rest, full);
+                self.keep(streams, row_cursor(&events[limit - 1]), rest, full);
                 return Ok(events);
             }
         } else {
@@ -647,7 +705,7 @@ impl Store for PgStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(|error| db_error(&operation, error))?;
-            return decode_rows(&rows, None, &operation);
+            return decode_read_rows(&rows, &operation);
         }
         // At the end of the streams: wait for events that were committed when the read began
         // but are held back by an older transaction still running.
@@ -673,10 +731,10 @@ impl Store for PgStore {
                     .map_err(|error| db_error(&operation, error))?
                     .is_some()
                 {
-                    events.push(decode_event_of(row, None, Decoding::PgChecked, &operation)?);
+                    events.push(read_event_row(row, None, Decoding::PgChecked, &operation)?);
                 }
             }
-            events.sort_by_key(|event| event.cursor);
+            events.sort_by_key(row_cursor);
             if events.len() >= limit || !waiter.wait_for(bound, self.gap_safe).await {
                 return Ok(events);
             }
@@ -708,6 +766,7 @@ impl Store for PgStore {
     }
 
     async fn bookmark(&self, name: &str) -> Result<Option<Cursor>, Error> {
+        check_name("bookmark name", name, MAX_NAME_CHARS)?;
         let row: Option<(i64, i64)> = sqlx::query_as(sql(&self.sql.bookmark_get))
             .bind(name)
             .fetch_optional(&self.pool)
@@ -717,6 +776,7 @@ impl Store for PgStore {
     }
 
     async fn set_bookmark(&self, name: &str, cursor: Cursor) -> Result<(), Error> {
+        check_name("bookmark name", name, MAX_NAME_CHARS)?;
         sqlx::query(sql(&self.sql.bookmark_set))
             .bind(name)
             .bind(cursor.position)
@@ -745,6 +805,7 @@ impl Store for PgStore {
         aggregate_id: &str,
         snapshot: &Snapshot,
     ) -> Result<(), Error> {
+        check_name("snapshot tag", &snapshot.tag, MAX_NAME_CHARS)?;
         let operation = format!("storing the snapshot of {stream}/{aggregate_id}");
         let version = snapshot_version(snapshot, &operation)?;
         sqlx::query(sql(&self.sql.snapshot_set))

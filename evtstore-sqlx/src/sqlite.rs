@@ -9,7 +9,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use evtstore::{Append, Cursor, Error, HandlerLock, RecordedEvent, Replayed, Snapshot, Store};
+use evtstore::{
+    Append, Cursor, Error, HandlerLock, ReadRow, RecordedEvent, Replayed, Snapshot, Store,
+};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -17,9 +19,9 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 use crate::common::{
-    Decoding, Replaying, RunningHandlers, appending, conflict, db_error, decode_event,
-    decode_event_of, first_version, is_version_conflict, snapshot_from_row, snapshot_version,
-    statements, visit_replayed,
+    Decoding, MAX_NAME_CHARS, Replaying, RunningHandlers, appending, check_name, conflict,
+    db_error, decode_event_of, decode_read_row, first_version, is_version_conflict,
+    snapshot_from_row, snapshot_version, statements, version_bound, visit_replayed,
 };
 use crate::{Synchronous, Tables};
 
@@ -30,6 +32,7 @@ const UNIQUE_VIOLATION: &str = "2067";
 #[derive(Debug)]
 struct Sql {
     migrate: String,
+    schema_current: Arc<str>,
     has_metadata: Arc<str>,
     add_metadata: Arc<str>,
     append_one: Arc<str>,
@@ -49,6 +52,7 @@ impl Sql {
         let render = |template: &str| Arc::from(tables.render(template));
         Sql {
             migrate: tables.render(include_str!("sql/sqlite/migrate.sql")),
+            schema_current: render(include_str!("sql/sqlite/schema_current.sql")),
             has_metadata: render(include_str!("sql/sqlite/has_metadata.sql")),
             add_metadata: render(include_str!("sql/sqlite/add_metadata.sql")),
             append_one: render(include_str!("sql/sqlite/append_one.sql")),
@@ -192,45 +196,70 @@ impl SqliteStore {
     }
 
     /// Creates the tables and indexes that are missing, and adds the columns a database
-    /// written by the TypeScript evtstore lacks. Safe to run at every start.
+    /// written by the TypeScript evtstore lacks.
+    ///
+    /// Safe to call from every process at every start: it first reads the schema without a
+    /// write lock, and on an up-to-date schema does nothing else. Otherwise it takes the write
+    /// lock at once (`BEGIN IMMEDIATE`), checks again, and creates what is missing.
     ///
     /// # Errors
     /// [`Error::Database`] when a statement fails; nothing is changed then.
     pub async fn migrate(&self) -> Result<(), Error> {
-        let operation = format_args!("migrating the SQLite schema ({})", self.tables);
+        let operation = format!("migrating the SQLite schema ({})", self.tables);
+        if self.schema_is_current(&self.pool, &operation).await? {
+            return Ok(());
+        }
+        // BEGIN IMMEDIATE takes the write lock first (waiting for it up to the busy timeout):
+        // a deferred transaction that reads the schema and then alters it fails with "database
+        // is locked" when another migration took the lock in between.
         let mut tx = self
             .pool
-            .begin()
+            .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(|error| db_error(operation, error))?;
+            .map_err(|error| db_error(&operation, error))?;
+        if self.schema_is_current(&mut *tx, &operation).await? {
+            return tx
+                .commit()
+                .await
+                .map_err(|error| db_error(&operation, error));
+        }
         for statement in statements(&self.sql.migrate) {
             sqlx::query(AssertSqlSafe(statement))
                 .execute(&mut *tx)
                 .await
-                .map_err(|error| db_error(operation, error))?;
+                .map_err(|error| db_error(&operation, error))?;
         }
         let has_metadata: i64 = sqlx::query_scalar(sql(&self.sql.has_metadata))
             .fetch_one(&mut *tx)
             .await
-            .map_err(|error| db_error(operation, error))?;
+            .map_err(|error| db_error(&operation, error))?;
         if has_metadata == 0 {
             sqlx::query(sql(&self.sql.add_metadata))
                 .execute(&mut *tx)
                 .await
-                .map_err(|error| db_error(operation, error))?;
+                .map_err(|error| db_error(&operation, error))?;
         }
         tx.commit()
+            .await
+            .map_err(|error| db_error(&operation, error))
+    }
+
+    /// Whether every table, index and column `migrate` makes is there, read without a write
+    /// lock.
+    async fn schema_is_current<'c, E>(&self, executor: E, operation: &str) -> Result<bool, Error>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Sqlite>,
+    {
+        sqlx::query_scalar(sql(&self.sql.schema_current))
+            .fetch_one(executor)
             .await
             .map_err(|error| db_error(operation, error))
     }
 }
 
-fn decode_rows(
-    rows: &[SqliteRow],
-    operation: &dyn fmt::Display,
-) -> Result<Vec<RecordedEvent>, Error> {
+fn decode_rows(rows: &[SqliteRow], operation: &dyn fmt::Display) -> Result<Vec<ReadRow>, Error> {
     rows.iter()
-        .map(|row| decode_event(row, operation))
+        .map(|row| decode_read_row(row, operation))
         .collect()
 }
 
@@ -241,6 +270,8 @@ fn streams_json(streams: &[&str]) -> String {
 
 impl Store for SqliteStore {
     async fn append(&self, append: Append<'_>) -> Result<(), Error> {
+        check_name("stream", append.stream, MAX_NAME_CHARS)?;
+        check_name("aggregate id", append.aggregate_id, MAX_NAME_CHARS)?;
         let Some(first) = first_version(&append)? else {
             return Ok(());
         };
@@ -286,7 +317,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query(sql(&self.sql.load))
             .bind(stream)
             .bind(aggregate_id)
-            .bind(i64::try_from(after_version).unwrap_or(i64::MAX))
+            .bind(version_bound(after_version))
             .fetch_all(&self.pool)
             .await
             .map_err(|error| db_error(&operation, error))?;
@@ -316,7 +347,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query(sql(&self.sql.replay))
             .bind(stream)
             .bind(aggregate_id)
-            .bind(i64::try_from(after_version).unwrap_or(i64::MAX))
+            .bind(version_bound(after_version))
             .bind(snapshot_tag)
             .fetch(&self.pool);
         let operation = Replaying {
@@ -331,7 +362,7 @@ impl Store for SqliteStore {
         streams: &[&str],
         after: Cursor,
         limit: usize,
-    ) -> Result<Vec<RecordedEvent>, Error> {
+    ) -> Result<Vec<ReadRow>, Error> {
         let operation = format!("reading {streams:?} after position {}", after.position);
         let rows = sqlx::query(sql(&self.sql.read))
             .bind(after.position)
@@ -353,6 +384,7 @@ impl Store for SqliteStore {
     }
 
     async fn bookmark(&self, name: &str) -> Result<Option<Cursor>, Error> {
+        check_name("bookmark name", name, MAX_NAME_CHARS)?;
         let position: Option<Option<i64>> = sqlx::query_scalar(sql(&self.sql.bookmark_get))
             .bind(name)
             .fetch_optional(&self.pool)
@@ -362,6 +394,7 @@ impl Store for SqliteStore {
     }
 
     async fn set_bookmark(&self, name: &str, cursor: Cursor) -> Result<(), Error> {
+        check_name("bookmark name", name, MAX_NAME_CHARS)?;
         sqlx::query(sql(&self.sql.bookmark_set))
             .bind(name)
             .bind(cursor.position)
@@ -389,6 +422,7 @@ impl Store for SqliteStore {
         aggregate_id: &str,
         snapshot: &Snapshot,
     ) -> Result<(), Error> {
+        check_name("snapshot tag", &snapshot.tag, MAX_NAME_CHARS)?;
         let operation = format!("storing the snapshot of {stream}/{aggregate_id}");
         let version = snapshot_version(snapshot, &operation)?;
         sqlx::query(sql(&self.sql.snapshot_set))

@@ -80,6 +80,19 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// The stored events of an aggregate are not its versions 1, 2, .. n in order: a row was
+    /// written by something other than an evtstore writer (a version of 0 or below, a gap).
+    /// Commands refuse such an aggregate rather than decide on a history that is not whole.
+    #[error("the stored history of {stream}/{aggregate_id} is broken: {detail}")]
+    BrokenHistory {
+        /// The aggregate's stream.
+        stream: String,
+        /// The aggregate.
+        aggregate_id: String,
+        /// What was expected and what was found, with the row's position.
+        detail: String,
+    },
+
     /// An event handler failed on an event.
     #[error(
         "handler `{bookmark}` failed on {stream}/{aggregate_id} at position {position} \
@@ -100,12 +113,38 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// The model of a started handler panicked during a run. The handler reports it through
+    /// its error hook, waits for its error back-off and runs again from its bookmark, which
+    /// stays at the last page it finished: the events of the page that panicked are handed
+    /// over again.
+    #[error("handler `{bookmark}` panicked: {message}")]
+    HandlerPanicked {
+        /// The handler's bookmark name.
+        bookmark: String,
+        /// The panic's message, when it was a string.
+        message: String,
+    },
+
     /// A handler with this bookmark is already running in this process (or, on stores that
     /// support it, in another one).
     #[error("handler `{bookmark}` is already running")]
     HandlerBusy {
         /// The handler's bookmark name.
         bookmark: String,
+    },
+
+    /// A name or id is longer than the store's schema keeps (a bookmark name, stream or
+    /// aggregate id over 255 characters on MySQL, say). Nothing was written.
+    #[error("{what} `{preview}` is {length} characters long; the store keeps at most {max}")]
+    TooLong {
+        /// What the value is ("bookmark name", "aggregate id", ..).
+        what: &'static str,
+        /// The value's first characters.
+        preview: String,
+        /// Its length in characters.
+        length: usize,
+        /// The most the store keeps.
+        max: usize,
     },
 
     /// The store's configuration is invalid (a bad table name, an unsupported URL).

@@ -152,6 +152,39 @@ pub struct RecordedEvent {
     pub metadata: Option<String>,
 }
 
+/// One row of [`Store::read`](crate::Store::read): an event, or a row of the events table that
+/// cannot be one.
+///
+/// A database shared with other programs can hold rows no evtstore writer makes (a NULL event,
+/// a version of 0). Such a row must not hide the events around it, so a read returns it in its
+/// place rather than failing the whole page; a handler reports it like any failing event.
+pub type ReadRow = Result<RecordedEvent, UnreadableRow>;
+
+/// A row of the events table that cannot be read as an event. It keeps its place in the order
+/// of the streams, so a handler can report it and, under `continue_on_error`, skip it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the row at position {} ({}/{}) cannot be read: {reason}", cursor.position,
+        stream.as_deref().unwrap_or("?"), aggregate_id.as_deref().unwrap_or("?"))]
+pub struct UnreadableRow {
+    /// Where the row stands in the order of the streams.
+    pub cursor: Cursor,
+    /// The row's stream, when it could be read.
+    pub stream: Option<String>,
+    /// The row's aggregate, when it could be read.
+    pub aggregate_id: Option<String>,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// The cursor of a row of a read, readable or not.
+#[must_use]
+pub fn row_cursor(row: &ReadRow) -> Cursor {
+    match row {
+        Ok(event) => event.cursor,
+        Err(unreadable) => unreadable.cursor,
+    }
+}
+
 /// An event to append: its place in its aggregate and its encoded payload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewEvent {

@@ -11,18 +11,21 @@
 //! bookmark in one transaction will make it exactly once; the bookmark is written only through
 //! [`Store::set_bookmark`] for that reason.
 
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::sync::{Mutex, watch};
 
 use crate::aggregate::Aggregate;
 use crate::domain::event_meta;
 use crate::error::{BoxError, DecodeError, Error};
-use crate::event::{Cursor, EventMeta, RecordedEvent};
+use crate::event::{Cursor, EventMeta, ReadRow, RecordedEvent, UnreadableRow, row_cursor};
 use crate::runner::HandlerHandle;
 use crate::store::Store;
 
@@ -112,7 +115,7 @@ type RouteFn<H> =
     for<'a> fn(&'a H, &'a RouteContext<'a>, &'a mut Pending, &'a mut Progress) -> RouteFuture<'a>;
 
 /// The events of a page still to be handled.
-type Pending = std::iter::Peekable<std::vec::IntoIter<RecordedEvent>>;
+type Pending = std::iter::Peekable<std::vec::IntoIter<ReadRow>>;
 
 /// What the routes need to know besides the model: who they handle for, and what to do with a
 /// failing event.
@@ -152,7 +155,9 @@ where
     H: Sync,
 {
     Box::pin(async move {
-        while let Some(recorded) = pending.next_if(|next| next.stream == E::STREAM) {
+        while let Some(Ok(recorded)) =
+            pending.next_if(|next| next.as_ref().is_ok_and(|next| next.stream == E::STREAM))
+        {
             let cursor = recorded.cursor;
             match handle_one::<H, E>(model, context.bookmark, recorded).await {
                 Ok(()) => progress.handled += 1,
@@ -226,6 +231,32 @@ where
             event_type: event.event_type().to_owned(),
             source,
         })
+}
+
+/// The handler error for a row that cannot be read: it names the row like a failing event, so
+/// that it is reported, and skipped under `continue_on_error`, the same way.
+fn unreadable_row_error(bookmark: &str, unreadable: UnreadableRow) -> Error {
+    Error::Handler {
+        bookmark: bookmark.to_owned(),
+        stream: unreadable.stream.clone().unwrap_or_else(|| "?".to_owned()),
+        aggregate_id: unreadable
+            .aggregate_id
+            .clone()
+            .unwrap_or_else(|| "?".to_owned()),
+        position: unreadable.cursor.position,
+        event_type: "?".to_owned(),
+        source: Box::new(unreadable),
+    }
+}
+
+/// The message of a panic: what `panic!` was given when it was a string, as it almost always
+/// is.
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(message), _) => (*message).to_owned(),
+        (None, Some(message)) => message.clone(),
+        (None, None) => "a panic without a message".to_owned(),
+    }
 }
 
 /// Builds an [`EventHandler`]: its streams, options and hooks. Made by [`Domain::handler`].
@@ -453,6 +484,11 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
     /// Runs the handler in a tokio task until [`HandlerHandle::stop`]: after a run that found
     /// events it runs again at once, after an empty one it waits for the idle poll interval,
     /// after an error it reports it and waits for the error back-off.
+    ///
+    /// A panic of the model (or of a hook) during a run does not end the task: it is reported
+    /// as [`Error::HandlerPanicked`] and treated as a failed run. The bookmark stays at the
+    /// last page the handler finished, so the next run hands over again the events of the
+    /// page that panicked.
     pub fn start(&self) -> HandlerHandle {
         let (stop_sender, stop) = watch::channel(false);
         let handler = self.clone();
@@ -476,7 +512,7 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
                     }
                 }
             } else {
-                match self.run_pages(Some(&stop)).await {
+                match self.run_catching_panics(&stop).await {
                     Ok((0, _)) => settings.idle_poll,
                     Ok(_) => continue,
                     Err(error) => {
@@ -498,6 +534,37 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
             Some(hook) => hook(error),
             None => tracing::error!(bookmark = %self.inner.bookmark, %error, "event handler error"),
         }
+    }
+
+    /// One run of a started handler, with a panic turned into [`Error::HandlerPanicked`]: a bug
+    /// in one model must not silently end a background task that nobody awaits.
+    async fn run_catching_panics(
+        &self,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<(usize, usize), Error> {
+        // Unwind safety: what the run leaves behind is the cached bookmark, moved only after a
+        // page is finished, and its tokio mutex, which unwinding releases without poisoning.
+        // The model's state after its own panic is the model's concern, as after an error.
+        let caught = AssertUnwindSafe(self.run_pages(Some(stop)))
+            .catch_unwind()
+            .await;
+        let message = match caught {
+            Ok(outcome) => return outcome,
+            Err(panic) => panic_message(&*panic),
+        };
+        // A run stores each page's bookmark while it handles the next page: store the place of
+        // the last page finished, whose write the panic may have cut short, so that a handler
+        // stopped now does not hand that page over again.
+        let reached = *self.inner.position.lock().await;
+        if let Some(cursor) = reached
+            && let Err(error) = self.store_bookmark(cursor).await
+        {
+            self.report(&error);
+        }
+        Err(Error::HandlerPanicked {
+            bookmark: self.inner.bookmark.clone(),
+            message,
+        })
     }
 
     /// Reads and handles pages until one is empty or `stop` is set; returns (fetched, handled).
@@ -525,7 +592,7 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
             if let Some(hook) = &settings.before_batch {
                 hook();
             }
-            let last = page[page.len() - 1].cursor;
+            let last = row_cursor(&page[page.len() - 1]);
             let page_len = page.len();
             // Read the next page while this one is handled: catching up costs one round trip
             // per page less.
@@ -580,7 +647,7 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
 
     /// Handles one page, stream run by stream run; stops at the first failing event unless
     /// `continue_on_error`.
-    async fn handle_page(&self, page: Vec<RecordedEvent>) -> Progress {
+    async fn handle_page(&self, page: Vec<ReadRow>) -> Progress {
         let inner = &*self.inner;
         let report = |error: &Error| self.report(error);
         let context = RouteContext {
@@ -591,6 +658,22 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
         let mut pending = page.into_iter().peekable();
         let mut progress = Progress::default();
         while let Some(next) = pending.peek() {
+            let next = match next {
+                Ok(next) => next,
+                Err(_) => {
+                    if let Some(Err(unreadable)) = pending.next() {
+                        let cursor = unreadable.cursor;
+                        let error = unreadable_row_error(&inner.bookmark, unreadable);
+                        if !context.continue_on_error {
+                            progress.failure = Some(error);
+                            break;
+                        }
+                        report(&error);
+                        progress.reached = cursor;
+                    }
+                    continue;
+                }
+            };
             match inner
                 .routes
                 .iter()
@@ -646,5 +729,79 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
             }
             BookmarkHome::Memory => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use crate::doc_fixtures::{UserCommand, UserCommands, UserEvent};
+    use crate::{Domain, Error, EventMeta, HandledBy, HandlerResult, MemoryStore, Store};
+
+    /// A model that panics the first time it is handed user `b`, and handles every other event.
+    #[derive(Default)]
+    struct PanicsOnB {
+        panicked: AtomicBool,
+        handled: Mutex<Vec<String>>,
+    }
+
+    impl HandledBy<PanicsOnB> for UserEvent {
+        async fn dispatch(model: &PanicsOnB, id: &str, _: &Self, _: &EventMeta) -> HandlerResult {
+            if id == "b" && !model.panicked.swap(true, Ordering::SeqCst) {
+                panic!("model bug on {id}");
+            }
+            model.handled.lock().unwrap().push(id.to_owned());
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn started_handler_reports_a_panic_and_keeps_running() {
+        let domain = Domain::new(MemoryStore::new());
+        let users = domain.commands(UserCommands);
+        for id in ["a", "b", "c"] {
+            let create = UserCommand::Create { name: id.into() };
+            users.execute(id, &create).await.unwrap();
+        }
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let reported = Arc::clone(&reports);
+        let handler = domain
+            .handler("panicky", PanicsOnB::default())
+            .stream::<UserEvent>()
+            .page_size(1)
+            .idle_poll(Duration::from_millis(5))
+            .error_backoff(Duration::from_millis(5))
+            .on_error(move |error| {
+                let panicked = matches!(error, Error::HandlerPanicked { bookmark, .. }
+                    if bookmark == "panicky");
+                reported.lock().unwrap().push((panicked, error.to_string()));
+            })
+            .build();
+        let running = handler.start();
+        for _ in 0..1000 {
+            if handler.model().handled.lock().unwrap().len() == 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(running.is_running());
+        // `stop` re-raises a panic that ended the task.
+        running.stop().await;
+        assert_eq!(
+            *reports.lock().unwrap(),
+            [(
+                true,
+                "handler `panicky` panicked: model bug on b".to_owned()
+            )]
+        );
+        // The run resumed after `a`, whose page was finished before the panic: `a` was handed
+        // over once, `b` again after the panic, then `c`.
+        assert_eq!(*handler.model().handled.lock().unwrap(), ["a", "b", "c"]);
+        let store = domain.store();
+        let last = store.last_cursor(&["users"]).await.unwrap();
+        assert_eq!(store.bookmark("panicky").await.unwrap(), Some(last));
     }
 }

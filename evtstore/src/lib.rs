@@ -41,7 +41,10 @@ pub use crate::aggregate::{Agg, Aggregate, Snapshot, Snapshots};
 pub use crate::command::{CommandResult, CommandSet, Commands, Events};
 pub use crate::domain::{Domain, DomainOptions, Recorded};
 pub use crate::error::{BoxError, CommandError, DecodeError, Error};
-pub use crate::event::{Append, Cursor, EventMeta, Metadata, NewEvent, RecordedEvent, Timestamp};
+pub use crate::event::{
+    Append, Cursor, EventMeta, Metadata, NewEvent, ReadRow, RecordedEvent, Timestamp,
+    UnreadableRow, row_cursor,
+};
 pub use crate::handler::{
     BatchReport, EventHandler, HandledBy, HandlerBuilder, HandlerOptions, HandlerResult,
 };

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::aggregate::Snapshot;
 use crate::error::Error;
-use crate::event::{Append, Cursor, RecordedEvent};
+use crate::event::{Append, Cursor, ReadRow, RecordedEvent};
 use crate::store::{HandlerLock, Store};
 
 /// An in-memory [`Store`]. Clones share the same data; nothing survives the process.
@@ -114,7 +114,7 @@ impl Store for MemoryStore {
         streams: &[&str],
         after: Cursor,
         limit: usize,
-    ) -> Result<Vec<RecordedEvent>, Error> {
+    ) -> Result<Vec<ReadRow>, Error> {
         let inner = self.lock();
         let start = usize::try_from(after.position).unwrap_or(0);
         Ok(inner
@@ -124,6 +124,7 @@ impl Store for MemoryStore {
             .filter(|event| streams.contains(&event.stream.as_str()))
             .take(limit)
             .cloned()
+            .map(Ok)
             .collect())
     }
 

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use crate::aggregate::Snapshot;
 use crate::error::Error;
-use crate::event::{Append, Cursor, RecordedEvent};
+use crate::event::{Append, Cursor, ReadRow, RecordedEvent};
 
 /// Where events, bookmarks and snapshots live.
 ///
@@ -34,7 +34,9 @@ pub trait Store: Clone + Send + Sync + 'static {
         after_version: u64,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, Error>> + Send;
 
-    /// Up to `limit` events of the given streams after `after`, in cursor order.
+    /// Up to `limit` rows of the given streams after `after`, in cursor order. A row that
+    /// cannot be read as an event is returned in its place as an [`UnreadableRow`](crate::UnreadableRow), so that it
+    /// never hides the events around it.
     ///
     /// A store must never return an event and later commit one that sorts before it: a reader
     /// that bookmarks the last event it read would skip the late one forever.
@@ -46,7 +48,7 @@ pub trait Store: Clone + Send + Sync + 'static {
         streams: &[&str],
         after: Cursor,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<RecordedEvent>, Error>> + Send;
+    ) -> impl Future<Output = Result<Vec<ReadRow>, Error>> + Send;
 
     /// The cursor of the last event of the given streams, or [`Cursor::START`] when they are
     /// empty. Tailing handlers start here.

@@ -15,6 +15,33 @@ pub mod domain;
 
 use crate::domain::UserCommand;
 
+/// [`Store::read`](evtstore::Store::read) for tests whose rows are all events: an unreadable row
+/// fails the test with its description.
+pub trait ReadEvents: evtstore::Store {
+    /// The events of a read, each row required to be an event.
+    fn read_events(
+        &self,
+        streams: &[&str],
+        after: evtstore::Cursor,
+        limit: usize,
+    ) -> impl std::future::Future<Output = Result<Vec<evtstore::RecordedEvent>, evtstore::Error>> + Send;
+}
+
+impl<S: evtstore::Store> ReadEvents for S {
+    async fn read_events(
+        &self,
+        streams: &[&str],
+        after: evtstore::Cursor,
+        limit: usize,
+    ) -> Result<Vec<evtstore::RecordedEvent>, evtstore::Error> {
+        let rows = self.read(streams, after, limit).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| row.unwrap_or_else(|unreadable| panic!("unexpected: {unreadable}")))
+            .collect())
+    }
+}
+
 /// The command that creates a user named `name`.
 pub fn create_user(name: &str) -> UserCommand {
     UserCommand::Create {
@@ -52,6 +79,9 @@ macro_rules! conformance_suite {
             concurrency::concurrent_commands_on_one_aggregate_all_land,
             concurrency::concurrent_commands_on_distinct_aggregates,
             concurrency::retries_stop_after_configured_count,
+            concurrency::refusal_on_stale_cache_sees_other_writers,
+            concurrency::no_op_on_stale_cache_returns_current_state,
+            concurrency::contended_commands_land_with_default_options,
             handlers::handler_builds_read_model_once,
             handlers::next_run_handles_only_new_events,
             handlers::missing_bookmark_starts_at_beginning,

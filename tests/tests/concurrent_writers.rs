@@ -6,6 +6,7 @@
 
 mod common;
 
+use evtstore_tests::ReadEvents;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -220,7 +221,7 @@ async fn read_raw<S: Store>(store: &S, writers_done: &AtomicBool) -> Vec<(String
     loop {
         let finished = writers_done.load(Ordering::SeqCst);
         let page = store
-            .read(&[Tick::STREAM], cursor, PAGE_SIZE)
+            .read_events(&[Tick::STREAM], cursor, PAGE_SIZE)
             .await
             .expect("a raw read failed");
         if let Some(last) = page.last() {

@@ -3,6 +3,7 @@
 
 mod common;
 
+use evtstore_tests::ReadEvents;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -64,7 +65,7 @@ async fn undecodable_rows_fail_the_handler_with_their_place() {
         )
         .await;
         let positions: Vec<i64> = store
-            .read(&["users"], Cursor::START, 10)
+            .read_events(&["users"], Cursor::START, 10)
             .await
             .unwrap()
             .iter()
@@ -99,7 +100,10 @@ async fn undecodable_rows_fail_the_handler_with_their_place() {
         assert_eq!(
             store.bookmark("strict").await.unwrap(),
             Some(Cursor {
-                commit: store.read(&["users"], Cursor::START, 1).await.unwrap()[0]
+                commit: store
+                    .read_events(&["users"], Cursor::START, 1)
+                    .await
+                    .unwrap()[0]
                     .cursor
                     .commit,
                 position: positions[0]
@@ -178,20 +182,53 @@ async fn not_null_violation_is_a_database_error() {
     }
 }
 
-/// An aggregate id longer than its column is a database error on the servers that check it.
+/// An aggregate id or bookmark name longer than the schema keeps (255 characters) is refused
+/// before anything is written, on every backend (SQLite would keep it; MySQL outside strict
+/// mode would cut it, and a cut bookmark name would never be found again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn too_long_value_is_a_database_error() {
-    for backend in [Backend::Postgres, Backend::MySql] {
+async fn too_long_names_are_refused() {
+    for backend in BACKENDS {
         let store = migrated(backend).await;
-        let long_id = "x".repeat(300);
-        let error = append_user(&store, &long_id, 1, r#"{"type":"enabled"}"#)
+        let long = "x".repeat(256);
+        let error = append_user(&store, &long, 1, r#"{"type":"enabled"}"#)
             .await
             .unwrap_err();
         assert!(
-            matches!(error, Error::Database { .. }),
-            "{backend:?}: expected a database error, got {error:?}"
+            matches!(
+                error,
+                Error::TooLong {
+                    what: "aggregate id",
+                    length: 256,
+                    max: 255,
+                    ..
+                }
+            ),
+            "{backend:?}: {error:?}"
         );
-        assert!(!error.is_version_conflict());
+        let error = store.set_bookmark(&long, Cursor::at(1)).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::TooLong {
+                    what: "bookmark name",
+                    ..
+                }
+            ),
+            "{backend:?}: {error:?}"
+        );
+        assert!(store.bookmark(&long).await.is_err(), "{backend:?}");
+        // 255 characters fit.
+        let longest = "y".repeat(255);
+        store.set_bookmark(&longest, Cursor::at(1)).await.unwrap();
+        assert_eq!(store.bookmark(&longest).await.unwrap(), Some(Cursor::at(1)));
+        append_user(&store, &longest, 1, r#"{"type":"enabled"}"#)
+            .await
+            .unwrap();
+        let stored = store
+            .read_events(&["users"], Cursor::START, 10)
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 1, "{backend:?}");
     }
 }
 

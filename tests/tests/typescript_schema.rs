@@ -112,20 +112,43 @@ async fn typescript_database_is_migrated_read_and_extended(backend: Backend) {
         .build();
     assert_eq!(fresh.run_once().await.unwrap(), 2, "{backend:?}");
 
-    // A TypeScript row with a NULL version (its columns are nullable) is a clear error.
+    // A TypeScript row with a NULL version (its columns are nullable) is read as an unreadable
+    // row in its place, which names what is wrong; bob's row after it is still read.
     exec(
         &store,
         r#"UPDATE events SET version = NULL WHERE aggregate_id = 'alice'"#,
     )
     .await;
-    let error = store
+    let rows = store
         .read(&["users"], evtstore::Cursor::START, 10)
         .await
-        .unwrap_err();
-    let message = error.to_string();
+        .unwrap();
+    assert_eq!(rows.len(), 2, "{backend:?}");
+    let unreadable = rows[0].as_ref().unwrap_err();
+    assert_eq!(
+        unreadable.aggregate_id.as_deref(),
+        Some("alice"),
+        "{backend:?}"
+    );
     assert!(
-        matches!(error, Error::Database { .. }) && message.contains("no version"),
-        "{backend:?}: {message}"
+        unreadable.reason.contains("version is NULL"),
+        "{backend:?}: {unreadable}"
+    );
+    assert_eq!(rows[1].as_ref().unwrap().aggregate_id, "bob", "{backend:?}");
+    // A version of 0 (the column allows anything) makes alice's history broken: a load, which
+    // would otherwise skip the row and decide on an empty aggregate, refuses it.
+    exec(
+        &store,
+        r#"UPDATE events SET version = 0 WHERE aggregate_id = 'alice'"#,
+    )
+    .await;
+    let error = evtstore_tests::fresh_domain(&domain)
+        .load::<UserEvent>("alice")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::BrokenHistory { .. }) && error.to_string().contains("version is 0"),
+        "{backend:?}: {error}"
     );
 }
 

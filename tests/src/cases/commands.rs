@@ -1,5 +1,6 @@
 //! Commands: versions, events appended, refusals, independence of aggregates.
 
+use crate::ReadEvents;
 use evtstore::{Domain, Error, Metadata, Store};
 
 use crate::domain::{PostCommand, PostCommands, PostEvent, UserCommand, UserCommands, UserEvent};
@@ -101,7 +102,7 @@ pub async fn empty_command_result_appends_nothing<S: Store>(store: S) {
     assert_eq!(store.load("users", "alice", 0).await.unwrap().len(), 1);
     assert_eq!(
         store
-            .read(&["users"], evtstore::Cursor::START, 100)
+            .read_events(&["users"], evtstore::Cursor::START, 100)
             .await
             .unwrap()
             .len(),

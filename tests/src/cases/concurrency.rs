@@ -1,5 +1,6 @@
 //! Optimistic concurrency: conflicting appends, retries, concurrent commands.
 
+use crate::ReadEvents;
 use std::sync::Arc;
 
 use evtstore::{Append, Cursor, Domain, DomainOptions, Error, NewEvent, Store, Timestamp};
@@ -96,7 +97,7 @@ pub async fn conflicting_batch_appends_nothing<S: Store>(store: S) {
     assert_eq!(versions, [1, 2]);
     assert_eq!(
         store
-            .read(&["users"], Cursor::START, 10)
+            .read_events(&["users"], Cursor::START, 10)
             .await
             .unwrap()
             .len(),
@@ -221,7 +222,7 @@ pub async fn concurrent_commands_on_distinct_aggregates<S: Store>(store: S) {
     for task in tasks {
         assert_eq!(task.await.unwrap().unwrap().version, 3);
     }
-    let all = store.read(&["users"], Cursor::START, 100).await.unwrap();
+    let all = store.read_events(&["users"], Cursor::START, 100).await.unwrap();
     assert_eq!(all.len(), 24);
     assert!(all.windows(2).all(|pair| pair[0].cursor < pair[1].cursor));
 }
@@ -284,4 +285,121 @@ pub async fn retries_stop_after_configured_count<S: Store>(store: S) {
     // The creation and three toggles of two events each; no event of the overtaken command.
     assert_eq!(history.len(), 7);
     assert_eq!(history.last().unwrap().event, UserEvent::Enabled);
+}
+
+/// A domain with its cache on, over the store another domain writes to: what a second process
+/// sees.
+fn cached_domain<S: Store>(store: &S) -> Domain<S> {
+    let options = DomainOptions {
+        cache_capacity: 100,
+        ..DomainOptions::default()
+    };
+    Domain::with_options(store.clone(), options)
+}
+
+/// A command refused on a cached aggregate that another process has changed since is decided
+/// again on the current state: a user created elsewhere is not refused as missing.
+pub async fn refusal_on_stale_cache_sees_other_writers<S: Store>(store: S) {
+    let here = cached_domain(&store).commands(UserCommands::default());
+    let elsewhere = cached_domain(&store).commands(UserCommands::default());
+    // `here` caches bob as missing (version 0) while refusing to disable him.
+    let refused = here
+        .execute("bob", &UserCommand::Disable)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, Error::Command { .. }), "{refused:?}");
+    elsewhere.execute("bob", &create_user("Bob")).await.unwrap();
+
+    let bob = here.execute("bob", &UserCommand::Disable).await.unwrap();
+    assert_eq!(
+        (bob.version, bob.name.as_str(), bob.enabled),
+        (2, "Bob", false)
+    );
+    // Decided on the cached version 0 first, then again on the version 1 read from the store.
+    assert_eq!(*here.command_set().seen_versions.lock().unwrap(), [0, 0, 1]);
+
+    // The other way round: a refusal the current state calls for is not lost to a stale entry
+    // that would accept. `here` caches carol as missing; once she exists, creating her again
+    // is refused, through the conflict of the append the stale entry led to.
+    let here = here.domain().commands(UserCommands::default());
+    let refused = here
+        .execute("carol", &UserCommand::Disable)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, Error::Command { .. }), "{refused:?}");
+    elsewhere
+        .execute("carol", &create_user("Carol"))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        match here.execute("carol", &create_user("Carol")).await {
+            Err(Error::Command { source, .. }) => {
+                assert_eq!(source.code.as_deref(), Some("exists"))
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+    // The second refusal was taken on the cache entry, found current: one decision.
+    assert_eq!(
+        *here.command_set().seen_versions.lock().unwrap(),
+        [0, 0, 1, 1]
+    );
+}
+
+/// A command that decides on no event, taken on a cached aggregate another process has changed
+/// since, returns the current aggregate, not the cached one.
+pub async fn no_op_on_stale_cache_returns_current_state<S: Store>(store: S) {
+    let here = cached_domain(&store).commands(UserCommands::default());
+    let elsewhere = cached_domain(&store).commands(UserCommands::default());
+    let alice = here.execute("alice", &create_user("Alice")).await.unwrap();
+    assert!(alice.enabled);
+    elsewhere
+        .execute("alice", &UserCommand::Disable)
+        .await
+        .unwrap();
+
+    let alice = here.execute("alice", &UserCommand::Noop).await.unwrap();
+    assert_eq!((alice.version, alice.enabled), (2, false));
+    // The cache holds the current state now: the next no-op is decided once, on version 2.
+    here.execute("alice", &UserCommand::Noop).await.unwrap();
+    assert_eq!(
+        *here.command_set().seen_versions.lock().unwrap(),
+        [0, 1, 2, 2]
+    );
+    assert_eq!(store.load("users", "alice", 0).await.unwrap().len(), 2);
+}
+
+/// Writers contending for one aggregate from separate domains (separate processes, each with
+/// its cache) all land with the default options: the retries and their back-off absorb the
+/// conflicts.
+pub async fn contended_commands_land_with_default_options<S: Store>(store: S) {
+    let writers = 8;
+    let commands_per_writer = 5;
+    Domain::new(store.clone())
+        .commands(UserCommands::default())
+        .execute("alice", &create_user("Alice"))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..writers {
+        let users = Domain::new(store.clone()).commands(UserCommands::default());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..commands_per_writer {
+                users.execute("alice", &UserCommand::Toggle).await?;
+            }
+            Ok::<_, Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let versions: Vec<u64> = store
+        .load("users", "alice", 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.version)
+        .collect();
+    let events = 1 + 2 * writers * commands_per_writer;
+    assert_eq!(versions, (1..=events).collect::<Vec<u64>>());
 }

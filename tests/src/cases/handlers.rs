@@ -1,5 +1,6 @@
 //! Event handlers: bookmarks, stream order, tailing, errors, hooks, start and stop.
 
+use crate::ReadEvents;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -291,7 +292,11 @@ pub async fn reset_rereads_stored_bookmark<S: Store>(store: S) {
     let model = posts_model(&domain, "model", HandlerOptions::default());
     assert_eq!(model.run_once().await.unwrap(), 2);
     // Rewind the stored bookmark to the first event; reset makes the handler see it.
-    let first = store.read(&["users"], Cursor::START, 1).await.unwrap()[0].cursor;
+    let first = store
+        .read_events(&["users"], Cursor::START, 1)
+        .await
+        .unwrap()[0]
+        .cursor;
     store.set_bookmark("model", first).await.unwrap();
     assert_eq!(
         model.run_once().await.unwrap(),
@@ -364,7 +369,10 @@ pub async fn failing_event_stops_handler<S: Store>(store: S) {
         other => panic!("expected a handler error, got {other:?}"),
     }
     assert_eq!(model.model().seen_ids(), ["a"]);
-    let events = store.read(&["users"], Cursor::START, 10).await.unwrap();
+    let events = store
+        .read_events(&["users"], Cursor::START, 10)
+        .await
+        .unwrap();
     assert_eq!(
         store.bookmark("model").await.unwrap(),
         Some(events[0].cursor)

@@ -1,5 +1,6 @@
 //! The store interface itself: reads, cursors, bookmarks, and events the code cannot decode.
 
+use crate::ReadEvents;
 use evtstore::{Cursor, DecodeError, Domain, Error, HandlerOptions, Replayed, Snapshot, Store};
 
 use crate::cases::append_raw;
@@ -39,32 +40,32 @@ pub async fn read_respects_cursor_streams_and_limit<S: Store>(store: S) {
         .await
         .unwrap();
     let all = store
-        .read(&["users", "posts"], Cursor::START, 10)
+        .read_events(&["users", "posts"], Cursor::START, 10)
         .await
         .unwrap();
     let streams: Vec<&str> = all.iter().map(|e| e.stream.as_str()).collect();
     assert_eq!(streams, ["users", "posts", "users"]);
     assert!(all.windows(2).all(|pair| pair[0].cursor < pair[1].cursor));
     let first_two = store
-        .read(&["users", "posts"], Cursor::START, 2)
+        .read_events(&["users", "posts"], Cursor::START, 2)
         .await
         .unwrap();
     assert_eq!(first_two, all[..2]);
     let rest = store
-        .read(&["users", "posts"], all[1].cursor, 10)
+        .read_events(&["users", "posts"], all[1].cursor, 10)
         .await
         .unwrap();
     assert_eq!(rest, all[2..]);
     assert!(
         store
-            .read(&["users", "posts"], all[2].cursor, 10)
+            .read_events(&["users", "posts"], all[2].cursor, 10)
             .await
             .unwrap()
             .is_empty()
     );
     assert!(
         store
-            .read(&["nothing"], Cursor::START, 10)
+            .read_events(&["nothing"], Cursor::START, 10)
             .await
             .unwrap()
             .is_empty()
@@ -103,7 +104,7 @@ pub async fn last_cursor_is_last_event<S: Store>(store: S) {
         .await
         .unwrap();
     let all = store
-        .read(&["users", "posts"], Cursor::START, 10)
+        .read_events(&["users", "posts"], Cursor::START, 10)
         .await
         .unwrap();
     assert_eq!(store.last_cursor(&["users"]).await.unwrap(), all[0].cursor);
@@ -124,7 +125,10 @@ pub async fn bookmarks_upsert_by_name<S: Store>(store: S) {
             .await
             .unwrap();
     }
-    let events = store.read(&["users"], Cursor::START, 10).await.unwrap();
+    let events = store
+        .read_events(&["users"], Cursor::START, 10)
+        .await
+        .unwrap();
     store.set_bookmark("one", events[0].cursor).await.unwrap();
     store.set_bookmark("two", events[2].cursor).await.unwrap();
     store.set_bookmark("one", events[1].cursor).await.unwrap();

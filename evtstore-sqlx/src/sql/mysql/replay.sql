@@ -5,7 +5,8 @@
 -- range of the (stream, aggregate_id, version) index and sorts the union's rows (it does not
 -- merge the two parts); the ORDER BY is what guarantees the order. Only what the fold needs is
 -- sent. Placeholders in text order: stream, aggregate_id, tag, version; stream, aggregate_id,
--- version; stream, aggregate_id, tag.
+-- version; stream, aggregate_id, tag; version. From the start the version is the lowest
+-- BIGINT, so that rows with a version below 1 are read and refused.
 SELECT CAST(0 AS SIGNED) AS `kind`, CAST(`version` AS SIGNED) AS `version`,
        CAST(NULL AS SIGNED) AS `position`, `state` AS `body`
 FROM `{snapshots}`
@@ -16,5 +17,5 @@ FROM `{events}`
 WHERE `stream` = ? AND `aggregate_id` = ?
   AND `version` > GREATEST(?, COALESCE((
         SELECT `version` FROM `{snapshots}`
-        WHERE `stream` = ? AND `aggregate_id` = ? AND `tag` = ?), 0))
+        WHERE `stream` = ? AND `aggregate_id` = ? AND `tag` = ?), ?))
 ORDER BY `version`

@@ -1,9 +1,8 @@
 -- The schema of the TypeScript evtstore with NOT NULL where it matters, a metadata column, the
 -- writing transaction's id (gap safety, see the crate docs) and a snapshots table. Every
--- statement is idempotent; `migrate` runs them in one transaction. Statements are separated by
+-- statement is idempotent; `migrate` runs them in one transaction, under migration_lock.sql,
+-- and only when schema_current.sql finds something missing. Statements are separated by
 -- lines holding only a semicolon.
-SELECT pg_advisory_xact_lock(hashtext('evtstore migrate {events}'))
-;
 CREATE TABLE IF NOT EXISTS "{events}" (
     "position" BIGSERIAL PRIMARY KEY,
     "version" BIGINT NOT NULL,

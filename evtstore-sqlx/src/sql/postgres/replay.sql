@@ -1,6 +1,7 @@
 -- An aggregate for folding, in one statement: the snapshot stored under tag $4 when it is newer
 -- than version $3 (kind 0; a NULL tag matches none), then the events after that snapshot, or
--- after $3 when there is none (kind 1), by version. The snapshot's version is below every
+-- after $3 when there is none (kind 1), by version. (From the start $3 is the lowest
+-- bigint, so that rows with a version below 1 are read and refused.) The snapshot's version is below every
 -- event's, so it comes first.
 --
 -- The stream and aggregate_id conditions sit on the union, not inside it, so that the planner
@@ -21,6 +22,6 @@ FROM (
 ) AS r
 WHERE r."stream" = $1 AND r."aggregate_id" = $2 AND r."version" > $3::bigint
   AND (r."kind" = 0 OR r."version" > (
-        SELECT COALESCE(MAX(s."version"), 0) FROM "{snapshots}" AS s
+        SELECT COALESCE(MAX(s."version"), $3::bigint) FROM "{snapshots}" AS s
         WHERE s."stream" = $1 AND s."aggregate_id" = $2 AND s."tag" = $4))
 ORDER BY r."version"

@@ -1,2 +1,0 @@
-SELECT COUNT(*) FROM information_schema.COLUMNS
-WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{events}' AND COLUMN_NAME = 'metadata'

@@ -1,0 +1,13 @@
+-- Whether migrate() has nothing to do, read from the catalogs: `to_regclass` and `pg_attribute`
+-- take no lock on the tables, so this never waits behind (or holds up) a transaction that
+-- uses them. Names resolve through the search path, as the store's queries do.
+SELECT to_regclass('"{events}"') IS NOT NULL
+   AND to_regclass('"{bookmarks}"') IS NOT NULL
+   AND to_regclass('"{snapshots}"') IS NOT NULL
+   AND to_regclass('"{events}_stream_aggregate_id_version_unique"') IS NOT NULL
+   AND to_regclass('"{events}_txid_position"') IS NOT NULL
+   AND (SELECT COUNT(*) FROM pg_attribute
+        WHERE attrelid = to_regclass('"{events}"') AND NOT attisdropped
+          AND attname IN ('metadata', 'txid')) = 2
+   AND EXISTS (SELECT 1 FROM pg_attribute
+        WHERE attrelid = to_regclass('"{bookmarks}"') AND NOT attisdropped AND attname = 'txid')
