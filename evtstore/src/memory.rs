@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::aggregate::Snapshot;
 use crate::error::Error;
-use crate::event::{Append, Cursor, ReadRow, RecordedEvent};
+use crate::event::{Append, Cursor, ReadRow, RecordedEvent, UnreadableRow, row_cursor};
 use crate::store::{HandlerLock, Store};
 
 /// An in-memory [`Store`]. Clones share the same data; nothing survives the process.
@@ -24,8 +24,9 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// All events in position order; position `p` is at index `p - 1`.
-    events: Vec<RecordedEvent>,
+    /// All rows in position order; position `p` is at index `p - 1`. Only
+    /// [`MemoryStore::plant_unreadable`] puts an unreadable row here.
+    events: Vec<ReadRow>,
     /// Indexes into `events` of each aggregate's events, in version order.
     by_aggregate: HashMap<(String, String), Vec<usize>>,
     bookmarks: HashMap<String, Cursor>,
@@ -40,11 +41,35 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// Puts a row that cannot be read as an event at the next position of `stream`, as a
+    /// database shared with other programs can hold one: for tests of what readers and handlers
+    /// do with it. Loads never see it (this store keeps no broken history).
+    #[doc(hidden)]
+    pub fn plant_unreadable(&self, stream: &str, aggregate_id: &str, reason: &str) -> Cursor {
+        let mut inner = self.lock();
+        let cursor = Cursor::at(i64::try_from(inner.events.len() + 1).unwrap_or(i64::MAX));
+        inner.events.push(Err(UnreadableRow {
+            cursor,
+            stream: Some(stream.to_owned()),
+            aggregate_id: Some(aggregate_id.to_owned()),
+            reason: reason.to_owned(),
+        }));
+        cursor
+    }
+
     /// A panic in another thread while it held the lock cannot leave the data half-written
     /// (every mutation is a single push or insert after all checks), so a poisoned lock is
     /// still safe to use.
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The stream of a row, when it has one.
+fn row_stream(row: &ReadRow) -> Option<&str> {
+    match row {
+        Ok(event) => Some(&event.stream),
+        Err(unreadable) => unreadable.stream.as_deref(),
     }
 }
 
@@ -76,7 +101,7 @@ impl Store for MemoryStore {
         let first_index = inner.events.len();
         for (offset, event) in append.events.iter().enumerate() {
             let position = i64::try_from(first_index + offset + 1).unwrap_or(i64::MAX);
-            inner.events.push(RecordedEvent {
+            inner.events.push(Ok(RecordedEvent {
                 cursor: Cursor::at(position),
                 stream: append.stream.to_owned(),
                 aggregate_id: append.aggregate_id.to_owned(),
@@ -84,7 +109,7 @@ impl Store for MemoryStore {
                 timestamp: append.timestamp,
                 event: event.event.clone(),
                 metadata: append.metadata.map(str::to_owned),
-            });
+            }));
         }
         let indexes = inner.by_aggregate.entry(key).or_default();
         indexes.extend(first_index..first_index + append.events.len());
@@ -105,7 +130,7 @@ impl Store for MemoryStore {
         Ok(indexes
             .iter()
             .skip(skip)
-            .map(|&index| inner.events[index].clone())
+            .filter_map(|&index| inner.events[index].as_ref().ok().cloned())
             .collect())
     }
 
@@ -121,10 +146,9 @@ impl Store for MemoryStore {
             .events
             .iter()
             .skip(start)
-            .filter(|event| streams.contains(&event.stream.as_str()))
+            .filter(|row| row_stream(row).is_some_and(|stream| streams.contains(&stream)))
             .take(limit)
             .cloned()
-            .map(Ok)
             .collect())
     }
 
@@ -134,8 +158,8 @@ impl Store for MemoryStore {
             .events
             .iter()
             .rev()
-            .find(|event| streams.contains(&event.stream.as_str()))
-            .map_or(Cursor::START, |event| event.cursor))
+            .find(|row| row_stream(row).is_some_and(|stream| streams.contains(&stream)))
+            .map_or(Cursor::START, row_cursor))
     }
 
     async fn bookmark(&self, name: &str) -> Result<Option<Cursor>, Error> {

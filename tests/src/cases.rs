@@ -3,6 +3,7 @@
 pub mod commands;
 pub mod concurrency;
 pub mod handlers;
+pub mod poison;
 pub mod snapshots;
 pub mod storage;
 
