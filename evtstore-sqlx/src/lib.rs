@@ -28,16 +28,37 @@
 //!   (txid, position) and reads only rows of transactions older than the oldest one still
 //!   running (`pg_snapshot_xmin`). Nothing can later commit before a row already read. A
 //!   transaction left open anywhere on the server holds handlers back until it ends.
-//! - MySQL/MariaDB hands out positions from a one-row sequence table locked until the
-//!   appending transaction commits, so positions commit in order.
+//! - MySQL/MariaDB takes positions from `AUTO_INCREMENT` in one `INSERT .. SELECT` per append,
+//!   under InnoDB's table-level AUTO-INC lock, so positions enter the table in order; reads are
+//!   locking reads at `READ COMMITTED`, which read the newest rows and wait for a row still
+//!   being written instead of reading a snapshot. (A snapshot read can see a later append
+//!   without an earlier one however the writers are ordered: InnoDB collects the running
+//!   transactions for a snapshot without a lock. The first release, which serialised appends
+//!   through a locked sequence row, skipped events this way.) The server must run with
+//!   `innodb_autoinc_lock_mode` 0 or 1 (MariaDB's default): the store checks it. Rows that
+//!   other programs insert with plain `INSERT .. VALUES` (the TypeScript evtstore) do not take
+//!   the AUTO-INC lock for their statement, so they are not covered.
 //!
-//! The test `tests/tests/concurrent_writers.rs` of the workspace checks this on every backend
-//! with 8 concurrent writers, and fails on PostgreSQL read in plain position order.
+//! Two tests of the workspace check this with concurrent writers: `tests/tests/multiprocess.rs`
+//! with writer, reader and handler processes on every backend (it fails on the first
+//! release's MariaDB store, kept as `MySqlStore::legacy_sequence_positions` for that check),
+//! and `tests/tests/concurrent_writers.rs` with tasks in one process (it fails on PostgreSQL
+//! read in plain position order).
 //!
 //! # Costs and trade-offs
-//! - Appends are one statement on SQLite and PostgreSQL (all events of a command, checked
-//!   against the aggregate's current version in the same statement) and one short transaction
-//!   on MySQL (lock the sequence, insert, commit).
+//! - Appends are one statement on every backend: all events of a command, checked against the
+//!   aggregate's current version in the same statement. On MySQL the AUTO-INC lock serialises
+//!   appends for the length of their statement, not their commit: the log flushes of
+//!   concurrent appends are still shared.
+//! - A row that cannot be read as an event (a NULL event or version, a version below 1, written
+//!   by another program) is returned by reads in its place as an
+//!   [`UnreadableRow`](evtstore::UnreadableRow), so it never hides the events around it; loads
+//!   refuse such an aggregate with [`Error::BrokenHistory`](evtstore::Error::BrokenHistory).
+//! - Streams, aggregate ids and bookmark names longer than 255 characters (what the schema's
+//!   `VARCHAR(255)` columns keep) are refused with [`Error::TooLong`](evtstore::Error::TooLong)
+//!   before anything is written, on every backend.
+//! - `migrate()` may run in every process at every start: on an up-to-date schema it only reads
+//!   the catalog and takes no lock that waits behind or holds up other sessions.
 //! - On PostgreSQL, an event becomes readable once every transaction that started writing
 //!   before it has ended. A read at the end of the streams that finds committed events held
 //!   back this way waits for them, up to [`PgStore::with_visibility_wait`] (1 s by default).

@@ -491,3 +491,61 @@ async fn silent_postgres_fails_clearly() {
 async fn silent_mysql_fails_clearly() {
     common::mysql_database_at("mysql://root@127.0.0.1:1/test").await;
 }
+
+/// Aggregate ids that differ only by trailing spaces (or case) are different aggregates on every
+/// backend. MariaDB's `utf8mb4_bin` pads with spaces and made `alice` and `alice ` one key; the
+/// tables use the no-pad binary collation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_differing_by_trailing_spaces_are_distinct() {
+    for backend in BACKENDS {
+        let store = migrated(backend).await;
+        for id in ["alice", "alice ", "alice  ", "Alice"] {
+            append_user(&store, id, 1, r#"{"type":"created","name":"x"}"#)
+                .await
+                .unwrap_or_else(|error| panic!("{backend:?} {id:?}: {error}"));
+        }
+        for id in ["alice", "alice ", "alice  ", "Alice"] {
+            let events = store.load("users", id, 0).await.unwrap();
+            assert_eq!(events.len(), 1, "{backend:?} {id:?}");
+        }
+        store.set_bookmark("b", Cursor::at(1)).await.unwrap();
+        store.set_bookmark("b ", Cursor::at(2)).await.unwrap();
+        assert_eq!(
+            store.bookmark("b").await.unwrap(),
+            Some(Cursor::at(1)),
+            "{backend:?}"
+        );
+    }
+}
+
+/// MariaDB positions come from AUTO_INCREMENT, which follows rows other writers insert: a row
+/// written by another program at the next position, or far ahead, neither blocks appends
+/// (the first release's sequence table then failed every append with a duplicate key) nor
+/// makes later appends land below it, where a reader that read it would skip them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_positions_follow_rows_written_by_others() {
+    let store = migrated(Backend::MySql).await;
+    append_user(&store, "a", 1, r#"{"type":"enabled"}"#)
+        .await
+        .unwrap();
+    let next = store.last_cursor(&["users"]).await.unwrap().position + 1;
+    for (id, position) in [("other1", next), ("other2", next + 1000)] {
+        exec(
+            &store,
+            &format!(
+                "INSERT INTO events (position, stream, aggregate_id, version, timestamp, event) \
+                 VALUES ({position}, 'users', '{id}', 1, NOW(3), '{{\"type\":\"enabled\"}}')"
+            ),
+        )
+        .await;
+        append_user(&store, id, 2, r#"{"type":"enabled"}"#)
+            .await
+            .unwrap_or_else(|error| panic!("after a row at {position}: {error}"));
+        let last = store.load("users", id, 0).await.unwrap();
+        assert!(
+            last[1].cursor.position > position,
+            "an append after the row at {position} landed at {}",
+            last[1].cursor.position
+        );
+    }
+}
