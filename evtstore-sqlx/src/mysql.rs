@@ -393,18 +393,14 @@ impl MySqlStore {
         collation: &str,
         operation: &str,
     ) -> Result<Vec<SchemaChange>, Error> {
-        let rows: Vec<(String, String, Option<String>, Option<String>)> =
-            sqlx::query_as(sql(&self.sql.schema_columns))
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(|error| db_error(operation, error))?;
-        let mut columns: HashMap<(&str, &str), (Option<&str>, Option<&str>)> = HashMap::new();
-        for (table, column, extra, column_collation) in &rows {
-            columns.insert(
-                (table.as_str(), column.as_str()),
-                (extra.as_deref(), column_collation.as_deref()),
-            );
-        }
+        let rows: Vec<SchemaColumn> = sqlx::query_as(sql(&self.sql.schema_columns))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|error| db_error(operation, error))?;
+        let columns: HashMap<(&str, &str), &SchemaColumn> = rows
+            .iter()
+            .map(|row| ((row.0.as_str(), row.1.as_str()), row))
+            .collect();
         let tables = &*self.tables;
         let has_table = |table: &str| columns.keys().any(|(name, _)| *name == table);
         let mut needed = Vec::new();
@@ -420,7 +416,7 @@ impl MySqlStore {
             }
             let auto_increment = columns
                 .get(&(tables.events(), "position"))
-                .and_then(|(extra, _)| *extra)
+                .and_then(|(_, _, extra, _)| extra.as_deref())
                 .is_some_and(|extra| extra.to_ascii_lowercase().contains("auto_increment"));
             if !auto_increment {
                 needed.push(SchemaChange::PositionAutoIncrement);
@@ -431,7 +427,7 @@ impl MySqlStore {
             (tables.bookmarks(), "bookmark"),
             (tables.snapshots(), "aggregate_id"),
         ] {
-            if let Some((_, Some(found))) = columns.get(&(table, column))
+            if let Some((_, _, _, Some(found))) = columns.get(&(table, column))
                 && !found.eq_ignore_ascii_case(collation)
             {
                 needed.push(SchemaChange::Collation(table.to_owned()));
@@ -533,6 +529,9 @@ impl MySqlStore {
         Ok(inserted)
     }
 }
+
+/// A row of `schema_columns.sql`: table, column, `EXTRA` (`auto_increment`, ..), collation.
+type SchemaColumn = (String, String, Option<String>, Option<String>);
 
 /// A change `migrate()` makes to bring the tables up to date.
 #[derive(Clone, Debug, PartialEq, Eq)]

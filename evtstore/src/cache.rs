@@ -11,9 +11,18 @@ type Key = (&'static str, String);
 /// Keeps the most recently loaded or written aggregates so that a command does not read the
 /// aggregate's history before deciding.
 ///
-/// A cached aggregate may be stale when another process appended to it. That is safe: the
-/// command then appends at a version that exists, the store refuses it, and the retry reloads
-/// from the store. Eviction is first-in first-out, which is enough to bound memory.
+/// A cached aggregate may be stale when another process appended to it. [`Domain::execute`]
+/// keeps that safe with one rule:
+/// - a decision that appends nothing (a refusal, or no event) is always taken on the current
+///   state: taken on a cache entry, it is followed by a read of the events after the entry's
+///   version, and taken again if there are any;
+/// - a decision that appends is checked by the store's optimistic concurrency: appending at a
+///   version that exists is refused, and the retry reloads from the store.
+///
+/// So the cache saves the full read of an aggregate's history; it never lets a command answer
+/// from a past state. Eviction is first-in first-out, which is enough to bound memory.
+///
+/// [`Domain::execute`]: crate::Domain::execute
 #[derive(Debug)]
 pub(crate) struct AggregateCache {
     capacity: usize,

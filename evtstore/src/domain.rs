@@ -1,7 +1,10 @@
 //! The domain: loads aggregates, executes commands and builds event handlers over one store.
 
+use std::cell::Cell;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use crate::aggregate::{Agg, Aggregate, EventAt, Snapshot, decode_at};
 use crate::cache::AggregateCache;
@@ -12,11 +15,38 @@ use crate::handler::HandlerBuilder;
 use crate::store::{Replayed, Store};
 
 /// How a [`Domain`] runs commands.
+///
+/// Build it from the defaults, so that options added later keep the code compiling:
+///
+/// ```
+/// use std::time::Duration;
+/// use evtstore::DomainOptions;
+///
+/// let options = DomainOptions {
+///     retries: 20,
+///     retry_backoff: Duration::from_millis(5),
+///     ..DomainOptions::default()
+/// };
+/// # let _ = options;
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DomainOptions {
     /// How many times a command is decided again after a version conflict before the conflict
-    /// reaches the caller. Default 3.
+    /// reaches the caller. Default 10: enough for a handful of writers contending for one
+    /// aggregate, with the back-off below spreading their attempts apart.
     pub retries: u32,
+    /// The longest wait before the first retry after a version conflict; the bound doubles
+    /// with each further retry, up to [`retry_backoff_cap`](Self::retry_backoff_cap). Each
+    /// wait is drawn at random between zero and its bound (exponential back-off with full
+    /// jitter): writers that collided retry at different times instead of colliding again in
+    /// step. Default 2 ms. `Duration::ZERO` retries at once.
+    ///
+    /// The wait is a `tokio::time::sleep`: with a non-zero back-off, commands that conflict
+    /// need a runtime with its time driver enabled (`enable_time` or `enable_all`).
+    pub retry_backoff: Duration,
+    /// The longest wait between two attempts of one command, whatever the retry. Default
+    /// 50 ms.
+    pub retry_backoff_cap: Duration,
     /// How many aggregates the in-process cache keeps (0 turns it off). Default 10,000.
     pub cache_capacity: usize,
 }
@@ -24,7 +54,9 @@ pub struct DomainOptions {
 impl Default for DomainOptions {
     fn default() -> Self {
         DomainOptions {
-            retries: 3,
+            retries: 10,
+            retry_backoff: Duration::from_millis(2),
+            retry_backoff_cap: Duration::from_millis(50),
             cache_capacity: 10_000,
         }
     }
@@ -146,7 +178,10 @@ impl<S: Store> Domain<S> {
         let recorded = self.store.load(A::STREAM, aggregate_id, 0).await?;
         recorded
             .into_iter()
-            .map(|recorded| {
+            .zip(0..)
+            .map(|(recorded, before)| {
+                let (version, position) = (recorded.version, recorded.cursor.position);
+                check_next_version(A::STREAM, aggregate_id, before, version, position)?;
                 let event = A::decode(&recorded)?;
                 let meta = event_meta(A::STREAM, recorded)?;
                 Ok(Recorded { event, meta })
@@ -155,8 +190,18 @@ impl<S: Store> Domain<S> {
     }
 
     /// Executes a command of `commands` on an aggregate: loads it, decides, appends the events
-    /// at the versions after the loaded one, and returns the aggregate after them. On a version
-    /// conflict it reloads and decides again, up to [`DomainOptions::retries`] times.
+    /// at the versions after the loaded one, and returns the aggregate after them.
+    ///
+    /// The aggregate comes from the cache when it is there, which may be behind the store when
+    /// another process appended to it. What the command is decided on follows one rule:
+    /// - A decision that appends nothing (a refusal, or no event) is always taken on the
+    ///   current state. When it was taken on a cached aggregate, the events appended since
+    ///   are read (only those: the cache knows its version) and, if there are any, the
+    ///   command is decided again on the aggregate with them.
+    /// - A decision that appends is checked by the store's optimistic concurrency: appending
+    ///   at a version that exists is a version conflict, and the command is reloaded and
+    ///   decided again, up to [`DomainOptions::retries`] times, after a random wait that grows
+    ///   with each retry ([`DomainOptions::retry_backoff`]).
     ///
     /// # Errors
     /// [`Error::Command`] when the command refuses, [`Error::VersionConflict`] when other
@@ -169,32 +214,61 @@ impl<S: Store> Domain<S> {
         metadata: &Metadata,
     ) -> Result<Agg<<C::Aggregate as Aggregate>::State>, Error> {
         let stream = <C::Aggregate as Aggregate>::STREAM;
-        let mut attempt = 0;
+        // Whether `agg` is a cache entry not yet checked against the store.
+        let (mut agg, mut unchecked) = match self.cache.get(stream, aggregate_id) {
+            Some(cached) => (cached, true),
+            None => (
+                self.load_uncached::<C::Aggregate>(aggregate_id).await?,
+                false,
+            ),
+        };
+        let mut retries = 0;
         loop {
-            // The first attempt trusts the cache; after a conflict the cache is known stale.
-            let agg = match self.cache.get(stream, aggregate_id) {
-                Some(cached) if attempt == 0 => cached,
-                _ => self.load_uncached::<C::Aggregate>(aggregate_id).await?,
-            };
-            let events = commands
-                .decide(&agg, command)
-                .await
-                .map_err(|source| Error::Command {
-                    stream,
-                    aggregate_id: aggregate_id.to_owned(),
-                    source,
-                })?;
+            let decision = commands.decide(&agg, command).await;
+            let appends = matches!(&decision, Ok(events) if !events.is_empty());
+            if unchecked && !appends {
+                // Only an append reaches the store's version check: a refusal or a no-op on a
+                // stale cache entry would go on answering from a past state (refusing a user
+                // another process created) until the entry is evicted.
+                unchecked = false;
+                let cached_version = agg.version;
+                agg = self.replay::<C::Aggregate>(agg, false).await?;
+                if agg.version != cached_version {
+                    self.cache.put(stream, &agg);
+                    continue;
+                }
+            }
+            let events = decision.map_err(|source| Error::Command {
+                stream,
+                aggregate_id: aggregate_id.to_owned(),
+                source,
+            })?;
             if events.is_empty() {
                 return Ok(agg);
             }
             match self.append(agg, events.into_vec(), metadata).await {
                 Err(conflict)
-                    if conflict.is_version_conflict() && attempt < self.options.retries =>
+                    if conflict.is_version_conflict() && retries < self.options.retries =>
                 {
-                    attempt += 1;
+                    retries += 1;
+                    self.pause_before_retry(retries).await;
+                    // The append dropped the cache entry: reload from the store.
+                    agg = self.load_uncached::<C::Aggregate>(aggregate_id).await?;
+                    unchecked = false;
                 }
                 outcome => return outcome,
             }
+        }
+    }
+
+    /// Waits before retry number `retry` (1 for the first) of a command that hit a version
+    /// conflict; see [`DomainOptions::retry_backoff`].
+    async fn pause_before_retry(&self, retry: u32) {
+        let options = &self.options;
+        let pause = retry_pause(options.retry_backoff, options.retry_backoff_cap, retry);
+        // No sleep for no wait: a domain configured to retry at once needs no timer.
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
         }
     }
 
@@ -304,6 +378,13 @@ impl<S: Store> Domain<S> {
                         position,
                         event,
                     } => {
+                        check_next_version(
+                            A::STREAM,
+                            &aggregate_id,
+                            agg.version,
+                            version,
+                            position,
+                        )?;
                         let at = EventAt {
                             stream: A::STREAM,
                             aggregate_id: &aggregate_id,
@@ -352,6 +433,68 @@ impl<S: Store> Domain<S> {
     }
 }
 
+/// The wait before retry number `retry` (1 for the first): drawn at random between zero and
+/// `base` doubled for each retry after the first, but at most `cap` (exponential back-off with
+/// full jitter). The randomness matters more than the doubling: writers that collided and
+/// waited the same time would collide again.
+fn retry_pause(base: Duration, cap: Duration, retry: u32) -> Duration {
+    let doublings = retry.saturating_sub(1).min(31);
+    let bound = base.saturating_mul(1 << doublings).min(cap);
+    let bound_nanos = u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX);
+    // Scales a random u64 onto 0..=bound without the bias of a modulo.
+    let nanos = (u128::from(random_u64()) * (u128::from(bound_nanos) + 1)) >> 64;
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(bound_nanos))
+}
+
+thread_local! {
+    /// The state of this thread's jitter generator. Jitter needs no cryptographic quality,
+    /// only different draws in different threads and processes, hence no dependency.
+    static JITTER: Cell<u64> = Cell::new(jitter_seed());
+}
+
+/// A seed that no other thread or process shares: std draws each thread's hasher keys from
+/// the operating system's randomness, and hashing the clock with them spreads even threads
+/// started at the same instant. Never zero, which would keep xorshift at zero forever.
+fn jitter_seed() -> u64 {
+    std::hash::RandomState::new().hash_one(SystemTime::now()) | 1
+}
+
+/// The next number of this thread's xorshift64* generator.
+fn random_u64() -> u64 {
+    JITTER.with(|state| {
+        let mut x = state.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        state.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    })
+}
+
+/// Refuses an event whose version does not follow the one before it: an aggregate's stored
+/// versions are 1..n, and a fold over anything else (a gap, a row another program wrote)
+/// would decide on a history that is not whole.
+fn check_next_version(
+    stream: &str,
+    aggregate_id: &str,
+    before: u64,
+    version: u64,
+    position: i64,
+) -> Result<(), Error> {
+    if version == before + 1 {
+        return Ok(());
+    }
+    Err(Error::BrokenHistory {
+        stream: stream.to_owned(),
+        aggregate_id: aggregate_id.to_owned(),
+        detail: format!(
+            "expected version {} after version {before}, found version {version} at position \
+             {position}",
+            before + 1
+        ),
+    })
+}
+
 /// The metadata of a recorded event, consuming it to avoid copying its strings. Fails when the
 /// stored metadata is not valid metadata JSON.
 pub(crate) fn event_meta(
@@ -376,4 +519,45 @@ pub(crate) fn event_meta(
         timestamp: recorded.timestamp,
         metadata,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::retry_pause;
+
+    const BASE: Duration = Duration::from_millis(2);
+    const CAP: Duration = Duration::from_millis(50);
+
+    #[test]
+    fn retry_pause_doubles_its_bound_up_to_the_cap() {
+        for (retry, bound) in [(1, 2), (2, 4), (3, 8), (5, 32), (6, 50), (40, 50)] {
+            let bound = Duration::from_millis(bound);
+            let pauses: Vec<Duration> = (0..2000).map(|_| retry_pause(BASE, CAP, retry)).collect();
+            assert!(pauses.iter().all(|pause| *pause <= bound), "retry {retry}");
+            // Full jitter: the draws cover the range, not one point of it.
+            assert!(
+                pauses.iter().any(|pause| *pause < bound / 4),
+                "retry {retry}"
+            );
+            assert!(
+                pauses.iter().any(|pause| *pause > bound * 3 / 4),
+                "retry {retry}"
+            );
+        }
+    }
+
+    #[test]
+    fn zero_backoff_retries_at_once() {
+        assert!((1..50).all(|retry| retry_pause(Duration::ZERO, CAP, retry).is_zero()));
+    }
+
+    #[test]
+    fn threads_draw_different_pauses() {
+        let draw = || -> Vec<Duration> { (0..8).map(|_| retry_pause(BASE, CAP, 6)).collect() };
+        let here = draw();
+        let there = std::thread::spawn(draw).join().unwrap();
+        assert_ne!(here, there);
+    }
 }

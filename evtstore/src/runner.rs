@@ -25,6 +25,10 @@ impl HandlerHandle {
 
     /// Stops the handler: it finishes the page in flight, stores its bookmark, and ends.
     /// Returns once it has ended.
+    ///
+    /// A panic of the model does not end the task (it is reported through the error hook as
+    /// [`Error::HandlerPanicked`](crate::Error::HandlerPanicked)); a panic that did end it, such
+    /// as one in the error hook itself, is raised again here.
     pub async fn stop(self) {
         // Sending fails only when the task has already ended, which is what stop wants.
         let _ = self.stop.send(true);

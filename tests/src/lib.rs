@@ -115,6 +115,8 @@ macro_rules! conformance_suite {
             storage::unknown_event_type_fails_load,
             storage::malformed_event_fails_handler,
             storage::replay_starts_from_matching_snapshot,
+            poison::unreadable_rows_are_reported_and_skipped,
+            poison::broken_history_is_refused,
         }
     };
 }

@@ -222,7 +222,10 @@ pub async fn concurrent_commands_on_distinct_aggregates<S: Store>(store: S) {
     for task in tasks {
         assert_eq!(task.await.unwrap().unwrap().version, 3);
     }
-    let all = store.read_events(&["users"], Cursor::START, 100).await.unwrap();
+    let all = store
+        .read_events(&["users"], Cursor::START, 100)
+        .await
+        .unwrap();
     assert_eq!(all.len(), 24);
     assert!(all.windows(2).all(|pair| pair[0].cursor < pair[1].cursor));
 }
