@@ -1,0 +1,143 @@
+//! Timing and reporting: the best of three alternating runs, and one markdown line per
+//! scenario.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// `EVTSTORE_BENCH_SCALE`: multiplies every count (default 1).
+pub(crate) fn scale() -> usize {
+    std::env::var("EVTSTORE_BENCH_SCALE")
+        .ok()
+        .and_then(|scale| scale.parse().ok())
+        .unwrap_or(1)
+}
+
+/// `EVTSTORE_BENCH_ROUNDS`: how many times each measurement runs, keeping the fastest
+/// (default 3). More rounds help on a loaded machine.
+pub(crate) fn rounds() -> usize {
+    std::env::var("EVTSTORE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|rounds| rounds.parse().ok())
+        .unwrap_or(3)
+        .max(1)
+}
+
+static RUN: AtomicUsize = AtomicUsize::new(0);
+
+/// A prefix no other measurement of this run uses, for aggregate ids.
+pub(crate) fn fresh(prefix: &str) -> String {
+    format!("{prefix}-{}", RUN.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The fastest of [`rounds`] runs of each, alternating.
+pub(crate) async fn best_of_rounds<A, B, FA, FB>(
+    mut store: A,
+    mut baseline: B,
+) -> (Duration, Duration)
+where
+    A: FnMut() -> FA,
+    B: FnMut() -> FB,
+    FA: Future<Output = Duration>,
+    FB: Future<Output = Duration>,
+{
+    let (mut best_store, mut best_baseline) = (Duration::MAX, Duration::MAX);
+    for _ in 0..rounds() {
+        best_store = best_store.min(store().await);
+        best_baseline = best_baseline.min(baseline().await);
+    }
+    (best_store, best_baseline)
+}
+
+pub(crate) fn per_second(count: usize, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64()
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Target {
+    /// Store throughput at least this fraction of the baseline's.
+    AtLeast(f64),
+    /// Store time at most this fraction of the baseline's.
+    AtMost(f64),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::AtLeast(x) => write!(f, ">= {x}x throughput"),
+            Target::AtMost(x) => write!(f, "<= {x}x time"),
+        }
+    }
+}
+
+/// Prints the table's header.
+pub(crate) fn header() {
+    println!("| backend | scenario | evtstore | plain sqlx | ratio | target | |");
+    println!("|---|---|---|---|---|---|---|");
+}
+
+/// One result line: throughput ratio (higher is better) or time ratio (lower is better).
+pub(crate) fn report(
+    backend: &str,
+    scenario: &str,
+    store: Duration,
+    baseline: Duration,
+    count: usize,
+    target: Target,
+) {
+    let (ratio, verdict) = match target {
+        Target::AtLeast(target) => {
+            let ratio = baseline.as_secs_f64() / store.as_secs_f64();
+            (ratio, if ratio >= target { "met" } else { "MISSED" })
+        }
+        Target::AtMost(target) => {
+            let ratio = store.as_secs_f64() / baseline.as_secs_f64();
+            (ratio, if ratio <= target { "met" } else { "MISSED" })
+        }
+    };
+    println!(
+        "| {backend} | {scenario} | {:.0}/s ({:.1} ms) | {:.0}/s ({:.1} ms) | {ratio:.2}x | {target} | {verdict} |",
+        per_second(count, store),
+        store.as_secs_f64() * 1e3,
+        per_second(count, baseline),
+        baseline.as_secs_f64() * 1e3,
+    );
+}
+
+/// A line comparing the store with another design of the same store, `count` commands each:
+/// how much slower `with` (the design measured) is than `without` (the other one).
+pub(crate) fn report_cost(
+    backend: &str,
+    scenario: &str,
+    (with, without): (&str, &str),
+    (with_time, without_time): (Duration, Duration),
+    count: usize,
+    max_cost: f64,
+) {
+    let cost = 1.0 - without_time.as_secs_f64() / with_time.as_secs_f64();
+    println!(
+        "| {backend} | {scenario} | {:.0}/s {with} | {:.0}/s {without} | {:.1}% slower | <= {:.0}% | {} |",
+        per_second(count, with_time),
+        per_second(count, without_time),
+        cost * 100.0,
+        max_cost * 100.0,
+        if cost <= max_cost { "met" } else { "MISSED" },
+    );
+}
+
+/// A line comparing two designs of the same store, `count` commands each, as the throughput of
+/// `now` over that of `before` (higher is better).
+pub(crate) fn report_speedup(
+    backend: &str,
+    scenario: &str,
+    (now, before): (&str, &str),
+    (now_time, before_time): (Duration, Duration),
+    count: usize,
+) {
+    println!(
+        "| {backend} | {scenario} | {:.0}/s {now} | {:.0}/s {before} | {:.2}x | | |",
+        per_second(count, now_time),
+        per_second(count, before_time),
+        before_time.as_secs_f64() / now_time.as_secs_f64(),
+    );
+}

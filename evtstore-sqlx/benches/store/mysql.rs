@@ -1,0 +1,228 @@
+//! MariaDB (or MySQL), in a database of its own (`EVTSTORE_BENCH_MYSQL_URL`); the baseline
+//! shares the store's pool, whose sessions run at `READ COMMITTED`. Also the first release's
+//! design, a one-row sequence table locked by each append until it commits
+//! (`MySqlStore::legacy_sequence_positions`), on a second database, and the store over a pool
+//! it was given (`MySqlStore::from_pool`), against the same baseline and against the store.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use evtstore_sqlx::sqlx::mysql::MySqlConnectOptions;
+use evtstore_sqlx::sqlx::{self, AssertSqlSafe, ConnectOptions, Connection, Row};
+use evtstore_sqlx::{MySqlStore, Tables};
+
+use crate::counter::{Counter, amount, decode, fold_counter};
+use crate::measure::{Target, report, report_speedup, rounds, scale};
+use crate::scenarios::{
+    Analyze, Baseline, Targets, baseline_commands, catch_up, scenarios, store_commands,
+};
+use crate::{mysql_profile, now_millis};
+
+/// The server the bench uses when `EVTSTORE_BENCH_MYSQL_URL` is not set.
+const DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/test";
+
+/// Issue 7: one-event commands on 8 tasks at 0.7x the baseline's throughput or better.
+const EIGHT_TASKS_TARGET: f64 = 0.7;
+
+#[derive(Clone, Debug)]
+pub(crate) struct MySqlBaseline(pub(crate) sqlx::MySqlPool);
+
+impl Baseline for MySqlBaseline {
+    async fn append_one(&self, id: &str, json: String) {
+        sqlx::query(
+            "INSERT INTO events (stream, aggregate_id, version, timestamp, event, metadata) \
+             SELECT 'counters', ?, COALESCE(MAX(version), 0) + 1, FROM_UNIXTIME(? / 1000), ?, \
+                    NULL \
+             FROM events WHERE stream = 'counters' AND aggregate_id = ?",
+        )
+        .bind(id)
+        .bind(now_millis())
+        .bind(json)
+        .bind(id)
+        .execute(&self.0)
+        .await
+        .expect("baseline append");
+    }
+
+    async fn append_batch(&self, id: &str, jsons: Vec<String>) {
+        let rows = vec!["('counters', ?, ?, FROM_UNIXTIME(? / 1000), ?)"; jsons.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO events (stream, aggregate_id, version, timestamp, event) VALUES {rows}"
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        let millis = now_millis();
+        for (version, json) in (1_i64..).zip(jsons) {
+            query = query
+                .bind(id.to_owned())
+                .bind(version)
+                .bind(millis)
+                .bind(json);
+        }
+        query.execute(&self.0).await.expect("baseline batch");
+    }
+
+    async fn load(&self, id: &str) -> Counter {
+        let rows = sqlx::query(
+            "SELECT event FROM events WHERE stream = 'counters' AND aggregate_id = ? \
+             ORDER BY version",
+        )
+        .bind(id)
+        .fetch_all(&self.0)
+        .await
+        .expect("baseline load");
+        let mut counter = Counter::default();
+        for row in rows {
+            fold_counter(&mut counter, &decode(row.get::<&str, _>(0)));
+        }
+        counter
+    }
+
+    async fn stream_all(&self, stream: &str) -> usize {
+        use futures_util::TryStreamExt;
+        let mut rows = sqlx::query(
+            "SELECT CAST(position AS SIGNED), stream, aggregate_id, CAST(version AS SIGNED), \
+                    CAST(ROUND(UNIX_TIMESTAMP(timestamp) * 1000) AS SIGNED), event \
+             FROM events WHERE stream = ? ORDER BY position",
+        )
+        .bind(stream)
+        .fetch(&self.0);
+        let mut count = 0;
+        while let Some(row) = rows.try_next().await.expect("baseline stream") {
+            let _: (i64, String, String, i64, i64) =
+                (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+            count += amount(row.get::<&str, _>(5));
+        }
+        count
+    }
+}
+
+impl Analyze for MySqlStore {
+    async fn analyze(&self) {
+        sqlx::raw_sql("ANALYZE TABLE events")
+            .execute(self.pool())
+            .await
+            .expect("ANALYZE TABLE");
+    }
+}
+
+/// A store built by `MySqlStore::connect_with`, whose own pool starts its sessions at `READ
+/// COMMITTED` (a store over a pool it was given switches each connection first, one more round
+/// trip per append and read).
+async fn store_on(options: &MySqlConnectOptions, database: &str) -> MySqlStore {
+    let url = options
+        .clone()
+        .database(database)
+        .to_url_lossy()
+        .to_string();
+    MySqlStore::connect_with(&url, Tables::default())
+        .await
+        .expect("MySQL store")
+}
+
+/// Every scenario, then the first release's design and the store over a given pool against the
+/// baseline and the store, in two databases of their own dropped at the end.
+pub(crate) async fn run(catch_up_events: usize) {
+    let url = std::env::var("EVTSTORE_BENCH_MYSQL_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
+    let options = MySqlConnectOptions::from_str(&url.replacen("mariadb:", "mysql:", 1))
+        .expect("EVTSTORE_BENCH_MYSQL_URL");
+    let mut admin = sqlx::MySqlConnection::connect_with(&options)
+        .await
+        .unwrap_or_else(|error| panic!("MySQL/MariaDB at {url} does not answer: {error}"));
+    let (flush, lock_mode, version): (i64, i64, String) = sqlx::query_as(
+        "SELECT CAST(@@innodb_flush_log_at_trx_commit AS SIGNED), \
+                CAST(@@innodb_autoinc_lock_mode AS SIGNED), CAST(@@version AS CHAR)",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .expect("server settings");
+    eprintln!(
+        "{version}: innodb_flush_log_at_trx_commit = {flush}, innodb_autoinc_lock_mode = {lock_mode}"
+    );
+    let backend = if version.contains("MariaDB") {
+        "MariaDB"
+    } else {
+        "MySQL"
+    };
+    // Named as the tests name their databases, so that a run that dies before the end leaves
+    // nothing behind for more than an hour (the tests sweep `evt_<seconds>_..`).
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let database = format!("evt_{seconds}_bench_{}", std::process::id());
+    let legacy_database = format!("{database}_legacy");
+    for name in [&database, &legacy_database] {
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
+        )))
+        .execute(&mut admin)
+        .await
+        .expect("bench database");
+    }
+    let store = store_on(&options, &database).await;
+    store.migrate().await.expect("migrate");
+    let baseline = MySqlBaseline(store.pool().clone());
+    let targets = Targets {
+        eight_tasks: EIGHT_TASKS_TARGET,
+    };
+    scenarios(backend, store.clone(), baseline.clone(), targets).await;
+
+    // Before and after: the first release's sequence table, on tables of its own (its
+    // positions do not come from AUTO_INCREMENT), and the store over a pool it was given,
+    // against the same baseline and the store, alternating.
+    let legacy = store_on(&options, &legacy_database)
+        .await
+        .legacy_sequence_positions();
+    legacy.migrate().await.expect("migrate (first release)");
+    let given_pool = MySqlStore::pool_options()
+        .max_connections(10)
+        .connect_with(options.clone().database(&database))
+        .await
+        .expect("MySQL pool");
+    let over_pool = MySqlStore::from_pool(given_pool, Tables::default());
+    for (tasks, commands, scenario) in [
+        (8, 4000 * scale(), "one-event commands, 8 tasks"),
+        (1, 2000 * scale(), "one-event commands, sequential"),
+    ] {
+        let [mut now, mut given, mut before, mut base] = [Duration::MAX; 4];
+        for _ in 0..rounds() {
+            now = now.min(store_commands(&store, tasks, commands).await);
+            given = given.min(store_commands(&over_pool, tasks, commands).await);
+            before = before.min(store_commands(&legacy, tasks, commands).await);
+            base = base.min(baseline_commands(&baseline, tasks, commands).await);
+        }
+        let target = Target::AtLeast(if tasks == 8 { EIGHT_TASKS_TARGET } else { 0.9 });
+        for (variant, time) in [
+            ("store", now),
+            ("store over a given pool (`from_pool`)", given),
+            ("first release (sequence table)", before),
+        ] {
+            report(
+                backend,
+                &format!("{scenario}, side by side: {variant}"),
+                time,
+                base,
+                commands,
+                target,
+            );
+        }
+        report_speedup(
+            backend,
+            &format!("{scenario}, side by side: AUTO_INCREMENT against the sequence table"),
+            ("now", "before"),
+            (now, before),
+            commands,
+        );
+    }
+
+    // Where the time of one-event commands goes (on stderr; not in the table).
+    if std::env::var("EVTSTORE_BENCH_MYSQL_STATUS").is_ok() {
+        mysql_profile::profile(&mut admin, [&store, &over_pool, &legacy], &baseline).await;
+    }
+
+    catch_up(backend, store, baseline, catch_up_events).await;
+    for name in [&database, &legacy_database] {
+        let _ = sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE {name}")))
+            .execute(&mut admin)
+            .await;
+    }
+}

@@ -1,0 +1,189 @@
+//! PostgreSQL, in a schema of its own (`EVTSTORE_BENCH_POSTGRES_URL`); the baseline shares the
+//! store's pool. Also the cost of gap safety: the same store on tables without the `txid`
+//! column, reading in plain position order.
+
+use std::str::FromStr;
+
+use evtstore_sqlx::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use evtstore_sqlx::sqlx::{self, AssertSqlSafe, Connection, Row};
+use evtstore_sqlx::{PgStore, Tables};
+
+use crate::counter::{Counter, amount, decode, fold_counter};
+use crate::measure::{best_of_rounds, report_cost, scale};
+use crate::now_millis;
+use crate::scenarios::{Analyze, Baseline, Targets, catch_up, scenarios, store_commands};
+
+/// The server the bench uses when `EVTSTORE_BENCH_POSTGRES_URL` is not set.
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+#[derive(Clone, Debug)]
+struct PgBaseline(sqlx::PgPool);
+
+impl Baseline for PgBaseline {
+    async fn append_one(&self, id: &str, json: String) {
+        sqlx::query(
+            "INSERT INTO events (stream, aggregate_id, version, timestamp, event) \
+             SELECT 'counters', $1, COALESCE(MAX(version), 0) + 1, \
+                    to_timestamp($2::float8 / 1000), $3 \
+             FROM events WHERE stream = 'counters' AND aggregate_id = $1",
+        )
+        .bind(id)
+        .bind(now_millis())
+        .bind(json)
+        .execute(&self.0)
+        .await
+        .expect("baseline append");
+    }
+
+    async fn append_batch(&self, id: &str, jsons: Vec<String>) {
+        let versions: Vec<i64> = (1..=jsons.len() as i64).collect();
+        sqlx::query(
+            "INSERT INTO events (stream, aggregate_id, version, timestamp, event) \
+             SELECT 'counters', $1, v, to_timestamp($2::float8 / 1000), e \
+             FROM UNNEST($3::bigint[], $4::text[]) AS t(v, e)",
+        )
+        .bind(id)
+        .bind(now_millis())
+        .bind(versions)
+        .bind(jsons)
+        .execute(&self.0)
+        .await
+        .expect("baseline batch");
+    }
+
+    async fn load(&self, id: &str) -> Counter {
+        let rows = sqlx::query(
+            "SELECT event FROM events WHERE stream = 'counters' AND aggregate_id = $1 \
+             ORDER BY version",
+        )
+        .bind(id)
+        .fetch_all(&self.0)
+        .await
+        .expect("baseline load");
+        let mut counter = Counter::default();
+        for row in rows {
+            fold_counter(&mut counter, &decode(row.get::<&str, _>(0)));
+        }
+        counter
+    }
+
+    async fn stream_all(&self, stream: &str) -> usize {
+        use futures_util::TryStreamExt;
+        let mut rows = sqlx::query(
+            "SELECT position, stream, aggregate_id, version::bigint, \
+                    (EXTRACT(EPOCH FROM timestamp) * 1000)::bigint, event \
+             FROM events WHERE stream = $1 ORDER BY position",
+        )
+        .bind(stream)
+        .fetch(&self.0);
+        let mut count = 0;
+        while let Some(row) = rows.try_next().await.expect("baseline stream") {
+            let _: (i64, String, String, i64, i64) =
+                (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+            count += amount(row.get::<&str, _>(5));
+        }
+        count
+    }
+}
+
+impl Analyze for PgStore {
+    async fn analyze(&self) {
+        sqlx::raw_sql("ANALYZE")
+            .execute(self.pool())
+            .await
+            .expect("ANALYZE");
+    }
+}
+
+/// Every scenario and the gap-safety cost, in two schemas of their own dropped at the end.
+pub(crate) async fn run(catch_up_events: usize) {
+    let url =
+        std::env::var("EVTSTORE_BENCH_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
+    let options = PgConnectOptions::from_str(&url).expect("EVTSTORE_BENCH_POSTGRES_URL");
+    let mut admin = sqlx::PgConnection::connect_with(&options)
+        .await
+        .unwrap_or_else(|error| panic!("PostgreSQL at {url} does not answer: {error}"));
+    let schema = format!("evtstore_bench_{}", std::process::id());
+    let unsafe_schema = format!("{schema}_nogap");
+    for name in [&schema, &unsafe_schema] {
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
+        )))
+        .execute(&mut admin)
+        .await
+        .expect("bench schema");
+    }
+    let pool = PgPoolOptions::new()
+        .max_connections(10)
+        .connect_with(options.clone().options([("search_path", schema.as_str())]))
+        .await
+        .expect("PostgreSQL pool");
+    let store = PgStore::from_pool(pool.clone(), Tables::default());
+    store.migrate().await.expect("migrate");
+    let baseline = PgBaseline(pool);
+    scenarios(
+        "PostgreSQL",
+        store.clone(),
+        baseline.clone(),
+        Targets::default(),
+    )
+    .await;
+    catch_up("PostgreSQL", store.clone(), baseline, catch_up_events).await;
+
+    // The cost of gap safety: the same store on tables without the txid column and its index,
+    // reading in position order.
+    let unsafe_pool = PgPoolOptions::new()
+        .max_connections(10)
+        .connect_with(options.options([("search_path", unsafe_schema.as_str())]))
+        .await
+        .expect("PostgreSQL pool");
+    // The store's schema (see src/sql/postgres/migrate.sql) less the txid column and index.
+    sqlx::raw_sql(
+        "CREATE TABLE events (position BIGSERIAL PRIMARY KEY, version BIGINT NOT NULL, \
+           stream VARCHAR(255) NOT NULL, aggregate_id VARCHAR(255) NOT NULL, \
+           timestamp TIMESTAMPTZ NOT NULL, event TEXT NOT NULL, metadata TEXT); \
+         CREATE UNIQUE INDEX events_stream_aggregate_id_version_unique \
+           ON events (stream, aggregate_id, version); \
+         CREATE TABLE bookmarks (bookmark VARCHAR(255) PRIMARY KEY, position BIGINT NOT NULL, \
+           txid BIGINT); \
+         CREATE TABLE snapshots (stream VARCHAR(255) NOT NULL, aggregate_id VARCHAR(255) NOT NULL, \
+           version BIGINT NOT NULL, tag TEXT NOT NULL, state TEXT NOT NULL, \
+           PRIMARY KEY (stream, aggregate_id))",
+    )
+    .execute(&unsafe_pool)
+    .await
+    .expect("tables without txid");
+    let unsafe_store = PgStore::from_pool(unsafe_pool, Tables::default()).unsafe_position_order();
+    let commands = 4000 * scale();
+    let times = best_of_rounds(
+        || store_commands(&store, 8, commands),
+        || store_commands(&unsafe_store, 8, commands),
+    )
+    .await;
+    report_cost(
+        "PostgreSQL",
+        "gap safety cost, one-event commands, 8 tasks",
+        ("with", "without"),
+        times,
+        commands,
+        0.10,
+    );
+    let times = best_of_rounds(
+        || store_commands(&store, 1, commands / 2),
+        || store_commands(&unsafe_store, 1, commands / 2),
+    )
+    .await;
+    report_cost(
+        "PostgreSQL",
+        "gap safety cost, one-event commands, sequential",
+        ("with", "without"),
+        times,
+        commands / 2,
+        0.10,
+    );
+    for name in [&schema, &unsafe_schema] {
+        let _ = sqlx::raw_sql(AssertSqlSafe(format!("DROP SCHEMA {name} CASCADE")))
+            .execute(&mut admin)
+            .await;
+    }
+}

@@ -1,0 +1,295 @@
+//! The scenarios every backend runs, each against the backend's plain sqlx baseline.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use evtstore::{Domain, DomainOptions, Store};
+
+use crate::counter::{
+    Count, Counted, Counter, CounterCommands, SnapCommands, SnapCounted, added_json,
+};
+use crate::measure::{Target, best_of_rounds, fresh, report, scale};
+
+/// The plain sqlx baseline of one backend, on the store's tables.
+pub(crate) trait Baseline: Clone + Send + Sync + 'static {
+    /// One statement per one-event command (`INSERT .. SELECT max(version) + 1`, or what the
+    /// backend needs instead).
+    fn append_one(&self, id: &str, json: String) -> impl Future<Output = ()> + Send;
+    /// One multi-row INSERT of a batch.
+    fn append_batch(&self, id: &str, jsons: Vec<String>) -> impl Future<Output = ()> + Send;
+    /// One SELECT ordered by version, decoded and folded.
+    fn load(&self, id: &str) -> impl Future<Output = Counter> + Send;
+    /// One streamed SELECT of a stream ordered by position, decoded; the number of events.
+    fn stream_all(&self, stream: &str) -> impl Future<Output = usize> + Send;
+}
+
+/// Refreshes the planner's statistics.
+pub(crate) trait Analyze {
+    fn analyze(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// The targets of one backend's lines where they differ between backends.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Targets {
+    /// One-event commands on 8 tasks, throughput against the baseline's.
+    pub(crate) eight_tasks: f64,
+}
+
+impl Default for Targets {
+    fn default() -> Self {
+        Targets { eight_tasks: 0.9 }
+    }
+}
+
+/// Runs `commands` one-event commands on `tasks` tasks, each on its own aggregate.
+pub(crate) async fn store_commands<S: Store>(store: &S, tasks: usize, commands: usize) -> Duration {
+    let domain = Domain::new(store.clone());
+    let prefix = fresh("store");
+    let start = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|task| {
+            let counters = domain.commands(CounterCommands);
+            let id = format!("{prefix}-{task}");
+            tokio::spawn(async move {
+                for _ in 0..commands / tasks {
+                    counters.execute(&id, &1).await.expect("command");
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.expect("task");
+    }
+    start.elapsed()
+}
+
+pub(crate) async fn baseline_commands<B: Baseline>(
+    baseline: &B,
+    tasks: usize,
+    commands: usize,
+) -> Duration {
+    let prefix = fresh("base");
+    let start = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|task| {
+            let baseline = baseline.clone();
+            let id = format!("{prefix}-{task}");
+            tokio::spawn(async move {
+                for n in 0..commands / tasks {
+                    baseline.append_one(&id, added_json(n)).await;
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.expect("task");
+    }
+    start.elapsed()
+}
+
+/// Options without the aggregate cache, so that every load reads the store.
+fn uncached_options() -> DomainOptions {
+    DomainOptions {
+        cache_capacity: 0,
+        ..DomainOptions::default()
+    }
+}
+
+/// Appends and loads. `EVTSTORE_BENCH_ONLY` set to anything but `appends` skips them.
+pub(crate) async fn scenarios<S: Store, B: Baseline>(
+    backend: &str,
+    store: S,
+    baseline: B,
+    targets: Targets,
+) {
+    if std::env::var("EVTSTORE_BENCH_ONLY").is_ok_and(|only| only != "appends") {
+        return;
+    }
+    let scale = scale();
+
+    let commands = 2000 * scale;
+    let (s, b) = best_of_rounds(
+        || store_commands(&store, 1, commands),
+        || baseline_commands(&baseline, 1, commands),
+    )
+    .await;
+    report(
+        backend,
+        "one-event commands, sequential",
+        s,
+        b,
+        commands,
+        Target::AtLeast(0.9),
+    );
+
+    let commands = 4000 * scale;
+    let (s, b) = best_of_rounds(
+        || store_commands(&store, 8, commands),
+        || baseline_commands(&baseline, 8, commands),
+    )
+    .await;
+    report(
+        backend,
+        "one-event commands, 8 tasks",
+        s,
+        b,
+        commands,
+        Target::AtLeast(targets.eight_tasks),
+    );
+
+    let batches = 10 * scale;
+    let (s, b) = best_of_rounds(
+        || async {
+            let counters = Domain::new(store.clone()).commands(CounterCommands);
+            let prefix = fresh("batch");
+            let start = Instant::now();
+            for n in 0..batches {
+                counters
+                    .execute(&format!("{prefix}-{n}"), &1000)
+                    .await
+                    .expect("batch");
+            }
+            start.elapsed()
+        },
+        || async {
+            let prefix = fresh("basebatch");
+            let start = Instant::now();
+            for n in 0..batches {
+                let jsons = (0..1000).map(added_json).collect();
+                baseline.append_batch(&format!("{prefix}-{n}"), jsons).await;
+            }
+            start.elapsed()
+        },
+    )
+    .await;
+    report(
+        backend,
+        "command of 1,000 events",
+        s,
+        b,
+        batches * 1000,
+        Target::AtLeast(0.5),
+    );
+
+    // Loading an aggregate of 1,000 events, without the cache.
+    let uncached = Domain::with_options(store.clone(), uncached_options());
+    let big = fresh("big");
+    uncached
+        .commands(CounterCommands)
+        .execute(&big, &1000)
+        .await
+        .expect("big");
+    let snap = fresh("snap");
+    uncached
+        .commands(SnapCommands)
+        .execute(&snap, &1000)
+        .await
+        .expect("snap");
+    let base_big = fresh("basebig");
+    baseline
+        .append_batch(&base_big, (0..1000).map(added_json).collect())
+        .await;
+    let loads = 20 * scale;
+    let (s, b) = best_of_rounds(
+        || async {
+            let start = Instant::now();
+            for _ in 0..loads {
+                let agg = uncached.load::<Counted>(&big).await.expect("load");
+                assert_eq!(agg.count, 1000);
+            }
+            start.elapsed()
+        },
+        || async {
+            let start = Instant::now();
+            for _ in 0..loads {
+                assert_eq!(baseline.load(&base_big).await.count, 1000);
+            }
+            start.elapsed()
+        },
+    )
+    .await;
+    report(
+        backend,
+        "load 1,000 events",
+        s,
+        b,
+        loads,
+        Target::AtMost(1.1),
+    );
+    let (s, b) = best_of_rounds(
+        || async {
+            let start = Instant::now();
+            for _ in 0..loads {
+                let agg = uncached.load::<SnapCounted>(&snap).await.expect("load");
+                assert_eq!(agg.count, 1000);
+            }
+            start.elapsed()
+        },
+        || async {
+            let start = Instant::now();
+            for _ in 0..loads {
+                assert_eq!(baseline.load(&base_big).await.count, 1000);
+            }
+            start.elapsed()
+        },
+    )
+    .await;
+    report(
+        backend,
+        "load 1,000 events, snapshot",
+        s,
+        b,
+        loads,
+        Target::AtMost(0.1),
+    );
+}
+
+/// Fills a stream of its own with `count` events, then times a new handler catching up on the
+/// whole `counters` stream against the baseline's streamed SELECT of it.
+pub(crate) async fn catch_up<S: Store + Analyze, B: Baseline>(
+    backend: &str,
+    store: S,
+    baseline: B,
+    count: usize,
+) {
+    let domain = Domain::new(store.clone());
+    let counters = domain.commands(CounterCommands);
+    for n in 0..count / 1000 {
+        counters
+            .execute(&format!("catchup-{n}"), &1000)
+            .await
+            .expect("fill");
+    }
+    // What autovacuum does soon after a bulk load: without statistics PostgreSQL's planner
+    // cannot tell that the handler's stream is most of the table, and sorts every page.
+    store.analyze().await;
+    let (s, b) = best_of_rounds(
+        || async {
+            let handler = domain
+                .handler(fresh("catch-up"), Count::default())
+                .stream::<Counted>()
+                .build();
+            let start = Instant::now();
+            let handled = handler.run_once().await.expect("catch up");
+            let elapsed = start.elapsed();
+            assert!(handled >= count);
+            elapsed
+        },
+        || async {
+            let start = Instant::now();
+            let seen = baseline.stream_all("counters").await;
+            let elapsed = start.elapsed();
+            assert!(seen >= count);
+            elapsed
+        },
+    )
+    .await;
+    report(
+        backend,
+        "handler catch-up",
+        s,
+        b,
+        count,
+        Target::AtLeast(0.8),
+    );
+}

@@ -1,0 +1,120 @@
+//! SQLite: a WAL file with `synchronous=NORMAL`, the store's default; the baseline has a pool
+//! of its own on the same file.
+
+use std::str::FromStr;
+
+use evtstore_sqlx::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use evtstore_sqlx::sqlx::{self, AssertSqlSafe, Row};
+use evtstore_sqlx::{SqliteStore, Synchronous, Tables};
+
+use crate::counter::{Counter, amount, decode, fold_counter};
+use crate::now_millis;
+use crate::scenarios::{Analyze, Baseline, Targets, catch_up, scenarios};
+
+#[derive(Clone, Debug)]
+struct SqliteBaseline(sqlx::SqlitePool);
+
+impl Baseline for SqliteBaseline {
+    async fn append_one(&self, id: &str, json: String) {
+        sqlx::query(
+            "INSERT INTO events (stream, aggregate_id, version, timestamp, event) \
+             SELECT 'counters', ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3 \
+             FROM events WHERE stream = 'counters' AND aggregate_id = ?1",
+        )
+        .bind(id)
+        .bind(now_millis())
+        .bind(json)
+        .execute(&self.0)
+        .await
+        .expect("baseline append");
+    }
+
+    async fn append_batch(&self, id: &str, jsons: Vec<String>) {
+        let rows = vec!["('counters', ?, ?, ?, ?)"; jsons.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO events (stream, aggregate_id, version, timestamp, event) VALUES {rows}"
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        let millis = now_millis();
+        for (version, json) in (1_i64..).zip(jsons) {
+            query = query
+                .bind(id.to_owned())
+                .bind(version)
+                .bind(millis)
+                .bind(json);
+        }
+        query.execute(&self.0).await.expect("baseline batch");
+    }
+
+    async fn load(&self, id: &str) -> Counter {
+        let rows = sqlx::query(
+            "SELECT event FROM events WHERE stream = 'counters' AND aggregate_id = ?1 \
+             ORDER BY version",
+        )
+        .bind(id)
+        .fetch_all(&self.0)
+        .await
+        .expect("baseline load");
+        let mut counter = Counter::default();
+        for row in rows {
+            fold_counter(&mut counter, &decode(row.get::<&str, _>(0)));
+        }
+        counter
+    }
+
+    async fn stream_all(&self, stream: &str) -> usize {
+        use futures_util::TryStreamExt;
+        let mut rows = sqlx::query(
+            "SELECT position, stream, aggregate_id, version, timestamp, event \
+             FROM events WHERE stream = ?1 ORDER BY position",
+        )
+        .bind(stream)
+        .fetch(&self.0);
+        let mut count = 0;
+        while let Some(row) = rows.try_next().await.expect("baseline stream") {
+            let _: (i64, String, String, i64, i64) =
+                (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+            count += amount(row.get::<&str, _>(5));
+        }
+        count
+    }
+}
+
+impl Analyze for SqliteStore {
+    async fn analyze(&self) {
+        sqlx::raw_sql("ANALYZE")
+            .execute(self.pool())
+            .await
+            .expect("ANALYZE");
+    }
+}
+
+/// Every scenario, on a database file of its own that is removed at the end.
+pub(crate) async fn run(catch_up_events: usize) {
+    let dir = std::env::temp_dir().join(format!("evtstore-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("bench folder");
+    let url = format!("sqlite:{}", dir.join("bench.db").display());
+    let store = SqliteStore::connect_with(&url, Tables::default(), Synchronous::Normal)
+        .await
+        .expect("SQLite");
+    store.migrate().await.expect("migrate");
+    let options = SqliteConnectOptions::from_str(&url)
+        .expect("url")
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal);
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .expect("SQLite baseline pool");
+    let baseline = SqliteBaseline(pool);
+    scenarios(
+        "SQLite",
+        store.clone(),
+        baseline.clone(),
+        Targets::default(),
+    )
+    .await;
+    catch_up("SQLite", store, baseline, catch_up_events).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
