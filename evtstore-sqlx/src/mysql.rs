@@ -50,6 +50,8 @@ struct Sql {
     position_auto_increment: Arc<str>,
     convert_collation: String,
     append: String,
+    append_one: Arc<str>,
+    append_first: Arc<str>,
     load: Arc<str>,
     replay: Arc<str>,
     read: String,
@@ -82,6 +84,8 @@ impl Sql {
             position_auto_increment: render(include_str!("sql/mysql/position_auto_increment.sql")),
             convert_collation: include_str!("sql/mysql/convert_collation.sql").to_owned(),
             append: tables.render(include_str!("sql/mysql/append.sql")),
+            append_one: render(include_str!("sql/mysql/append_one.sql")),
+            append_first: render(include_str!("sql/mysql/append_first.sql")),
             load: render(include_str!("sql/mysql/load.sql")),
             replay: render(include_str!("sql/mysql/replay.sql")),
             read: tables.render(include_str!("sql/mysql/read.sql")),
@@ -476,6 +480,31 @@ impl MySqlStore {
     }
 
     async fn insert(&self, append: &Append<'_>, first: i64) -> Result<u64, sqlx::Error> {
+        // One event, the usual command: a statement without a derived table (about a third
+        // less server time than append.sql's form for one row).
+        if let [event] = append.events {
+            let query = if first == 1 {
+                sqlx::query(sql(&self.sql.append_first))
+                    .bind(append.stream)
+                    .bind(append.aggregate_id)
+                    .bind(append.timestamp.as_millis())
+                    .bind(event.event.as_str())
+                    .bind(append.metadata)
+            } else {
+                sqlx::query(sql(&self.sql.append_one))
+                    .bind(append.stream)
+                    .bind(append.aggregate_id)
+                    .bind(first)
+                    .bind(append.timestamp.as_millis())
+                    .bind(event.event.as_str())
+                    .bind(append.metadata)
+                    .bind(append.stream)
+                    .bind(append.aggregate_id)
+                    .bind(first - 1)
+            };
+            let mut conn = self.connection().await?;
+            return Ok(query.execute(&mut *conn).await?.rows_affected());
+        }
         let count = append.events.len();
         // Placeholders in text order (see append.sql).
         let mut query = sqlx::query(AssertSqlSafe(self.sql.append(count)))
