@@ -52,10 +52,10 @@
 //!   concurrent appends are still shared.
 //! - A row that cannot be read as an event (a NULL event or version, a version below 1, written
 //!   by another program) is returned by reads in its place as an
-//!   [`UnreadableRow`](evtstore::UnreadableRow), so it never hides the events around it; loads
-//!   refuse such an aggregate with [`Error::BrokenHistory`](evtstore::Error::BrokenHistory).
+//!   [`evtstore::UnreadableRow`], so it never hides the events around it; loads
+//!   refuse such an aggregate with [`evtstore::Error::BrokenHistory`].
 //! - Streams, aggregate ids and bookmark names longer than 255 characters (what the schema's
-//!   `VARCHAR(255)` columns keep) are refused with [`Error::TooLong`](evtstore::Error::TooLong)
+//!   `VARCHAR(255)` columns keep) are refused with [`evtstore::Error::TooLong`]
 //!   before anything is written, on every backend.
 //! - `migrate()` may run in every process at every start: on an up-to-date schema it only reads
 //!   the catalog and takes no lock that waits behind or holds up other sessions.

@@ -8,52 +8,9 @@ use common::{Backend, exec, unmigrated};
 use evtstore::{Domain, Error, Store};
 use evtstore_tests::domain::{PostsModel, UserCommands, UserEvent};
 
-/// The TypeScript library's DDL for each backend (knex for SQLite and MySQL, its pg provider),
-/// then one event and one bookmark as it stores them.
-fn typescript_tables(backend: Backend) -> &'static [&'static str] {
-    match backend {
-        Backend::Sqlite => &[
-            "CREATE TABLE `events` (`position` integer not null primary key autoincrement, \
-             `version` integer, `stream` varchar(255), `aggregate_id` varchar(255), \
-             `timestamp` datetime, `event` text)",
-            "CREATE UNIQUE INDEX `events_stream_position_unique` on `events` (`stream`, `position`)",
-            "CREATE UNIQUE INDEX `events_stream_aggregate_id_version_unique` on `events` \
-             (`stream`, `aggregate_id`, `version`)",
-            "CREATE TABLE `bookmarks` (`bookmark` varchar(255), `position` bigint, \
-             primary key (`bookmark`))",
-            r#"INSERT INTO events (version, stream, aggregate_id, timestamp, event) VALUES
-               (1, 'users', 'alice', 1795712510893, '{"type":"created","name":"alice"}')"#,
-            "INSERT INTO bookmarks (bookmark, position) VALUES ('users-model', 1)",
-        ],
-        Backend::Postgres => &[
-            "CREATE TABLE events (position bigserial primary key, version integer, \
-             stream varchar(255), aggregate_id varchar(255), timestamp timestamptz, event text, \
-             CONSTRAINT events_stream_aggregate_id_version_unique UNIQUE (stream, aggregate_id, version), \
-             CONSTRAINT events_stream_position_unique UNIQUE (stream, position))",
-            "CREATE TABLE bookmarks (bookmark varchar(255) primary key, position bigint)",
-            r#"INSERT INTO events (version, stream, aggregate_id, timestamp, event) VALUES
-               (1, 'users', 'alice', to_timestamp(1795712510.893), '{"type":"created","name":"alice"}')"#,
-            "INSERT INTO bookmarks (bookmark, position) VALUES ('users-model', 1)",
-        ],
-        Backend::MySql => &[
-            "CREATE TABLE `events` (`position` bigint unsigned not null auto_increment primary key, \
-             `version` int, `stream` varchar(255), `aggregate_id` varchar(255), \
-             `timestamp` datetime, `event` text)",
-            "ALTER TABLE `events` ADD UNIQUE `events_stream_position_unique`(`stream`, `position`)",
-            "ALTER TABLE `events` ADD UNIQUE \
-             `events_stream_aggregate_id_version_unique`(`stream`, `aggregate_id`, `version`)",
-            "CREATE TABLE `bookmarks` (`bookmark` varchar(255), `position` bigint, \
-             primary key (`bookmark`))",
-            r#"INSERT INTO events (version, stream, aggregate_id, timestamp, event) VALUES
-               (1, 'users', 'alice', FROM_UNIXTIME(1795712510), '{"type":"created","name":"alice"}')"#,
-            "INSERT INTO bookmarks (bookmark, position) VALUES ('users-model', 1)",
-        ],
-    }
-}
-
 async fn typescript_database_is_migrated_read_and_extended(backend: Backend) {
     let store = unmigrated(backend).await;
-    for statement in typescript_tables(backend) {
+    for statement in common::typescript_tables(backend) {
         exec(&store, statement).await;
     }
     store

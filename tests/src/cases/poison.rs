@@ -45,65 +45,49 @@ async fn last<S: Store>(store: &S) -> Cursor {
     store.last_cursor(&["users"]).await.unwrap()
 }
 
-impl PlantRows for SqliteStore {
-    async fn plant_row(&self, aggregate_id: &str, version: i64, event: &str) -> Option<Cursor> {
-        evtstore_sqlx::sqlx::query(
-            "INSERT INTO events (stream, aggregate_id, version, timestamp, event) \
-             VALUES ('users', ?, ?, 0, ?)",
-        )
-        .bind(aggregate_id)
-        .bind(version)
-        .bind(event)
-        .execute(self.pool())
-        .await
-        .expect("cannot plant a row");
-        Some(last(self).await)
-    }
+/// `PlantRows` for a SQL store: `$insert` plants a users row from (aggregate id, version,
+/// event), with the backend's placeholders and timestamp.
+macro_rules! plant_rows_with_sql {
+    ($store:ty, $insert:literal) => {
+        impl PlantRows for $store {
+            async fn plant_row(
+                &self,
+                aggregate_id: &str,
+                version: i64,
+                event: &str,
+            ) -> Option<Cursor> {
+                evtstore_sqlx::sqlx::query($insert)
+                    .bind(aggregate_id)
+                    .bind(version)
+                    .bind(event)
+                    .execute(self.pool())
+                    .await
+                    .expect("cannot plant a row");
+                Some(last(self).await)
+            }
 
-    async fn plant_unreadable(&self, aggregate_id: &str) -> Cursor {
-        self.plant_row(aggregate_id, 0, CREATED).await.unwrap()
-    }
+            async fn plant_unreadable(&self, aggregate_id: &str) -> Cursor {
+                self.plant_row(aggregate_id, 0, CREATED).await.unwrap()
+            }
+        }
+    };
 }
 
-impl PlantRows for PgStore {
-    async fn plant_row(&self, aggregate_id: &str, version: i64, event: &str) -> Option<Cursor> {
-        evtstore_sqlx::sqlx::query(
-            "INSERT INTO events (stream, aggregate_id, version, timestamp, event) \
-             VALUES ('users', $1, $2, now(), $3)",
-        )
-        .bind(aggregate_id)
-        .bind(version)
-        .bind(event)
-        .execute(self.pool())
-        .await
-        .expect("cannot plant a row");
-        Some(last(self).await)
-    }
-
-    async fn plant_unreadable(&self, aggregate_id: &str) -> Cursor {
-        self.plant_row(aggregate_id, 0, CREATED).await.unwrap()
-    }
-}
-
-impl PlantRows for MySqlStore {
-    async fn plant_row(&self, aggregate_id: &str, version: i64, event: &str) -> Option<Cursor> {
-        evtstore_sqlx::sqlx::query(
-            "INSERT INTO events (stream, aggregate_id, version, timestamp, event) \
-             VALUES ('users', ?, ?, NOW(3), ?)",
-        )
-        .bind(aggregate_id)
-        .bind(version)
-        .bind(event)
-        .execute(self.pool())
-        .await
-        .expect("cannot plant a row");
-        Some(last(self).await)
-    }
-
-    async fn plant_unreadable(&self, aggregate_id: &str) -> Cursor {
-        self.plant_row(aggregate_id, 0, CREATED).await.unwrap()
-    }
-}
+plant_rows_with_sql!(
+    SqliteStore,
+    "INSERT INTO events (stream, aggregate_id, version, timestamp, event) \
+     VALUES ('users', ?, ?, 0, ?)"
+);
+plant_rows_with_sql!(
+    PgStore,
+    "INSERT INTO events (stream, aggregate_id, version, timestamp, event) \
+     VALUES ('users', $1, $2, now(), $3)"
+);
+plant_rows_with_sql!(
+    MySqlStore,
+    "INSERT INTO events (stream, aggregate_id, version, timestamp, event) \
+     VALUES ('users', ?, ?, NOW(3), ?)"
+);
 
 /// Unreadable rows between good events: a strict handler handles the events before the first
 /// one and stops with an error naming its position (bookmark before it); a handler with
