@@ -7,9 +7,11 @@
 //! next one is already being read.
 //!
 //! Delivery is at least once: a crash between handling an event and storing the bookmark
-//! hands the event over again on restart. A store that can put the model's writes and the
-//! bookmark in one transaction will make it exactly once; the bookmark is written only through
-//! [`Store::set_bookmark`] for that reason.
+//! hands the event over again on restart, so a model should be idempotent (the event's
+//! position, [`EventMeta::position`], is a natural idempotency key). The model's writes and the
+//! bookmark are not in one transaction, so nothing here is exactly once. Runners of one
+//! handler are excluded only as far as [`Store::lock_handler`] excludes them (within one
+//! process for the stores of this workspace): run each handler in one process.
 
 use std::any::Any;
 use std::fmt;
