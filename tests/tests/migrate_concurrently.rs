@@ -927,7 +927,7 @@ impl Database {
                     .expect("the test database is set")
                     .to_owned();
                 Database {
-                    url: with_database(&common::mysql_url(), &name),
+                    url: common::with_database(&common::mysql_url(), &name),
                     name,
                 }
             }
@@ -952,22 +952,6 @@ impl Database {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         command
-    }
-}
-
-/// `url` (`scheme://authority/database?query`) naming another database.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(base, query)| (base, Some(query)));
-    let authority_start = base.find("://").map_or(0, |at| at + 3);
-    let server = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{server}/{database}?{query}"),
-        None => format!("{server}/{database}"),
     }
 }
 

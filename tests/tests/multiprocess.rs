@@ -327,7 +327,7 @@ async fn fresh_database(backend: Backend) -> String {
                 .get_database()
                 .expect("the test database is set")
                 .to_owned();
-            with_database(&common::mysql_url(), &database)
+            common::with_database(&common::mysql_url(), &database)
         }
     }
 }
@@ -336,22 +336,6 @@ async fn fresh_database(backend: Backend) -> String {
 fn with_query(url: &str, parameter: &str) -> String {
     let separator = if url.contains('?') { '&' } else { '?' };
     format!("{url}{separator}{parameter}")
-}
-
-/// `url` (`scheme://authority/database?query`) naming another database.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").map_or(0, |at| at + 3);
-    let server = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{server}/{database}?{query}"),
-        None => format!("{server}/{database}"),
-    }
 }
 
 /// One event as the database holds it.
