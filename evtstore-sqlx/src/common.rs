@@ -132,7 +132,7 @@ pub(crate) fn pg_micros_to_millis(micros: i64) -> i64 {
 /// event is a broken history of that aggregate.
 pub(crate) fn decode_event_of<R>(
     row: &R,
-    known: Option<(&str, &str)>,
+    (stream, aggregate_id): (&str, &str),
     decoding: Decoding,
     operation: &dyn fmt::Display,
 ) -> Result<RecordedEvent, Error>
@@ -142,16 +142,14 @@ where
     i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
     String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
 {
-    read_event_row(row, known, decoding, operation)?.map_err(|unreadable| match known {
-        Some((stream, aggregate_id)) => Error::BrokenHistory {
-            stream: stream.to_owned(),
-            aggregate_id: aggregate_id.to_owned(),
-            detail: format!(
-                "the row at position {} cannot be read: {}",
-                unreadable.cursor.position, unreadable.reason
-            ),
-        },
-        None => Error::database(operation, MalformedRow(unreadable.to_string())),
+    let known = Some((stream, aggregate_id));
+    read_event_row(row, known, decoding, operation)?.map_err(|unreadable| Error::BrokenHistory {
+        stream: stream.to_owned(),
+        aggregate_id: aggregate_id.to_owned(),
+        detail: format!(
+            "the row at position {} cannot be read: {}",
+            unreadable.cursor.position, unreadable.reason
+        ),
     })
 }
 

@@ -476,14 +476,7 @@ fn decode_rows(
         check_event_columns(first, operation)?;
     }
     rows.iter()
-        .map(|row| {
-            decode_event_of(
-                row,
-                Some((stream, aggregate_id)),
-                Decoding::PgChecked,
-                operation,
-            )
-        })
+        .map(|row| decode_event_of(row, (stream, aggregate_id), Decoding::PgChecked, operation))
         .collect()
 }
 

@@ -322,14 +322,7 @@ impl Store for SqliteStore {
             .await
             .map_err(|error| db_error(&operation, error))?;
         rows.iter()
-            .map(|row| {
-                decode_event_of(
-                    row,
-                    Some((stream, aggregate_id)),
-                    Decoding::Checked,
-                    &operation,
-                )
-            })
+            .map(|row| decode_event_of(row, (stream, aggregate_id), Decoding::Checked, &operation))
             .collect()
     }
 

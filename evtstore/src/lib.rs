@@ -31,6 +31,7 @@ mod error;
 mod event;
 mod handler;
 mod memory;
+mod retry;
 mod runner;
 mod store;
 
