@@ -133,6 +133,18 @@ pub enum Error {
         bookmark: String,
     },
 
+    /// A runner's claim on a handler (or one of its segments) was taken over by another
+    /// runner, whose epoch is newer: the bookmark write or projection commit that found it
+    /// was refused, and nothing of it was kept. The runner stops handling and tries to claim
+    /// again.
+    #[error("handler `{bookmark}` lost its claim (epoch {epoch}) to another runner")]
+    ClaimLost {
+        /// The bookmark name of the claim.
+        bookmark: String,
+        /// The epoch the runner held.
+        epoch: i64,
+    },
+
     /// A name or id is longer than the store's schema keeps (a bookmark name, stream or
     /// aggregate id over 255 characters on MySQL, say). Nothing was written.
     #[error("{what} `{preview}` is {length} characters long; the store keeps at most {max}")]

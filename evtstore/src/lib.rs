@@ -32,7 +32,6 @@ mod event;
 mod handler;
 mod memory;
 mod retry;
-mod runner;
 mod store;
 
 #[doc(hidden)]
@@ -47,11 +46,11 @@ pub use crate::event::{
     UnreadableRow, row_cursor,
 };
 pub use crate::handler::{
-    BatchReport, EventHandler, HandledBy, HandlerBuilder, HandlerOptions, HandlerResult,
+    BatchReport, DEFAULT_LEASE, EventHandler, HandledBy, HandlerBuilder, HandlerHandle,
+    HandlerOptions, HandlerResult, ProjectedBy, Segment,
 };
-pub use crate::memory::MemoryStore;
-pub use crate::runner::HandlerHandle;
-pub use crate::store::{HandlerLock, Replayed, Store};
+pub use crate::memory::{MemoryStore, MemoryTransaction};
+pub use crate::store::{Claim, Claimed, Replayed, Store};
 
 /// Derives [`Aggregate`](trait@Aggregate) for the event enum of one stream, with a fold trait
 /// and a handler trait.

@@ -1,12 +1,14 @@
 //! A store that keeps everything in memory: for tests, examples and single-process tools.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::aggregate::Snapshot;
 use crate::error::Error;
 use crate::event::{Append, Cursor, ReadRow, RecordedEvent, UnreadableRow, row_cursor};
-use crate::store::{HandlerLock, Store};
+use crate::store::{Claim, Claimed, Store};
 
 /// An in-memory [`Store`]. Clones share the same data; nothing survives the process.
 ///
@@ -31,7 +33,66 @@ struct Inner {
     by_aggregate: HashMap<(String, String), Vec<usize>>,
     bookmarks: HashMap<String, Cursor>,
     snapshots: HashMap<(String, String), Snapshot>,
-    running_handlers: HashSet<String>,
+    claims: HashMap<String, ClaimRow>,
+}
+
+/// Who holds a claim, under which epoch, until when.
+#[derive(Debug)]
+struct ClaimRow {
+    owner: Option<String>,
+    epoch: i64,
+    until: Instant,
+}
+
+impl ClaimRow {
+    fn is_held_by(&self, claim: &Claim) -> bool {
+        self.epoch == claim.epoch && self.owner.as_deref() == Some(claim.owner.as_str())
+    }
+}
+
+/// The transaction of a [`MemoryStore`]: what a projection does in it is a list of effects,
+/// run in order when the page commits (together with the bookmark, under the store's lock)
+/// and dropped when it rolls back.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use evtstore::MemoryTransaction;
+///
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let mut transaction = MemoryTransaction::default();
+/// let kept = Arc::clone(&seen);
+/// transaction.on_commit(move || kept.lock().unwrap().push("created"));
+/// // Nothing has happened yet: the effect runs when the handler commits the page.
+/// assert!(seen.lock().unwrap().is_empty());
+/// ```
+#[derive(Default)]
+pub struct MemoryTransaction {
+    effects: Vec<Box<dyn FnOnce() + Send>>,
+    savepoints: Vec<usize>,
+}
+
+impl MemoryTransaction {
+    /// Runs `effect` when the transaction commits, after the effects registered before it.
+    /// Effects run while the store is locked: they must not call the store.
+    pub fn on_commit(&mut self, effect: impl FnOnce() + Send + 'static) {
+        self.effects.push(Box::new(effect));
+    }
+}
+
+impl fmt::Debug for MemoryTransaction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryTransaction")
+            .field("effects", &self.effects.len())
+            .field("savepoints", &self.savepoints.len())
+            .finish()
+    }
+}
+
+fn claim_lost(claim: &Claim) -> Error {
+    Error::ClaimLost {
+        bookmark: claim.name.clone(),
+        epoch: claim.epoch,
+    }
 }
 
 impl MemoryStore {
@@ -202,43 +263,176 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn lock_handler(&self, name: &str) -> Result<HandlerLock, Error> {
-        if !self.lock().running_handlers.insert(name.to_owned()) {
-            return Err(Error::HandlerBusy {
-                bookmark: name.to_owned(),
-            });
+    async fn claim(
+        &self,
+        name: &str,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<Claimed>, Error> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let row = inner.claims.entry(name.to_owned()).or_insert(ClaimRow {
+            owner: None,
+            epoch: 0,
+            until: now,
+        });
+        if row.owner.is_some() && row.until > now {
+            return Ok(None);
         }
-        Ok(HandlerLock::new(RunningHandler {
-            store: self.clone(),
+        row.owner = Some(owner.to_owned());
+        row.epoch += 1;
+        row.until = now + lease;
+        let claim = Claim {
             name: name.to_owned(),
-        }))
+            owner: owner.to_owned(),
+            epoch: row.epoch,
+        };
+        let bookmark = inner.bookmarks.get(name).copied();
+        Ok(Some(Claimed { claim, bookmark }))
+    }
+
+    async fn renew_claim(&self, claim: &Claim, lease: Duration) -> Result<(), Error> {
+        let mut inner = self.lock();
+        match inner.claims.get_mut(&claim.name) {
+            Some(row) if row.is_held_by(claim) => {
+                row.until = Instant::now() + lease;
+                Ok(())
+            }
+            _ => Err(claim_lost(claim)),
+        }
+    }
+
+    async fn release_claim(&self, claim: &Claim) -> Result<(), Error> {
+        let mut inner = self.lock();
+        if let Some(row) = inner.claims.get_mut(&claim.name)
+            && row.is_held_by(claim)
+        {
+            row.owner = None;
+        }
+        Ok(())
+    }
+
+    async fn set_claimed_bookmark(
+        &self,
+        claim: &Claim,
+        cursor: Cursor,
+        lease: Duration,
+    ) -> Result<(), Error> {
+        let mut inner = self.lock();
+        inner.move_claimed_bookmark(claim, cursor, lease)
+    }
+
+    type Transaction = MemoryTransaction;
+
+    async fn begin(&self) -> Result<MemoryTransaction, Error> {
+        Ok(MemoryTransaction::default())
+    }
+
+    async fn savepoint(&self, transaction: &mut MemoryTransaction) -> Result<(), Error> {
+        transaction.savepoints.push(transaction.effects.len());
+        Ok(())
+    }
+
+    async fn rollback_to_savepoint(
+        &self,
+        transaction: &mut MemoryTransaction,
+    ) -> Result<(), Error> {
+        let mark = transaction.savepoints.pop().ok_or_else(no_savepoint)?;
+        transaction.effects.truncate(mark);
+        Ok(())
+    }
+
+    async fn release_savepoint(&self, transaction: &mut MemoryTransaction) -> Result<(), Error> {
+        transaction.savepoints.pop().ok_or_else(no_savepoint)?;
+        Ok(())
+    }
+
+    async fn commit(&self, transaction: MemoryTransaction) -> Result<(), Error> {
+        let _inner = self.lock();
+        for effect in transaction.effects {
+            effect();
+        }
+        Ok(())
+    }
+
+    async fn commit_claimed(
+        &self,
+        transaction: MemoryTransaction,
+        claim: &Claim,
+        cursor: Cursor,
+        lease: Duration,
+    ) -> Result<(), Error> {
+        let mut inner = self.lock();
+        inner.move_claimed_bookmark(claim, cursor, lease)?;
+        for effect in transaction.effects {
+            effect();
+        }
+        Ok(())
     }
 }
 
-/// Removes a handler from the running set when its lock is dropped.
-struct RunningHandler {
-    store: MemoryStore,
-    name: String,
+impl Inner {
+    /// The fenced bookmark write: only the claim's current holder moves it.
+    fn move_claimed_bookmark(
+        &mut self,
+        claim: &Claim,
+        cursor: Cursor,
+        lease: Duration,
+    ) -> Result<(), Error> {
+        match self.claims.get_mut(&claim.name) {
+            Some(row) if row.is_held_by(claim) => {
+                row.until = Instant::now() + lease;
+                self.bookmarks.insert(claim.name.clone(), cursor);
+                Ok(())
+            }
+            _ => Err(claim_lost(claim)),
+        }
+    }
 }
 
-impl Drop for RunningHandler {
-    fn drop(&mut self) {
-        self.store.lock().running_handlers.remove(&self.name);
-    }
+fn no_savepoint() -> Error {
+    Error::Config("no savepoint to return to in this memory transaction".to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const LEASE: Duration = Duration::from_secs(60);
+
     #[tokio::test]
-    async fn a_handler_runs_once_at_a_time() {
+    async fn a_claim_is_held_by_one_owner_and_fences_the_previous_one() {
         let store = MemoryStore::new();
-        let held = store.lock_handler("model").await.unwrap();
-        let second = store.lock_handler("model").await;
-        assert!(matches!(second, Err(Error::HandlerBusy { ref bookmark }) if bookmark == "model"));
-        assert!(store.lock_handler("other").await.is_ok());
-        drop(held);
-        assert!(store.lock_handler("model").await.is_ok());
+        let first = store.claim("model", "a", LEASE).await.unwrap().unwrap();
+        assert_eq!(first.claim.epoch, 1);
+        assert_eq!(first.bookmark, None);
+        assert_eq!(store.claim("model", "b", LEASE).await.unwrap(), None);
+        assert!(store.claim("other", "b", LEASE).await.unwrap().is_some());
+        store
+            .set_claimed_bookmark(&first.claim, Cursor::at(3), LEASE)
+            .await
+            .unwrap();
+        store.release_claim(&first.claim).await.unwrap();
+        let second = store.claim("model", "b", LEASE).await.unwrap().unwrap();
+        assert_eq!(second.claim.epoch, 2);
+        assert_eq!(second.bookmark, Some(Cursor::at(3)));
+        let refused = store
+            .set_claimed_bookmark(&first.claim, Cursor::at(9), LEASE)
+            .await;
+        assert!(matches!(refused, Err(Error::ClaimLost { epoch: 1, .. })));
+        assert_eq!(store.bookmark("model").await.unwrap(), Some(Cursor::at(3)));
+    }
+
+    #[tokio::test]
+    async fn an_expired_lease_is_taken_over() {
+        let store = MemoryStore::new();
+        let first = store
+            .claim("model", "a", Duration::ZERO)
+            .await
+            .unwrap()
+            .unwrap();
+        let second = store.claim("model", "b", LEASE).await.unwrap().unwrap();
+        assert_eq!(second.claim.epoch, first.claim.epoch + 1);
+        assert!(store.renew_claim(&first.claim, LEASE).await.is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! The storage interface every backend implements.
 
-use std::fmt;
 use std::future::Future;
+use std::time::Duration;
 
 use crate::aggregate::Snapshot;
 use crate::error::Error;
@@ -64,6 +64,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn bookmark(&self, name: &str) -> impl Future<Output = Result<Option<Cursor>, Error>> + Send;
 
     /// Stores a bookmark, creating or replacing it atomically.
+    ///
+    /// This write is not fenced: it is for tools and migrations (moving a handler back to
+    /// replay, say) while no runner holds the handler's claim. Runners move their bookmark
+    /// with [`set_claimed_bookmark`](Self::set_claimed_bookmark) or
+    /// [`commit_claimed`](Self::commit_claimed).
     ///
     /// # Errors
     /// [`Error::Database`] when the store cannot be written.
@@ -142,19 +147,147 @@ pub trait Store: Clone + Send + Sync + 'static {
         }
     }
 
-    /// Claims the right to run the handler `name` until the returned lock is dropped, so that
-    /// two runners of one handler never interleave their bookmarks.
+    /// Takes the claim `name` (a handler's bookmark name: one claim per handler, or per
+    /// segment of a segmented handler) for `owner`, when nobody holds it, its holder let it go,
+    /// or its lease has run out. Every grant raises the claim's epoch, so that a previous
+    /// holder's fenced writes ([`set_claimed_bookmark`](Self::set_claimed_bookmark),
+    /// [`commit_claimed`](Self::commit_claimed)) fail from then on. Returns `None` when another
+    /// owner holds an unexpired lease.
     ///
-    /// The default grants every claim: it suits stores used by a single runner. The memory
-    /// store refuses a second claim in the same process; a shared database can use its own
-    /// locks (a PostgreSQL advisory lock, say) to exclude other processes too.
+    /// Leases are measured on the store's clock (the database server's), so processes on
+    /// machines whose clocks disagree still agree on expiry.
     ///
     /// # Errors
-    /// [`Error::HandlerBusy`] when another runner holds the lock.
-    fn lock_handler(&self, name: &str) -> impl Future<Output = Result<HandlerLock, Error>> + Send {
-        let _ = name;
-        async { Ok(HandlerLock::unguarded()) }
-    }
+    /// [`Error::TooLong`] for a name the store cannot keep; [`Error::Database`] when the store
+    /// cannot be read or written.
+    fn claim(
+        &self,
+        name: &str,
+        owner: &str,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Option<Claimed>, Error>> + Send;
+
+    /// Extends the lease of a claim still held.
+    ///
+    /// # Errors
+    /// [`Error::ClaimLost`] when the claim has been taken over since (its epoch moved on);
+    /// [`Error::Database`] when the store cannot be written.
+    fn renew_claim(
+        &self,
+        claim: &Claim,
+        lease: Duration,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Lets a claim go at once, so that another runner takes it over without waiting for the
+    /// lease to run out. Releasing a claim that was already lost does nothing.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the store cannot be written.
+    fn release_claim(&self, claim: &Claim) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Stores the bookmark of a claim and extends its lease, in one atomic step that succeeds
+    /// only while the claim is still this runner's (same owner, same epoch).
+    ///
+    /// # Errors
+    /// [`Error::ClaimLost`] when the claim was taken over (nothing is written then);
+    /// [`Error::Database`] when the store cannot be written.
+    fn set_claimed_bookmark(
+        &self,
+        claim: &Claim,
+        cursor: Cursor,
+        lease: Duration,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// The store's open transaction handed to a transactional projection with each event
+    /// (for the SQL stores, the backend's `sqlx::Transaction`). Dropping it rolls it back.
+    type Transaction: Send + 'static;
+
+    /// Opens a transaction for a projection's page. Events are never read through it: on
+    /// PostgreSQL an open writing transaction holds back the gap-safe read bound, so a read
+    /// inside it would wait on itself.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when no transaction can be opened.
+    fn begin(&self) -> impl Future<Output = Result<Self::Transaction, Error>> + Send;
+
+    /// Marks a point in `transaction` that [`rollback_to_savepoint`](Self::rollback_to_savepoint)
+    /// returns to: a projection that continues after a failing event undoes that event's
+    /// writes alone.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the statement fails.
+    fn savepoint(
+        &self,
+        transaction: &mut Self::Transaction,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Undoes every write since the last [`savepoint`](Self::savepoint) and forgets it.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the statement fails.
+    fn rollback_to_savepoint(
+        &self,
+        transaction: &mut Self::Transaction,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Keeps the writes since the last [`savepoint`](Self::savepoint) and forgets it.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the statement fails.
+    fn release_savepoint(
+        &self,
+        transaction: &mut Self::Transaction,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Commits `transaction` without a bookmark: for a projection whose bookmark is kept in
+    /// memory ([`HandlerBuilder::bookmark_in_memory`](crate::HandlerBuilder::bookmark_in_memory)).
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the commit fails (nothing is kept then).
+    fn commit(
+        &self,
+        transaction: Self::Transaction,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Stores the bookmark of a claim in `transaction` and commits it: the projection's writes
+    /// and the bookmark become visible together or not at all. The bookmark write is fenced as
+    /// in [`set_claimed_bookmark`](Self::set_claimed_bookmark), and holds the claim until the
+    /// commit, so that a runner taking over after it reads this bookmark.
+    ///
+    /// # Errors
+    /// [`Error::ClaimLost`] when the claim was taken over (the transaction is rolled back);
+    /// [`Error::Database`] when the write or the commit fails (nothing is kept then).
+    fn commit_claimed(
+        &self,
+        transaction: Self::Transaction,
+        claim: &Claim,
+        cursor: Cursor,
+        lease: Duration,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// The right of one runner to move one bookmark, granted by [`Store::claim`].
+///
+/// The epoch is the fencing token: it rises with every grant, and every write made under the
+/// claim names it, so that a runner that lost its claim (paused past its lease, cut off from
+/// the database) cannot move the bookmark any more.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// The bookmark name the claim is for.
+    pub name: String,
+    /// Who holds it: unique per runner.
+    pub owner: String,
+    /// The fencing token of this grant.
+    pub epoch: i64,
+}
+
+/// A granted claim and the bookmark stored under it, read in the same step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claimed {
+    /// The claim.
+    pub claim: Claim,
+    /// The stored bookmark, `None` when no bookmark was stored under the name.
+    pub bookmark: Option<Cursor>,
 }
 
 /// One item of [`Store::replay`], borrowed from the row it was read from.
@@ -176,33 +309,4 @@ pub enum Replayed<'a> {
         /// The event as JSON text with a `type` field.
         event: &'a str,
     },
-}
-
-/// The right to run one handler; released when dropped.
-pub struct HandlerLock {
-    _guard: Option<Box<dyn Send + Sync>>,
-}
-
-impl HandlerLock {
-    /// A lock that guards nothing, for stores that do not exclude runners.
-    #[must_use]
-    pub fn unguarded() -> Self {
-        HandlerLock { _guard: None }
-    }
-
-    /// A lock held as long as `guard` lives; dropping the lock drops the guard, which releases
-    /// whatever it holds.
-    pub fn new(guard: impl Send + Sync + 'static) -> Self {
-        HandlerLock {
-            _guard: Some(Box::new(guard)),
-        }
-    }
-}
-
-impl fmt::Debug for HandlerLock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HandlerLock")
-            .field("guarded", &self._guard.is_some())
-            .finish()
-    }
 }
