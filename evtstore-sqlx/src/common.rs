@@ -1,12 +1,9 @@
 //! What the backends share: error mapping, row decoding, append checks.
 
-use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
 
 use evtstore::{
-    Append, Cursor, Error, HandlerLock, ReadRow, RecordedEvent, Replayed, Snapshot, Timestamp,
-    UnreadableRow,
+    Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Snapshot, Timestamp, UnreadableRow,
 };
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
@@ -454,45 +451,6 @@ mod tests {
             statements(sql).collect::<Vec<_>>(),
             ["-- head\nCREATE a;", "CREATE b"]
         );
-    }
-}
-
-/// The handlers running through one store and its clones, so that two runners of one handler
-/// in this process never interleave their bookmarks. Exclusion across processes is left to
-/// the deployment (run one process per handler).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct RunningHandlers(Arc<Mutex<HashSet<String>>>);
-
-impl RunningHandlers {
-    pub(crate) fn lock(&self, name: &str) -> Result<HandlerLock, Error> {
-        let mut running = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if !running.insert(name.to_owned()) {
-            return Err(Error::HandlerBusy {
-                bookmark: name.to_owned(),
-            });
-        }
-        Ok(HandlerLock::new(RunningHandler {
-            running: self.clone(),
-            name: name.to_owned(),
-        }))
-    }
-}
-
-/// Removes a handler from the running set when its lock is dropped.
-struct RunningHandler {
-    running: RunningHandlers,
-    name: String,
-}
-
-impl Drop for RunningHandler {
-    fn drop(&mut self) {
-        // The set is only ever changed by single inserts and removes, so a poisoned lock still
-        // holds consistent data.
-        self.running
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.name);
     }
 }
 

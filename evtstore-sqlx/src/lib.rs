@@ -71,8 +71,14 @@
 //! - On PostgreSQL, bookmarks are committed without waiting for the WAL flush: a server crash
 //!   may lose the last bookmarks written (never an event); handlers then hand over again the
 //!   events after the bookmark that survived, as at-least-once delivery allows.
-//! - Handler locks ([`evtstore::Store::lock_handler`]) exclude runners of one handler within
-//!   the process (through one store and its clones), not across processes.
+//! - Handlers claim their bookmark row ([`evtstore::Store::claim`]): the claim's owner, epoch
+//!   and lease live in three columns of the bookmarks table, with defaults, so the TypeScript
+//!   evtstore's bookmark writes keep working. Leases are measured on the database server's
+//!   clock. Every bookmark write of a runner is one `UPDATE` conditional on its owner and epoch;
+//!   a projection's transaction ends with that `UPDATE`, whose row lock makes a takeover wait
+//!   for the commit and then read the bookmark it stored.
+//! - A projection's transaction on SQLite is `BEGIN IMMEDIATE`: it holds the database's write
+//!   lock for the page, so appends wait for it (up to the busy timeout, 10 s).
 //! - SQLite: see [`Synchronous`] for durability.
 //!
 //! # Features
@@ -90,10 +96,14 @@ mod mysql;
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod store_methods;
 mod tables;
+mod transaction;
+
+use std::time::Duration;
 
 use evtstore::{
-    Append, Cursor, Error, HandlerLock, ReadRow, RecordedEvent, Replayed, Snapshot, Store,
+    Append, Claim, Claimed, Cursor, Error, ReadRow, RecordedEvent, Replayed, Snapshot, Store,
 };
 
 #[cfg(feature = "mysql")]
@@ -103,6 +113,8 @@ pub use crate::postgres::PgStore;
 #[cfg(feature = "sqlite")]
 pub use crate::sqlite::SqliteStore;
 pub use crate::tables::{MAX_TABLE_NAME, Tables};
+pub use crate::transaction::SqlTransaction;
+use crate::transaction::dispatch_transaction;
 pub use sqlx;
 
 /// How SQLite commits reach the disk (its `synchronous` pragma, in WAL mode).
@@ -306,7 +318,70 @@ impl Store for SqlStore {
         dispatch!(self, store => store.save_snapshot(stream, aggregate_id, snapshot).await)
     }
 
-    async fn lock_handler(&self, name: &str) -> Result<HandlerLock, Error> {
-        dispatch!(self, store => store.lock_handler(name).await)
+    async fn claim(
+        &self,
+        name: &str,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<Claimed>, Error> {
+        dispatch!(self, store => store.claim(name, owner, lease).await)
+    }
+
+    async fn renew_claim(&self, claim: &Claim, lease: Duration) -> Result<(), Error> {
+        dispatch!(self, store => store.renew_claim(claim, lease).await)
+    }
+
+    async fn release_claim(&self, claim: &Claim) -> Result<(), Error> {
+        dispatch!(self, store => store.release_claim(claim).await)
+    }
+
+    async fn set_claimed_bookmark(
+        &self,
+        claim: &Claim,
+        cursor: Cursor,
+        lease: Duration,
+    ) -> Result<(), Error> {
+        dispatch!(self, store => store.set_claimed_bookmark(claim, cursor, lease).await)
+    }
+
+    type Transaction = SqlTransaction;
+
+    async fn begin(&self) -> Result<SqlTransaction, Error> {
+        Ok(match self {
+            #[cfg(feature = "sqlite")]
+            SqlStore::Sqlite(store) => SqlTransaction::Sqlite(store.begin().await?),
+            #[cfg(feature = "postgres")]
+            SqlStore::Postgres(store) => SqlTransaction::Postgres(store.begin().await?),
+            #[cfg(feature = "mysql")]
+            SqlStore::MySql(store) => SqlTransaction::MySql(store.begin().await?),
+        })
+    }
+
+    async fn savepoint(&self, transaction: &mut SqlTransaction) -> Result<(), Error> {
+        dispatch_transaction!(self, transaction, store, tx => store.savepoint(tx).await)
+    }
+
+    async fn rollback_to_savepoint(&self, transaction: &mut SqlTransaction) -> Result<(), Error> {
+        dispatch_transaction!(self, transaction, store, tx => store.rollback_to_savepoint(tx).await)
+    }
+
+    async fn release_savepoint(&self, transaction: &mut SqlTransaction) -> Result<(), Error> {
+        dispatch_transaction!(self, transaction, store, tx => store.release_savepoint(tx).await)
+    }
+
+    async fn commit(&self, transaction: SqlTransaction) -> Result<(), Error> {
+        dispatch_transaction!(self, transaction, store, tx => store.commit(tx).await)
+    }
+
+    async fn commit_claimed(
+        &self,
+        transaction: SqlTransaction,
+        claim: &Claim,
+        cursor: Cursor,
+        lease: Duration,
+    ) -> Result<(), Error> {
+        dispatch_transaction!(self, transaction, store, tx => {
+            store.commit_claimed(tx, claim, cursor, lease).await
+        })
     }
 }

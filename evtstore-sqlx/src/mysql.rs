@@ -18,11 +18,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use evtstore::{
-    Append, Cursor, Error, HandlerLock, ReadRow, RecordedEvent, Replayed, Snapshot, Store,
-};
+use evtstore::{Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Store};
 use sqlx::mysql::{
-    MySql, MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions, MySqlRow,
+    MySql, MySqlArguments, MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions,
+    MySqlRow,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Connection, Executor};
@@ -30,10 +29,10 @@ use tokio::sync::OnceCell;
 
 use crate::Tables;
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, Replaying, RunningHandlers, appending, check_name, conflict,
-    db_error, decode_event_of, decode_read_row, first_version, snapshot_from_row, snapshot_version,
-    statements, version_bound, visit_replayed,
+    Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error,
+    decode_event_of, decode_read_row, first_version, statements, version_bound, visit_replayed,
 };
+use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 
 /// MySQL's error number for a duplicate key.
 const DUPLICATE_KEY: u16 = 1062;
@@ -47,6 +46,7 @@ struct Sql {
     schema_columns: Arc<str>,
     nopad_collation: Arc<str>,
     add_metadata: Arc<str>,
+    add_claim_columns: Arc<str>,
     position_auto_increment: Arc<str>,
     convert_collation: String,
     append: String,
@@ -56,10 +56,7 @@ struct Sql {
     replay: Arc<str>,
     read: String,
     last_position: String,
-    bookmark_get: Arc<str>,
-    bookmark_set: Arc<str>,
-    snapshot_get: Arc<str>,
-    snapshot_set: Arc<str>,
+    shared: SharedSql,
     legacy: LegacySql,
 }
 
@@ -81,6 +78,7 @@ impl Sql {
             schema_columns: render(include_str!("sql/mysql/schema_columns.sql")),
             nopad_collation: render(include_str!("sql/mysql/nopad_collation.sql")),
             add_metadata: render(include_str!("sql/mysql/add_metadata.sql")),
+            add_claim_columns: render(include_str!("sql/mysql/add_claim_columns.sql")),
             position_auto_increment: render(include_str!("sql/mysql/position_auto_increment.sql")),
             convert_collation: include_str!("sql/mysql/convert_collation.sql").to_owned(),
             append: tables.render(include_str!("sql/mysql/append.sql")),
@@ -90,10 +88,10 @@ impl Sql {
             replay: render(include_str!("sql/mysql/replay.sql")),
             read: tables.render(include_str!("sql/mysql/read.sql")),
             last_position: tables.render(include_str!("sql/mysql/last_position.sql")),
-            bookmark_get: render(include_str!("sql/mysql/bookmark_get.sql")),
-            bookmark_set: render(include_str!("sql/mysql/bookmark_set.sql")),
-            snapshot_get: render(include_str!("sql/mysql/snapshot_get.sql")),
-            snapshot_set: render(include_str!("sql/mysql/snapshot_set.sql")),
+            shared: SharedSql::new(
+                tables,
+                &shared_sql_files!("mysql", plain_fenced = "bookmark_fenced"),
+            ),
             legacy: LegacySql {
                 sequence: tables.render(include_str!("sql/mysql/legacy_sequence.sql")),
                 allocate: render(include_str!("sql/mysql/legacy_allocate.sql")),
@@ -122,10 +120,12 @@ impl Sql {
     }
 }
 
-/// A statement as sqlx wants it. The text comes from this crate's `.sql` files with validated
-/// table names and placeholders substituted, never from user data.
-fn sql(statement: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
-    AssertSqlSafe(Arc::clone(statement))
+/// Binds a bookmark's cursor: MySQL positions need no commit key.
+fn bind_cursor(
+    query: sqlx::query::Query<'_, MySql, MySqlArguments>,
+    cursor: Cursor,
+) -> sqlx::query::Query<'_, MySql, MySqlArguments> {
+    query.bind(cursor.position)
 }
 
 /// A [`Store`] on MySQL or MariaDB.
@@ -148,7 +148,6 @@ pub struct MySqlStore {
     pool: MySqlPool,
     tables: Arc<Tables>,
     sql: Arc<Sql>,
-    running_handlers: RunningHandlers,
     /// Whether the server's AUTO-INC lock mode was found fit, checked at the first use.
     server_checked: Arc<OnceCell<()>>,
     /// Whether the pool was made by the store, with `READ COMMITTED` sessions.
@@ -226,7 +225,6 @@ impl MySqlStore {
             pool,
             tables: Arc::new(tables),
             sql,
-            running_handlers: RunningHandlers::default(),
             server_checked: Arc::new(OnceCell::new()),
             owns_pool: false,
             legacy: false,
@@ -348,6 +346,7 @@ impl MySqlStore {
                         .map(str::to_owned),
                 ),
                 SchemaChange::AddMetadata => run.push(self.sql.add_metadata.to_string()),
+                SchemaChange::AddClaimColumns => run.push(self.sql.add_claim_columns.to_string()),
                 SchemaChange::PositionAutoIncrement => {
                     run.push(self.sql.position_auto_increment.to_string());
                 }
@@ -425,6 +424,11 @@ impl MySqlStore {
             if !auto_increment {
                 needed.push(SchemaChange::PositionAutoIncrement);
             }
+        }
+        if has_table(tables.bookmarks())
+            && !columns.contains_key(&(tables.bookmarks(), "lease_until"))
+        {
+            needed.push(SchemaChange::AddClaimColumns);
         }
         for (table, column) in [
             (tables.events(), "aggregate_id"),
@@ -569,6 +573,9 @@ enum SchemaChange {
     CreateTables,
     /// The events table of the TypeScript evtstore has no `metadata` column.
     AddMetadata,
+    /// The bookmarks table (of the TypeScript evtstore, or of an earlier release) has no claim
+    /// columns.
+    AddClaimColumns,
     /// Positions of the first release came from a sequence table.
     PositionAutoIncrement,
     /// A table whose text pads with spaces.
@@ -718,61 +725,5 @@ impl Store for MySqlStore {
         Ok(position.map_or(Cursor::START, Cursor::at))
     }
 
-    async fn bookmark(&self, name: &str) -> Result<Option<Cursor>, Error> {
-        check_name("bookmark name", name, MAX_NAME_CHARS)?;
-        let position: Option<Option<i64>> = sqlx::query_scalar(sql(&self.sql.bookmark_get))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|error| db_error(format_args!("reading bookmark `{name}`"), error))?;
-        Ok(position.map(|position| Cursor::at(position.unwrap_or(0))))
-    }
-
-    async fn set_bookmark(&self, name: &str, cursor: Cursor) -> Result<(), Error> {
-        check_name("bookmark name", name, MAX_NAME_CHARS)?;
-        sqlx::query(sql(&self.sql.bookmark_set))
-            .bind(name)
-            .bind(cursor.position)
-            .execute(&self.pool)
-            .await
-            .map_err(|error| db_error(format_args!("storing bookmark `{name}`"), error))?;
-        Ok(())
-    }
-
-    async fn snapshot(&self, stream: &str, aggregate_id: &str) -> Result<Option<Snapshot>, Error> {
-        let operation = format!("reading the snapshot of {stream}/{aggregate_id}");
-        let row = sqlx::query(sql(&self.sql.snapshot_get))
-            .bind(stream)
-            .bind(aggregate_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|error| db_error(&operation, error))?;
-        row.map(|row| snapshot_from_row(&row, &operation))
-            .transpose()
-    }
-
-    async fn save_snapshot(
-        &self,
-        stream: &str,
-        aggregate_id: &str,
-        snapshot: &Snapshot,
-    ) -> Result<(), Error> {
-        check_name("snapshot tag", &snapshot.tag, MAX_NAME_CHARS)?;
-        let operation = format!("storing the snapshot of {stream}/{aggregate_id}");
-        let version = snapshot_version(snapshot, &operation)?;
-        sqlx::query(sql(&self.sql.snapshot_set))
-            .bind(stream)
-            .bind(aggregate_id)
-            .bind(version)
-            .bind(snapshot.tag.as_str())
-            .bind(snapshot.state.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(|error| db_error(&operation, error))?;
-        Ok(())
-    }
-
-    async fn lock_handler(&self, name: &str) -> Result<HandlerLock, Error> {
-        self.running_handlers.lock(name)
-    }
+    shared_store_methods!(MySql, begin = "BEGIN");
 }

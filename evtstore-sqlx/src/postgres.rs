@@ -12,19 +12,17 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use evtstore::{
-    Append, Cursor, Error, HandlerLock, ReadRow, RecordedEvent, Replayed, Snapshot, Store,
-    row_cursor,
-};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgTypeInfo};
+use evtstore::{Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Store, row_cursor};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgTypeInfo};
 use sqlx::{AssertSqlSafe, Column, Postgres, Row, Type, TypeInfo};
 
 use crate::Tables;
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, MalformedRow, Replaying, RunningHandlers, appending, check_name,
-    conflict, db_error, decode_event_of, first_version, is_version_conflict, read_event_row,
-    snapshot_from_row, snapshot_version, statements, version_bound, visit_replayed,
+    Decoding, MAX_NAME_CHARS, MalformedRow, Replaying, appending, check_name, conflict, db_error,
+    decode_event_of, first_version, is_version_conflict, read_event_row, statements, version_bound,
+    visit_replayed,
 };
+use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 
 /// See [`PgStore::with_visibility_wait`].
 const DEFAULT_VISIBILITY_WAIT: Duration = Duration::from_secs(1);
@@ -44,10 +42,7 @@ struct Sql {
     read_page: Arc<str>,
     read: Arc<str>,
     last_cursor: Arc<str>,
-    bookmark_get: Arc<str>,
-    bookmark_set: Arc<str>,
-    snapshot_get: Arc<str>,
-    snapshot_set: Arc<str>,
+    shared: SharedSql,
 }
 
 impl Sql {
@@ -77,18 +72,20 @@ impl Sql {
                 render(include_str!("sql/postgres/read_unsafe.sql"))
             },
             last_cursor: render(include_str!("sql/postgres/last_cursor.sql")),
-            bookmark_get: render(include_str!("sql/postgres/bookmark_get.sql")),
-            bookmark_set: render(include_str!("sql/postgres/bookmark_set.sql")),
-            snapshot_get: render(include_str!("sql/postgres/snapshot_get.sql")),
-            snapshot_set: render(include_str!("sql/postgres/snapshot_set.sql")),
+            shared: SharedSql::new(
+                tables,
+                &shared_sql_files!("postgres", plain_fenced = "bookmark_fenced_async"),
+            ),
         }
     }
 }
 
-/// A statement as sqlx wants it. The text comes from this crate's `.sql` files with validated
-/// table names substituted, never from user data.
-fn sql(statement: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
-    AssertSqlSafe(Arc::clone(statement))
+/// Binds a bookmark's cursor: the position and the transaction id it was read up to.
+fn bind_cursor(
+    query: sqlx::query::Query<'_, Postgres, PgArguments>,
+    cursor: Cursor,
+) -> sqlx::query::Query<'_, Postgres, PgArguments> {
+    query.bind(cursor.position).bind(cursor.commit)
 }
 
 /// A [`Store`] on PostgreSQL (13 or later: it uses `xid8`).
@@ -107,7 +104,6 @@ pub struct PgStore {
     pool: PgPool,
     tables: Arc<Tables>,
     sql: Arc<Sql>,
-    running_handlers: RunningHandlers,
     visibility_wait: Duration,
     gap_safe: bool,
     read_ahead: ReadAhead,
@@ -154,7 +150,6 @@ impl PgStore {
             pool,
             tables: Arc::new(tables),
             sql,
-            running_handlers: RunningHandlers::default(),
             visibility_wait: DEFAULT_VISIBILITY_WAIT,
             gap_safe: true,
             read_ahead: ReadAhead::default(),
@@ -758,62 +753,5 @@ impl Store for PgStore {
         }
     }
 
-    async fn bookmark(&self, name: &str) -> Result<Option<Cursor>, Error> {
-        check_name("bookmark name", name, MAX_NAME_CHARS)?;
-        let row: Option<(i64, i64)> = sqlx::query_as(sql(&self.sql.bookmark_get))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|error| db_error(format_args!("reading bookmark `{name}`"), error))?;
-        Ok(row.map(|(position, commit)| Cursor { commit, position }))
-    }
-
-    async fn set_bookmark(&self, name: &str, cursor: Cursor) -> Result<(), Error> {
-        check_name("bookmark name", name, MAX_NAME_CHARS)?;
-        sqlx::query(sql(&self.sql.bookmark_set))
-            .bind(name)
-            .bind(cursor.position)
-            .bind(cursor.commit)
-            .execute(&self.pool)
-            .await
-            .map_err(|error| db_error(format_args!("storing bookmark `{name}`"), error))?;
-        Ok(())
-    }
-
-    async fn snapshot(&self, stream: &str, aggregate_id: &str) -> Result<Option<Snapshot>, Error> {
-        let operation = format!("reading the snapshot of {stream}/{aggregate_id}");
-        let row = sqlx::query(sql(&self.sql.snapshot_get))
-            .bind(stream)
-            .bind(aggregate_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|error| db_error(&operation, error))?;
-        row.map(|row| snapshot_from_row(&row, &operation))
-            .transpose()
-    }
-
-    async fn save_snapshot(
-        &self,
-        stream: &str,
-        aggregate_id: &str,
-        snapshot: &Snapshot,
-    ) -> Result<(), Error> {
-        check_name("snapshot tag", &snapshot.tag, MAX_NAME_CHARS)?;
-        let operation = format!("storing the snapshot of {stream}/{aggregate_id}");
-        let version = snapshot_version(snapshot, &operation)?;
-        sqlx::query(sql(&self.sql.snapshot_set))
-            .bind(stream)
-            .bind(aggregate_id)
-            .bind(version)
-            .bind(snapshot.tag.as_str())
-            .bind(snapshot.state.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(|error| db_error(&operation, error))?;
-        Ok(())
-    }
-
-    async fn lock_handler(&self, name: &str) -> Result<HandlerLock, Error> {
-        self.running_handlers.lock(name)
-    }
+    shared_store_methods!(Postgres, begin = "BEGIN");
 }

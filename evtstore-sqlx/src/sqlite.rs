@@ -9,20 +9,20 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use evtstore::{
-    Append, Cursor, Error, HandlerLock, ReadRow, RecordedEvent, Replayed, Snapshot, Store,
-};
+use evtstore::{Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Store};
+use sqlx::sqlite::SqliteArguments;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Sqlite};
 
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, Replaying, RunningHandlers, appending, check_name, conflict,
-    db_error, decode_event_of, decode_read_row, first_version, is_version_conflict,
-    snapshot_from_row, snapshot_version, statements, version_bound, visit_replayed,
+    Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error,
+    decode_event_of, decode_read_row, first_version, is_version_conflict, statements,
+    version_bound, visit_replayed,
 };
+use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 use crate::{Synchronous, Tables};
 
 /// SQLite's extended result code for a UNIQUE constraint violation.
@@ -41,10 +41,9 @@ struct Sql {
     replay: Arc<str>,
     read: Arc<str>,
     last_position: Arc<str>,
-    bookmark_get: Arc<str>,
-    bookmark_set: Arc<str>,
-    snapshot_get: Arc<str>,
-    snapshot_set: Arc<str>,
+    has_claim_columns: Arc<str>,
+    add_claim_columns: String,
+    shared: SharedSql,
 }
 
 impl Sql {
@@ -61,18 +60,22 @@ impl Sql {
             replay: render(include_str!("sql/sqlite/replay.sql")),
             read: render(include_str!("sql/sqlite/read.sql")),
             last_position: render(include_str!("sql/sqlite/last_position.sql")),
-            bookmark_get: render(include_str!("sql/sqlite/bookmark_get.sql")),
-            bookmark_set: render(include_str!("sql/sqlite/bookmark_set.sql")),
-            snapshot_get: render(include_str!("sql/sqlite/snapshot_get.sql")),
-            snapshot_set: render(include_str!("sql/sqlite/snapshot_set.sql")),
+            has_claim_columns: render(include_str!("sql/sqlite/has_claim_columns.sql")),
+            add_claim_columns: tables.render(include_str!("sql/sqlite/add_claim_columns.sql")),
+            shared: SharedSql::new(
+                tables,
+                &shared_sql_files!("sqlite", plain_fenced = "bookmark_fenced"),
+            ),
         }
     }
 }
 
-/// A statement as sqlx wants it. The text comes from this crate's `.sql` files with validated
-/// table names substituted, never from user data.
-fn sql(statement: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
-    AssertSqlSafe(Arc::clone(statement))
+/// Binds a bookmark's cursor: SQLite positions need no commit key.
+fn bind_cursor(
+    query: sqlx::query::Query<'_, Sqlite, SqliteArguments>,
+    cursor: Cursor,
+) -> sqlx::query::Query<'_, Sqlite, SqliteArguments> {
+    query.bind(cursor.position)
 }
 
 /// A [`Store`] on SQLite.
@@ -91,8 +94,6 @@ pub struct SqliteStore {
     pool: SqlitePool,
     tables: Arc<Tables>,
     sql: Arc<Sql>,
-    /// Handlers running through this store and its clones.
-    running_handlers: RunningHandlers,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -181,7 +182,6 @@ impl SqliteStore {
             pool,
             tables: Arc::new(tables),
             sql,
-            running_handlers: RunningHandlers::default(),
         }
     }
 
@@ -238,6 +238,18 @@ impl SqliteStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(|error| db_error(&operation, error))?;
+        }
+        let has_claim_columns: i64 = sqlx::query_scalar(sql(&self.sql.has_claim_columns))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|error| db_error(&operation, error))?;
+        if has_claim_columns == 0 {
+            for statement in statements(&self.sql.add_claim_columns) {
+                sqlx::query(AssertSqlSafe(statement))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|error| db_error(&operation, error))?;
+            }
         }
         tx.commit()
             .await
@@ -376,63 +388,10 @@ impl Store for SqliteStore {
         Ok(position.map_or(Cursor::START, Cursor::at))
     }
 
-    async fn bookmark(&self, name: &str) -> Result<Option<Cursor>, Error> {
-        check_name("bookmark name", name, MAX_NAME_CHARS)?;
-        let position: Option<Option<i64>> = sqlx::query_scalar(sql(&self.sql.bookmark_get))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|error| db_error(format_args!("reading bookmark `{name}`"), error))?;
-        Ok(position.map(|position| Cursor::at(position.unwrap_or(0))))
-    }
-
-    async fn set_bookmark(&self, name: &str, cursor: Cursor) -> Result<(), Error> {
-        check_name("bookmark name", name, MAX_NAME_CHARS)?;
-        sqlx::query(sql(&self.sql.bookmark_set))
-            .bind(name)
-            .bind(cursor.position)
-            .execute(&self.pool)
-            .await
-            .map_err(|error| db_error(format_args!("storing bookmark `{name}`"), error))?;
-        Ok(())
-    }
-
-    async fn snapshot(&self, stream: &str, aggregate_id: &str) -> Result<Option<Snapshot>, Error> {
-        let operation = format!("reading the snapshot of {stream}/{aggregate_id}");
-        let row = sqlx::query(sql(&self.sql.snapshot_get))
-            .bind(stream)
-            .bind(aggregate_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|error| db_error(&operation, error))?;
-        row.map(|row| snapshot_from_row(&row, &operation))
-            .transpose()
-    }
-
-    async fn save_snapshot(
-        &self,
-        stream: &str,
-        aggregate_id: &str,
-        snapshot: &Snapshot,
-    ) -> Result<(), Error> {
-        check_name("snapshot tag", &snapshot.tag, MAX_NAME_CHARS)?;
-        let operation = format!("storing the snapshot of {stream}/{aggregate_id}");
-        let version = snapshot_version(snapshot, &operation)?;
-        sqlx::query(sql(&self.sql.snapshot_set))
-            .bind(stream)
-            .bind(aggregate_id)
-            .bind(version)
-            .bind(snapshot.tag.as_str())
-            .bind(snapshot.state.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(|error| db_error(&operation, error))?;
-        Ok(())
-    }
-
-    async fn lock_handler(&self, name: &str) -> Result<HandlerLock, Error> {
-        self.running_handlers.lock(name)
-    }
+    // A projection's transaction takes the write lock at once: a deferred transaction that
+    // reads and then writes fails with "database is locked", without waiting, when another
+    // connection wrote in between.
+    shared_store_methods!(Sqlite, begin = "BEGIN IMMEDIATE");
 }
 
 #[cfg(test)]

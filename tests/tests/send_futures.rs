@@ -41,7 +41,17 @@ macro_rules! assert_store_futures_send {
         assert_send(&store.set_bookmark("model", Cursor::START));
         assert_send(&store.snapshot("users", "a"));
         assert_send(&store.save_snapshot("users", "a", &snapshot()));
-        assert_send(&store.lock_handler("model"));
+        let claim = evtstore::Claim {
+            name: "model".into(),
+            owner: "me".into(),
+            epoch: 1,
+        };
+        let lease = std::time::Duration::from_secs(1);
+        assert_send(&store.claim("model", "me", lease));
+        assert_send(&store.renew_claim(&claim, lease));
+        assert_send(&store.release_claim(&claim));
+        assert_send(&store.set_claimed_bookmark(&claim, Cursor::START, lease));
+        assert_send(&store.begin());
         assert_spawnable(async move {
             let _ = store.append(append()).await;
             let _ = store.load("users", "a", 0).await;
@@ -52,7 +62,20 @@ macro_rules! assert_store_futures_send {
             let _ = store.set_bookmark("model", Cursor::START).await;
             let _ = store.snapshot("users", "a").await;
             let _ = store.save_snapshot("users", "a", &snapshot()).await;
-            let _ = store.lock_handler("model").await;
+            let _ = store.claim("model", "me", lease).await;
+            let _ = store.renew_claim(&claim, lease).await;
+            let _ = store
+                .set_claimed_bookmark(&claim, Cursor::START, lease)
+                .await;
+            if let Ok(mut transaction) = store.begin().await {
+                let _ = store.savepoint(&mut transaction).await;
+                let _ = store.rollback_to_savepoint(&mut transaction).await;
+                let _ = store.release_savepoint(&mut transaction).await;
+                let _ = store
+                    .commit_claimed(transaction, &claim, Cursor::START, lease)
+                    .await;
+            }
+            let _ = store.release_claim(&claim).await;
         });
     }};
 }

@@ -1,1 +1,1 @@
-SELECT CAST(`position` AS SIGNED) FROM `{bookmarks}` WHERE `bookmark` = ?
+SELECT CAST(`position` AS SIGNED), 0 FROM `{bookmarks}` WHERE `bookmark` = ?

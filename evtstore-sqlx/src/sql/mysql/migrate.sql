@@ -16,7 +16,10 @@ CREATE TABLE IF NOT EXISTS `{events}` (
 ;
 CREATE TABLE IF NOT EXISTS `{bookmarks}` (
     `bookmark` VARCHAR(255) NOT NULL PRIMARY KEY,
-    `position` BIGINT NOT NULL
+    `position` BIGINT NOT NULL,
+    `owner` VARCHAR(255) NOT NULL DEFAULT '',
+    `epoch` BIGINT NOT NULL DEFAULT 0,
+    `lease_until` BIGINT NOT NULL DEFAULT 0
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = {collation}
 ;
 CREATE TABLE IF NOT EXISTS `{snapshots}` (

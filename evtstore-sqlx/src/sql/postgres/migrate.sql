@@ -34,6 +34,15 @@ CREATE TABLE IF NOT EXISTS "{bookmarks}" (
 ;
 ALTER TABLE "{bookmarks}" ADD COLUMN IF NOT EXISTS "txid" BIGINT
 ;
+-- The claim of the handler (or segment) the bookmark belongs to: who runs it, its fencing
+-- epoch, and until when (epoch milliseconds, database clock). Writers that know nothing of
+-- claims (the TypeScript evtstore) keep working: the columns have defaults.
+ALTER TABLE "{bookmarks}" ADD COLUMN IF NOT EXISTS "owner" VARCHAR(255) NOT NULL DEFAULT ''
+;
+ALTER TABLE "{bookmarks}" ADD COLUMN IF NOT EXISTS "epoch" BIGINT NOT NULL DEFAULT 0
+;
+ALTER TABLE "{bookmarks}" ADD COLUMN IF NOT EXISTS "lease_until" BIGINT NOT NULL DEFAULT 0
+;
 UPDATE "{bookmarks}" AS b
 SET "txid" = COALESCE((
     SELECT e."txid"::text::bigint FROM "{events}" AS e

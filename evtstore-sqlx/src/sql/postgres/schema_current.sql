@@ -9,5 +9,6 @@ SELECT to_regclass('"{events}"') IS NOT NULL
    AND (SELECT COUNT(*) FROM pg_attribute
         WHERE attrelid = to_regclass('"{events}"') AND NOT attisdropped
           AND attname IN ('metadata', 'txid')) = 2
-   AND EXISTS (SELECT 1 FROM pg_attribute
-        WHERE attrelid = to_regclass('"{bookmarks}"') AND NOT attisdropped AND attname = 'txid')
+   AND (SELECT COUNT(*) FROM pg_attribute
+        WHERE attrelid = to_regclass('"{bookmarks}"') AND NOT attisdropped
+          AND attname IN ('txid', 'lease_until')) = 2

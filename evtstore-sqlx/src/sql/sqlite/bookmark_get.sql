@@ -1,1 +1,1 @@
-SELECT "position" FROM "{bookmarks}" WHERE "bookmark" = ?1
+SELECT "position", 0 FROM "{bookmarks}" WHERE "bookmark" = ?1

@@ -5,3 +5,4 @@ SELECT (SELECT COUNT(*) FROM sqlite_master
    AND EXISTS (SELECT 1 FROM sqlite_master
         WHERE type = 'index' AND name = '{events}_stream_aggregate_id_version_unique')
    AND EXISTS (SELECT 1 FROM pragma_table_info('{events}') WHERE name = 'metadata')
+   AND EXISTS (SELECT 1 FROM pragma_table_info('{bookmarks}') WHERE name = 'lease_until')

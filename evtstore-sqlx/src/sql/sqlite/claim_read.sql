@@ -1,0 +1,1 @@
+SELECT "epoch", "position", 0 FROM "{bookmarks}" WHERE "bookmark" = ?1 AND "owner" = ?2
