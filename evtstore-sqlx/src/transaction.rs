@@ -10,7 +10,7 @@
 /// ```
 /// use evtstore_sqlx::SqlTransaction;
 ///
-/// async fn count_user(transaction: &mut SqlTransaction, id: &str) -> Result<(), sqlx::Error> {
+/// pub async fn count_user(transaction: &mut SqlTransaction, id: &str) -> Result<(), sqlx::Error> {
 ///     let statement = "UPDATE user_counts SET n = n + 1 WHERE id = ";
 ///     match transaction {
 ///         #[cfg(feature = "sqlite")]

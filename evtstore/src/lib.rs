@@ -352,7 +352,8 @@ pub use evtstore_macros::command;
 pub mod prelude {
     pub use crate::{
         Agg, Aggregate, CommandError, CommandResult, CommandSet, Domain, EventMeta, Events,
-        HandledBy, HandlerOptions, HandlerResult, MemoryStore, Metadata, Store, command,
+        HandledBy, HandlerOptions, HandlerResult, MemoryStore, MemoryTransaction, Metadata,
+        ProjectedBy, Store, command,
     };
 }
 

@@ -94,7 +94,7 @@ macro_rules! conformance_suite {
             handlers::tail_stream_resumes_stored_bookmark,
             handlers::always_tail_stream_skips_history,
             handlers::always_tail_stream_after_reset,
-            handlers::reset_rereads_stored_bookmark,
+            handlers::run_rereads_stored_bookmark,
             handlers::continue_on_error_skips_failing_event,
             handlers::failing_event_stops_handler,
             handlers::hooks_run_around_each_batch,

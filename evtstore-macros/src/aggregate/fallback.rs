@@ -17,7 +17,22 @@ pub(crate) fn expand(input: &Input<'_>, error: &syn::Error) -> TokenStream {
     let ident = input.ident();
     let fold_trait = expand::fold_trait(input);
     let handler_trait = expand::handler_trait(input);
-    let handler_name = expand::handler_trait_name(input);
+    let projection_trait = expand::projection_trait(input);
+    let locals = expand::Locals::new();
+    let stub = |reader| {
+        let header = expand::reader_impl_header(input, reader);
+        let signature = expand::reader_signature(reader, &locals);
+        quote! {
+            #header {
+                #[allow(unused_variables)]
+                #signature {
+                    ::core::unreachable!()
+                }
+            }
+        }
+    };
+    let handled_by = stub(expand::Reader::Handler);
+    let projected_by = stub(expand::Reader::Projection);
     // serde's derive rejects tuple variants of a tagged enum too; without its impls, stubs
     // of ours would only add errors about missing `Serialize` and `Deserialize`.
     let serde_fails = input.serde.tag.is_some()
@@ -39,24 +54,15 @@ pub(crate) fn expand(input: &Input<'_>, error: &syn::Error) -> TokenStream {
                 fn fold(_: &mut #state, _: &Self) {}
             }
 
-            #[automatically_derived]
-            #[diagnostic::do_not_recommend]
-            impl<H: #handler_name> ::evtstore::HandledBy<H> for #ident {
-                async fn dispatch(
-                    _: &H,
-                    _: &str,
-                    _: &Self,
-                    _: &::evtstore::EventMeta,
-                ) -> ::evtstore::HandlerResult {
-                    ::core::unreachable!()
-                }
-            }
+            #handled_by
+            #projected_by
         }
     });
     quote! {
         #errors
         #fold_trait
         #handler_trait
+        #projection_trait
         const _: () = {
             #aggregate
         };

@@ -44,6 +44,10 @@ fn valid_enum_expands_to_traits_and_impls() {
         ":: evtstore :: __private :: snapshots :: < User > (\"v2\")",
         "# [diagnostic :: do_not_recommend]",
         "impl < H : UserEventHandler > :: evtstore :: HandledBy < H > for UserEvent",
+        "pub trait UserEventProjection < Tx : :: core :: marker :: Send > : :: core :: marker :: Sync",
+        "fn created (& self , transaction : & mut Tx , aggregate_id : & str , name : & String , meta : & :: evtstore :: EventMeta ,)",
+        "impl < H : UserEventProjection < Tx > , Tx : :: core :: marker :: Send > :: evtstore :: ProjectedBy < H , Tx > for UserEvent",
+        "< H as UserEventProjection < Tx > > :: created (model , transaction , aggregate_id , name , meta) . await",
         "# [automatically_derived]",
     ] {
         assert!(
@@ -93,6 +97,7 @@ fn every_mistake_is_reported_and_the_traits_still_exist() {
     assert!(found[4].starts_with("events must be stored with a `type` field"));
     assert!(output.contains("trait UserEventFold"), "{output}");
     assert!(output.contains("trait UserEventHandler"), "{output}");
+    assert!(output.contains("trait UserEventProjection"), "{output}");
 }
 
 #[test]

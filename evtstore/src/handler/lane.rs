@@ -45,12 +45,15 @@ pub(crate) struct LaneState {
     pub(crate) held: Option<Held>,
     /// The bookmark read with the claim, not yet turned into a position.
     pub(crate) claimed_bookmark: Option<Option<Cursor>>,
-    /// The bookmark as last read or written; `None` until the first run, after `reset`, and
-    /// after the claim was lost or let go (another runner may have moved it since).
+    /// The bookmark as last read or written; `None` until the first run, after `reset`, after
+    /// a commit whose outcome is unknown, and after the claim was lost or let go (another
+    /// runner may have moved it since).
     pub(crate) position: Option<Cursor>,
-    /// The next run resumes from the stored bookmark even when the handler tails: set when a
-    /// projection's commit may or may not have gone through.
-    pub(crate) resume_stored: bool,
+    /// Whether this handler object has started the lane (since it was built or `reset`): an
+    /// `always_tail_stream` handler jumps to the end only when it has not, and otherwise
+    /// resumes from the stored bookmark, so that letting go of a claim between runs, or a
+    /// commit that may not have gone through, never skips events.
+    pub(crate) begun: bool,
 }
 
 impl LaneState {
@@ -66,11 +69,10 @@ impl LaneState {
         }
     }
 
-    /// Forgets the claim and everything learned under it.
+    /// Forgets the claim and the bookmark learned under it.
     pub(crate) fn drop_claim(&mut self) -> Option<Claim> {
         self.position = None;
         self.claimed_bookmark = None;
-        self.resume_stored = false;
         self.held.take().map(|held| held.claim)
     }
 }

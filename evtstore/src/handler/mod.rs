@@ -183,6 +183,7 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
         // Let go of a claim taken only for this run; a started runner of this object keeps
         // the one it holds.
         if claimed_here
+            && state.held.is_some()
             && !lane.has_slot.load(Ordering::Acquire)
             && let Some(claim) = state.drop_claim()
         {
@@ -198,6 +199,7 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
             let mut state = lane.state.lock().await;
             state.position = None;
             state.claimed_bookmark = None;
+            state.begun = false;
         }
     }
 

@@ -83,7 +83,6 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
                     // A commit whose outcome is unknown (the connection went away while it
                     // ran): the stored bookmark says whether it went through.
                     state.position = None;
-                    state.resume_stored = true;
                 }
                 let next = match settled.failure {
                     None => {
@@ -348,28 +347,28 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
     ) -> Result<Cursor, Error> {
         let inner = &*self.inner;
         let options = inner.settings.options;
-        let resume_stored = std::mem::take(&mut state.resume_stored);
-        if options.always_tail_stream && !resume_stored {
-            return inner.store.last_cursor(&inner.streams).await;
-        }
+        let first_start = !std::mem::replace(&mut state.begun, true);
         let stored = match (inner.settings.bookmark_home, state.claimed_bookmark.take()) {
             (BookmarkHome::Memory, _) => None,
             (BookmarkHome::Store, Some(read_with_claim)) => read_with_claim,
             (BookmarkHome::Store, None) => inner.store.bookmark(&lane.bookmark).await?,
         };
+        let tail = (options.always_tail_stream && first_start)
+            || (options.tail_stream && stored.is_none());
         match stored {
-            Some(cursor) => Ok(cursor),
-            None if options.tail_stream => {
+            Some(cursor) if !tail => Ok(cursor),
+            _ if tail => {
                 let last = inner.store.last_cursor(&inner.streams).await?;
-                // Store the starting place at once: a restart before the first event must not
-                // jump ahead again past events that arrived in between.
+                // Store the starting place at once: a later run (this one's after letting go
+                // of the claim, or another process's) resumes there and must not jump ahead
+                // again past events that arrived in between.
                 let sent = Instant::now();
                 if self.write_bookmark(claim, Some(last)).await? {
                     state.renewed(sent);
                 }
                 Ok(last)
             }
-            None => Ok(Cursor::START),
+            _ => Ok(Cursor::START),
         }
     }
 }
