@@ -337,7 +337,8 @@ impl Store for MemoryStore {
         &self,
         transaction: &mut MemoryTransaction,
     ) -> Result<(), Error> {
-        let mark = transaction.savepoints.pop().ok_or_else(no_savepoint)?;
+        // As in SQL, the savepoint stays until it is released.
+        let mark = *transaction.savepoints.last().ok_or_else(no_savepoint)?;
         transaction.effects.truncate(mark);
         Ok(())
     }

@@ -221,7 +221,8 @@ pub trait Store: Clone + Send + Sync + 'static {
         transaction: &mut Self::Transaction,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// Undoes every write since the last [`savepoint`](Self::savepoint) and forgets it.
+    /// Undoes every write since the last [`savepoint`](Self::savepoint), which stays (as in
+    /// SQL) until [`release_savepoint`](Self::release_savepoint).
     ///
     /// # Errors
     /// [`Error::Database`] when the statement fails.

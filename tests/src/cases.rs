@@ -2,8 +2,11 @@
 
 pub mod commands;
 pub mod concurrency;
+pub mod claims;
 pub mod handlers;
 pub mod poison;
+pub mod projections;
+pub mod segments;
 pub mod snapshots;
 pub mod storage;
 

@@ -12,6 +12,7 @@
 
 pub mod cases;
 pub mod domain;
+pub mod projection;
 
 use crate::domain::UserCommand;
 
@@ -101,6 +102,14 @@ macro_rules! conformance_suite {
             handlers::started_handler_stops,
             handlers::stop_waits_for_page_in_flight,
             handlers::started_handler_retries_after_error,
+            claims::second_runner_is_refused_while_first_holds,
+            claims::stopped_runner_hands_over_at_once,
+            claims::taken_over_claim_cannot_move_bookmark,
+            claims::runner_paused_past_its_lease_cannot_move_bookmark,
+            projections::projection_commits_rows_with_bookmark,
+            projections::failed_projection_event_rolls_back_its_writes,
+            projections::continue_on_error_rolls_back_the_failing_event_alone,
+            segments::segments_partition_the_events,
             snapshots::snapshot_written_with_tag,
             snapshots::snapshot_used_on_load,
             snapshots::snapshot_with_other_tag_is_ignored_and_rewritten,

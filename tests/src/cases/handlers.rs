@@ -13,7 +13,7 @@ use crate::domain::{
 };
 
 /// A handler of posts and users named `name`, with `options`.
-fn posts_model<S: Store>(
+pub(crate) fn posts_model<S: Store>(
     domain: &Domain<S>,
     name: &str,
     options: HandlerOptions,
@@ -26,7 +26,7 @@ fn posts_model<S: Store>(
         .build()
 }
 
-async fn create_users<S: Store>(domain: &Domain<S>, ids: &[&str]) {
+pub(crate) async fn create_users<S: Store>(domain: &Domain<S>, ids: &[&str]) {
     let users = domain.commands(UserCommands::default());
     for id in ids {
         users.execute(id, &create_user(id)).await.unwrap();
@@ -489,7 +489,7 @@ pub async fn started_handler_retries_after_error<S: Store>(store: S) {
 }
 
 /// Polls `done` every few milliseconds for up to ten seconds.
-async fn wait_until(done: impl Fn() -> bool) {
+pub(crate) async fn wait_until(done: impl Fn() -> bool) {
     for _ in 0..1000 {
         if done() {
             return;
