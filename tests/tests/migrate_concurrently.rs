@@ -42,12 +42,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use common::Backend;
+use common::processes::{Finished, Processes};
 use evtstore::{Append, NewEvent, Snapshot, Store, Timestamp};
 use evtstore_sqlx::SqlStore;
 use evtstore_sqlx::sqlx::{self, Connection};
@@ -210,14 +211,14 @@ fn race(backend: Backend, start: Start, migrated_first: bool) {
                 .arg(APPENDS.to_string())
                 .arg(format!("p{index}"))
                 .args(["--wait", wait]);
-            processes.spawn(format!("appender-{index}"), command);
+            processes.spawn(&format!("appender-{index}"), command);
         }
         if index < MIGRATORS {
             let mut command = database.worker("migrate");
             command
                 .arg(MIGRATE_CALLS.to_string())
                 .args(["--pause-ms", &MIGRATE_PAUSE_MS.to_string()]);
-            processes.spawn(format!("migrator-{index}"), command);
+            processes.spawn(&format!("migrator-{index}"), command);
         }
     }
     let finished = processes.wait_all(Instant::now() + RACE_TIMEOUT);
@@ -736,7 +737,7 @@ fn sqlite_migrate_does_not_wait_for_a_writer() {
         for index in 0..MIGRATORS {
             let mut command = database.worker("migrate");
             command.arg(HELD_MIGRATE_CALLS.to_string());
-            processes.spawn(format!("migrator-{index}"), command);
+            processes.spawn(&format!("migrator-{index}"), command);
         }
         let started = Instant::now();
         tokio::time::timeout(LOCK_BUDGET, store.migrate())
@@ -783,12 +784,12 @@ async fn while_held(
             command
                 .arg(HELD_APPENDS.to_string())
                 .arg(format!("{prefix}{index}"));
-            processes.spawn(format!("appender-{index}"), command);
+            processes.spawn(&format!("appender-{index}"), command);
         }
         if index < MIGRATORS {
             let mut command = database.worker("migrate");
             command.arg(HELD_MIGRATE_CALLS.to_string());
-            processes.spawn(format!("migrator-{index}"), command);
+            processes.spawn(&format!("migrator-{index}"), command);
         }
     }
 
@@ -972,96 +973,4 @@ fn field<T: FromStr>(line: &str, key: &str) -> Option<T> {
         .and_then(|value| value.parse().ok())
 }
 
-/// A worker that ended (or was killed at the deadline: `status` is `None`).
-#[derive(Debug)]
-struct Finished {
-    name: String,
-    status: Option<ExitStatus>,
-    stdout: String,
-    stderr: String,
-}
 
-impl Finished {
-    fn describe(&self) -> String {
-        let status = self
-            .status
-            .map_or_else(|| "killed at the deadline".to_owned(), |s| s.to_string());
-        format!(
-            "{} ({status}): stderr: {} | stdout: {}",
-            self.name,
-            self.stderr.trim(),
-            self.stdout.trim().replace('\n', "; ")
-        )
-    }
-}
-
-/// The running workers; dropping it (at the end, or when the test panics) kills those left.
-#[derive(Debug, Default)]
-struct Processes {
-    running: Vec<(String, Child)>,
-}
-
-impl Processes {
-    fn spawn(&mut self, name: String, mut command: Command) {
-        let child = command
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {name}: {error}"));
-        self.running.push((name, child));
-    }
-
-    /// Waits for every process until `deadline`, then kills those still running. The ones
-    /// not yet collected stay in `running`, so a panic here still kills them.
-    fn wait_all(&mut self, deadline: Instant) -> Vec<Finished> {
-        let mut finished = Vec::new();
-        while !self.running.is_empty() {
-            let past_deadline = Instant::now() >= deadline;
-            let mut index = 0;
-            while index < self.running.len() {
-                let (name, child) = &mut self.running[index];
-                let status = match child.try_wait() {
-                    Ok(Some(status)) => Some(status),
-                    Ok(None) if !past_deadline => {
-                        index += 1;
-                        continue;
-                    }
-                    Ok(None) => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        None
-                    }
-                    Err(error) => panic!("cannot wait for {name}: {error}"),
-                };
-                let (name, mut child) = self.running.swap_remove(index);
-                finished.push(Finished {
-                    name,
-                    status,
-                    stdout: read_all(child.stdout.take()),
-                    stderr: read_all(child.stderr.take()),
-                });
-            }
-            if !self.running.is_empty() {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-        finished.sort_by(|a, b| a.name.cmp(&b.name));
-        finished
-    }
-}
-
-/// What is left in a child's pipe, once it has exited.
-fn read_all(pipe: Option<impl std::io::Read>) -> String {
-    let mut text = String::new();
-    if let Some(mut pipe) = pipe {
-        let _ = pipe.read_to_string(&mut text);
-    }
-    text
-}
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for (_, child) in &mut self.running {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}

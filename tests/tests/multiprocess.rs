@@ -41,11 +41,14 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use evtstore::{Cursor, Store};
+
+use crate::common::Backend;
+use crate::common::processes::Processes;
 
 /// Writer processes, unless `EVTSTORE_STRESS_WRITERS` says otherwise.
 const WRITERS: usize = 4;
@@ -76,13 +79,6 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// The tests of this file run one after another: each starts a dozen processes, and running
 /// three such tests at once on a small machine would only slow each down.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-    MySql,
-}
 
 #[test]
 fn sqlite_file_processes() {
@@ -174,7 +170,7 @@ fn stress(backend: Backend, legacy: bool) {
         .enable_all()
         .build()
         .expect("cannot build a runtime");
-    let url = runtime.block_on(fresh_database(backend));
+    let url = runtime.block_on(common::database_url(backend));
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("evtstore-stress")
         .join(common::unique_name("run"));
@@ -302,40 +298,6 @@ fn stress(backend: Backend, legacy: bool) {
         failures.join("\n")
     );
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A new, empty database of `backend` and the URL that reaches it from another process.
-async fn fresh_database(backend: Backend) -> String {
-    match backend {
-        Backend::Sqlite => common::sqlite_file_url(),
-        Backend::Postgres => {
-            let options = common::postgres_schema().await;
-            let schema = options
-                .get_options()
-                .and_then(|options| options.split("search_path=").nth(1))
-                .and_then(|rest| rest.split_whitespace().next())
-                .expect("the test schema is set as search_path")
-                .to_owned();
-            with_query(
-                &common::postgres_url(),
-                &format!("options=-csearch_path%3D{schema}"),
-            )
-        }
-        Backend::MySql => {
-            let options = common::mysql_database().await;
-            let database = options
-                .get_database()
-                .expect("the test database is set")
-                .to_owned();
-            common::with_database(&common::mysql_url(), &database)
-        }
-    }
-}
-
-/// `url` with one more query parameter.
-fn with_query(url: &str, parameter: &str) -> String {
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}{parameter}")
 }
 
 /// One event as the database holds it.
@@ -576,71 +538,3 @@ impl WriterSummary {
     }
 }
 
-/// The processes a test started. Whatever is still running when this is dropped (the test
-/// failed or panicked) is killed, so no process outlives the test.
-#[derive(Default)]
-struct Processes {
-    running: Vec<(String, Child)>,
-}
-
-impl Processes {
-    fn spawn(&mut self, name: &str, mut command: Command) {
-        let child = command
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {name}: {error}"));
-        self.running.push((name.to_owned(), child));
-    }
-
-    /// Starts a process and waits for it to succeed.
-    fn run_to_end(&mut self, name: &str, command: Command, timeout: Duration) {
-        self.spawn(name, command);
-        self.wait_success(name, Instant::now() + timeout);
-    }
-
-    /// Waits until the process `name` exits, at most until `deadline`; panics (which kills
-    /// every process) unless it exits successfully. Returns its standard output, if piped.
-    fn wait_success(&mut self, name: &str, deadline: Instant) -> String {
-        let at = self
-            .running
-            .iter()
-            .position(|(known, _)| known == name)
-            .unwrap_or_else(|| panic!("no process {name}"));
-        let (_, mut child) = self.running.swap_remove(at);
-        let status = wait_until(&mut child, deadline);
-        let mut stdout = String::new();
-        if let Some(mut pipe) = child.stdout.take() {
-            use std::io::Read as _;
-            let _ = pipe.read_to_string(&mut stdout);
-        }
-        match status {
-            Some(status) if status.success() => stdout,
-            Some(status) => panic!("{name} failed ({status}); its output: {stdout}"),
-            None => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{name} did not finish in time; killed")
-            }
-        }
-    }
-}
-
-/// Waits for a child to exit until `deadline`; `None` if it is still running then.
-fn wait_until(child: &mut Child, deadline: Instant) -> Option<ExitStatus> {
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => return None,
-            Err(error) => panic!("cannot wait for a process: {error}"),
-        }
-    }
-}
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for (_, child) in &mut self.running {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}

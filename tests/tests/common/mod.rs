@@ -7,6 +7,8 @@
 //! `mysql://root@127.0.0.1:3306/test`). A server that does not answer fails the test.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod processes;
+
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -332,4 +334,38 @@ pub fn with_database(url: &str, database: &str) -> String {
         Some(query) => format!("{server}/{database}?{query}"),
         None => format!("{server}/{database}"),
     }
+}
+
+/// A new, empty database of `backend` and the URL that reaches it from another process.
+pub async fn database_url(backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => sqlite_file_url(),
+        Backend::Postgres => {
+            let options = postgres_schema().await;
+            let schema = options
+                .get_options()
+                .and_then(|options| options.split("search_path=").nth(1))
+                .and_then(|rest| rest.split_whitespace().next())
+                .expect("the test schema is set as search_path")
+                .to_owned();
+            with_query(
+                &postgres_url(),
+                &format!("options=-csearch_path%3D{schema}"),
+            )
+        }
+        Backend::MySql => {
+            let options = mysql_database().await;
+            let database = options
+                .get_database()
+                .expect("the test database is set")
+                .to_owned();
+            with_database(&mysql_url(), &database)
+        }
+    }
+}
+
+/// `url` with one more query parameter.
+pub fn with_query(url: &str, parameter: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{parameter}")
 }
