@@ -12,6 +12,7 @@
 
 pub mod cases;
 pub mod domain;
+pub mod fold_table;
 pub mod projection;
 
 use crate::domain::UserCommand;

@@ -10,6 +10,7 @@
 //! EVTSTORE_BENCH_ROUNDS=3   (runs of each measurement, the fastest kept)
 //! EVTSTORE_BENCH_BACKENDS=sqlite,postgres,mysql   (the default: all three)
 //! EVTSTORE_BENCH_ONLY=catchup   (only the catch-up, gap-safety and first-release lines)
+//! EVTSTORE_BENCH_ONLY=projection   (only issue 8's catch-up into a table and takeover lines)
 //! EVTSTORE_BENCH_MYSQL_STATUS=1   (prints the server's counters per command on MariaDB)
 //! ```
 //!
@@ -18,17 +19,24 @@
 //!
 //! - `counter`: the aggregate, commands and read model of every scenario;
 //! - `scenarios`: the scenarios, generic over a store and its backend's baseline;
+//! - `ledger`: the derived aggregate and the read models of issue 8's lines;
+//! - `projection`: catch-up into a table (plain handler, transactional projection, plain
+//!   sqlx);
+//! - `takeover`: how long a handler takes to take over after its holder died or stopped;
 //! - `measure`: timing and the result lines;
 //! - `sqlite`, `postgres`, `mysql`: each backend's baseline and setup;
 //! - `mysql_profile`: where the time of one-event commands goes on MariaDB.
 
 mod counter;
+mod ledger;
 mod measure;
 mod mysql;
 mod mysql_profile;
 mod postgres;
+mod projection;
 mod scenarios;
 mod sqlite;
+mod takeover;
 
 /// Now, in milliseconds since the epoch, as the baselines store it.
 fn now_millis() -> i64 {

@@ -13,6 +13,31 @@ pub(crate) fn scale() -> usize {
         .unwrap_or(1)
 }
 
+/// The groups of lines `EVTSTORE_BENCH_ONLY` chooses from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lines {
+    /// `appends`: the append and load scenarios.
+    Appends,
+    /// `catchup`: the handler catch-up, gap-safety and MariaDB side-by-side lines.
+    CatchUp,
+    /// `projection`: issue 8's catch-up into a table and takeover lines.
+    Projection,
+}
+
+/// Whether `EVTSTORE_BENCH_ONLY` lets these lines run: all of them when it is unset. The
+/// catch-up group runs under every value but `projection`, as it did before that group
+/// existed.
+pub(crate) fn runs(lines: Lines) -> bool {
+    let Ok(only) = std::env::var("EVTSTORE_BENCH_ONLY") else {
+        return true;
+    };
+    match lines {
+        Lines::Appends => only == "appends",
+        Lines::CatchUp => only != "projection",
+        Lines::Projection => only == "projection",
+    }
+}
+
 /// `EVTSTORE_BENCH_ROUNDS`: how many times each measurement runs, keeping the fastest
 /// (default 3). More rounds help on a loaded machine.
 pub(crate) fn rounds() -> usize {
@@ -139,5 +164,58 @@ pub(crate) fn report_speedup(
         per_second(count, now_time),
         per_second(count, before_time),
         before_time.as_secs_f64() / now_time.as_secs_f64(),
+    );
+}
+
+/// A line comparing two ways of doing the same `count` events, with no target: the
+/// throughput and time of each and the throughput of `first` over that of `second` (higher is
+/// better for `first`).
+pub(crate) fn report_versus(
+    backend: &str,
+    scenario: &str,
+    (first, second): (&str, &str),
+    (first_time, second_time): (Duration, Duration),
+    count: usize,
+) {
+    println!(
+        "| {backend} | {scenario} | {:.0}/s ({:.1} ms) {first} | {:.0}/s ({:.1} ms) {second} | {:.2}x | | |",
+        per_second(count, first_time),
+        first_time.as_secs_f64() * 1e3,
+        per_second(count, second_time),
+        second_time.as_secs_f64() * 1e3,
+        second_time.as_secs_f64() / first_time.as_secs_f64(),
+    );
+}
+
+/// A line of waits: each one measured, how far past `lease` the longest went, and whether
+/// every one stayed within `lease` plus one claim poll plus the slack of a run.
+pub(crate) fn report_wait(
+    backend: &str,
+    scenario: &str,
+    waits: &[Duration],
+    lease: Duration,
+    (claim_poll, slack): (Duration, Duration),
+) {
+    let seconds = |time: Duration| format!("{:.2} s", time.as_secs_f64());
+    let listed: Vec<String> = waits.iter().copied().map(seconds).collect();
+    let longest = waits.iter().copied().max().unwrap_or_default();
+    let (past, bound) = if lease.is_zero() {
+        (String::new(), String::new())
+    } else {
+        (
+            format!("lease + {}", seconds(longest.saturating_sub(lease))),
+            "lease + ".to_owned(),
+        )
+    };
+    println!(
+        "| {backend} | {scenario} | {} | | {past} | <= {bound}claim poll ({}) + {} | {} |",
+        listed.join(", "),
+        seconds(claim_poll),
+        seconds(slack),
+        if longest <= lease + claim_poll + slack {
+            "met"
+        } else {
+            "MISSED"
+        },
     );
 }

@@ -12,10 +12,13 @@ use evtstore_sqlx::sqlx::{self, AssertSqlSafe, ConnectOptions, Connection, Row};
 use evtstore_sqlx::{MySqlStore, Tables};
 
 use crate::counter::{Counter, amount, decode, fold_counter};
-use crate::measure::{Target, report, report_speedup, rounds, scale};
+use crate::ledger::read_model_store;
+use crate::measure::{Lines, Target, report, report_speedup, rounds, runs, scale};
+use crate::projection::{catch_up_into_table, table_baseline};
 use crate::scenarios::{
     Analyze, Baseline, Targets, baseline_commands, catch_up, scenarios, store_commands,
 };
+use crate::takeover::takeover;
 use crate::{mysql_profile, now_millis};
 
 /// The server the bench uses when `EVTSTORE_BENCH_MYSQL_URL` is not set.
@@ -24,8 +27,17 @@ const DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/test";
 /// Issue 7: one-event commands on 8 tasks at 0.7x the baseline's throughput or better.
 const EIGHT_TASKS_TARGET: f64 = 0.7;
 
+/// One stream's events in position order, with the store's columns as integers.
+const STREAM_ALL: &str = "SELECT CAST(position AS SIGNED), stream, aggregate_id, \
+            CAST(version AS SIGNED), CAST(ROUND(UNIX_TIMESTAMP(timestamp) * 1000) AS SIGNED), \
+            event \
+     FROM events WHERE stream = ? ORDER BY position";
+
 #[derive(Clone, Debug)]
 pub(crate) struct MySqlBaseline(pub(crate) sqlx::MySqlPool);
+
+read_model_store!(MySqlStore, sqlx::MySql, values = "(?, ?, ?)");
+table_baseline!(MySqlBaseline, select = STREAM_ALL);
 
 impl Baseline for MySqlBaseline {
     async fn append_one(&self, id: &str, json: String) {
@@ -79,13 +91,7 @@ impl Baseline for MySqlBaseline {
 
     async fn stream_all(&self, stream: &str) -> usize {
         use futures_util::TryStreamExt;
-        let mut rows = sqlx::query(
-            "SELECT CAST(position AS SIGNED), stream, aggregate_id, CAST(version AS SIGNED), \
-                    CAST(ROUND(UNIX_TIMESTAMP(timestamp) * 1000) AS SIGNED), event \
-             FROM events WHERE stream = ? ORDER BY position",
-        )
-        .bind(stream)
-        .fetch(&self.0);
+        let mut rows = sqlx::query(STREAM_ALL).bind(stream).fetch(&self.0);
         let mut count = 0;
         while let Some(row) = rows.try_next().await.expect("baseline stream") {
             let _: (i64, String, String, i64, i64) =
@@ -120,7 +126,8 @@ async fn store_on(options: &MySqlConnectOptions, database: &str) -> MySqlStore {
 }
 
 /// Every scenario, then the first release's design and the store over a given pool against the
-/// baseline and the store, in two databases of their own dropped at the end.
+/// baseline and the store, the catch-up and issue 8's lines, in two databases of their own
+/// dropped at the end.
 pub(crate) async fn run(catch_up_events: usize) {
     let url = std::env::var("EVTSTORE_BENCH_MYSQL_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
     let options = MySqlConnectOptions::from_str(&url.replacen("mariadb:", "mysql:", 1))
@@ -166,16 +173,44 @@ pub(crate) async fn run(catch_up_events: usize) {
     };
     scenarios(backend, store.clone(), baseline.clone(), targets).await;
 
-    // Before and after: the first release's sequence table, on tables of its own (its
-    // positions do not come from AUTO_INCREMENT), and the store over a pool it was given,
-    // against the same baseline and the store, alternating.
-    let legacy = store_on(&options, &legacy_database)
+    if runs(Lines::CatchUp) {
+        side_by_side(
+            backend,
+            &mut admin,
+            &options,
+            (&database, &legacy_database),
+            (&store, &baseline),
+        )
+        .await;
+    }
+    catch_up(backend, store.clone(), baseline.clone(), catch_up_events).await;
+    catch_up_into_table(backend, store.clone(), baseline).await;
+    takeover(backend, store).await;
+    for name in [&database, &legacy_database] {
+        let _ = sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE {name}")))
+            .execute(&mut admin)
+            .await;
+    }
+}
+
+/// Before and after: the first release's sequence table, on tables of its own in
+/// `legacy_database` (its positions do not come from AUTO_INCREMENT), and the store over a pool
+/// it was given, against the same baseline and the store, alternating; then the profile when
+/// `EVTSTORE_BENCH_MYSQL_STATUS` is set.
+async fn side_by_side(
+    backend: &str,
+    admin: &mut sqlx::MySqlConnection,
+    options: &MySqlConnectOptions,
+    (database, legacy_database): (&str, &str),
+    (store, baseline): (&MySqlStore, &MySqlBaseline),
+) {
+    let legacy = store_on(options, legacy_database)
         .await
         .legacy_sequence_positions();
     legacy.migrate().await.expect("migrate (first release)");
     let given_pool = MySqlStore::pool_options()
         .max_connections(10)
-        .connect_with(options.clone().database(&database))
+        .connect_with(options.clone().database(database))
         .await
         .expect("MySQL pool");
     let over_pool = MySqlStore::from_pool(given_pool, Tables::default());
@@ -185,10 +220,10 @@ pub(crate) async fn run(catch_up_events: usize) {
     ] {
         let [mut now, mut given, mut before, mut base] = [Duration::MAX; 4];
         for _ in 0..rounds() {
-            now = now.min(store_commands(&store, tasks, commands).await);
+            now = now.min(store_commands(store, tasks, commands).await);
             given = given.min(store_commands(&over_pool, tasks, commands).await);
             before = before.min(store_commands(&legacy, tasks, commands).await);
-            base = base.min(baseline_commands(&baseline, tasks, commands).await);
+            base = base.min(baseline_commands(baseline, tasks, commands).await);
         }
         let target = Target::AtLeast(if tasks == 8 { EIGHT_TASKS_TARGET } else { 0.9 });
         for (variant, time) in [
@@ -216,13 +251,6 @@ pub(crate) async fn run(catch_up_events: usize) {
 
     // Where the time of one-event commands goes (on stderr; not in the table).
     if std::env::var("EVTSTORE_BENCH_MYSQL_STATUS").is_ok() {
-        mysql_profile::profile(&mut admin, [&store, &over_pool, &legacy], &baseline).await;
-    }
-
-    catch_up(backend, store, baseline, catch_up_events).await;
-    for name in [&database, &legacy_database] {
-        let _ = sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE {name}")))
-            .execute(&mut admin)
-            .await;
+        mysql_profile::profile(admin, [store, &over_pool, &legacy], baseline).await;
     }
 }

@@ -1,6 +1,6 @@
 //! PostgreSQL, in a schema of its own (`EVTSTORE_BENCH_POSTGRES_URL`); the baseline shares the
 //! store's pool. Also the cost of gap safety: the same store on tables without the `txid`
-//! column, reading in plain position order.
+//! column, reading in plain position order; and issue 8's catch-up into a table and takeover.
 
 use std::str::FromStr;
 
@@ -9,15 +9,26 @@ use evtstore_sqlx::sqlx::{self, AssertSqlSafe, Connection, Row};
 use evtstore_sqlx::{PgStore, Tables};
 
 use crate::counter::{Counter, amount, decode, fold_counter};
-use crate::measure::{best_of_rounds, report_cost, scale};
+use crate::ledger::read_model_store;
+use crate::measure::{Lines, best_of_rounds, report_cost, runs, scale};
 use crate::now_millis;
+use crate::projection::{catch_up_into_table, table_baseline};
 use crate::scenarios::{Analyze, Baseline, Targets, catch_up, scenarios, store_commands};
+use crate::takeover::takeover;
 
 /// The server the bench uses when `EVTSTORE_BENCH_POSTGRES_URL` is not set.
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
+/// One stream's events in position order, with the store's columns as integers.
+const STREAM_ALL: &str = "SELECT position, stream, aggregate_id, version::bigint, \
+            (EXTRACT(EPOCH FROM timestamp) * 1000)::bigint, event \
+     FROM events WHERE stream = $1 ORDER BY position";
+
 #[derive(Clone, Debug)]
 struct PgBaseline(sqlx::PgPool);
+
+read_model_store!(PgStore, sqlx::Postgres, values = "($1, $2, $3)");
+table_baseline!(PgBaseline, select = STREAM_ALL);
 
 impl Baseline for PgBaseline {
     async fn append_one(&self, id: &str, json: String) {
@@ -69,13 +80,7 @@ impl Baseline for PgBaseline {
 
     async fn stream_all(&self, stream: &str) -> usize {
         use futures_util::TryStreamExt;
-        let mut rows = sqlx::query(
-            "SELECT position, stream, aggregate_id, version::bigint, \
-                    (EXTRACT(EPOCH FROM timestamp) * 1000)::bigint, event \
-             FROM events WHERE stream = $1 ORDER BY position",
-        )
-        .bind(stream)
-        .fetch(&self.0);
+        let mut rows = sqlx::query(STREAM_ALL).bind(stream).fetch(&self.0);
         let mut count = 0;
         while let Some(row) = rows.try_next().await.expect("baseline stream") {
             let _: (i64, String, String, i64, i64) =
@@ -95,7 +100,8 @@ impl Analyze for PgStore {
     }
 }
 
-/// Every scenario and the gap-safety cost, in two schemas of their own dropped at the end.
+/// Every scenario, the gap-safety cost and issue 8's lines, in two schemas of their own dropped
+/// at the end.
 pub(crate) async fn run(catch_up_events: usize) {
     let url =
         std::env::var("EVTSTORE_BENCH_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
@@ -128,13 +134,31 @@ pub(crate) async fn run(catch_up_events: usize) {
         Targets::default(),
     )
     .await;
-    catch_up("PostgreSQL", store.clone(), baseline, catch_up_events).await;
+    catch_up(
+        "PostgreSQL",
+        store.clone(),
+        baseline.clone(),
+        catch_up_events,
+    )
+    .await;
+    if runs(Lines::CatchUp) {
+        gap_safety_cost(&store, options, &unsafe_schema).await;
+    }
+    catch_up_into_table("PostgreSQL", store.clone(), baseline).await;
+    takeover("PostgreSQL", store).await;
+    for name in [&schema, &unsafe_schema] {
+        let _ = sqlx::raw_sql(AssertSqlSafe(format!("DROP SCHEMA {name} CASCADE")))
+            .execute(&mut admin)
+            .await;
+    }
+}
 
-    // The cost of gap safety: the same store on tables without the txid column and its index,
-    // reading in position order.
+/// The cost of gap safety: the same store on tables without the txid column and its index,
+/// reading in position order, in the schema `unsafe_schema`.
+async fn gap_safety_cost(store: &PgStore, options: PgConnectOptions, unsafe_schema: &str) {
     let unsafe_pool = PgPoolOptions::new()
         .max_connections(10)
-        .connect_with(options.options([("search_path", unsafe_schema.as_str())]))
+        .connect_with(options.options([("search_path", unsafe_schema)]))
         .await
         .expect("PostgreSQL pool");
     // The store's schema (see src/sql/postgres/migrate.sql) less the txid column and index.
@@ -156,7 +180,7 @@ pub(crate) async fn run(catch_up_events: usize) {
     let unsafe_store = PgStore::from_pool(unsafe_pool, Tables::default()).unsafe_position_order();
     let commands = 4000 * scale();
     let times = best_of_rounds(
-        || store_commands(&store, 8, commands),
+        || store_commands(store, 8, commands),
         || store_commands(&unsafe_store, 8, commands),
     )
     .await;
@@ -169,7 +193,7 @@ pub(crate) async fn run(catch_up_events: usize) {
         0.10,
     );
     let times = best_of_rounds(
-        || store_commands(&store, 1, commands / 2),
+        || store_commands(store, 1, commands / 2),
         || store_commands(&unsafe_store, 1, commands / 2),
     )
     .await;
@@ -181,9 +205,4 @@ pub(crate) async fn run(catch_up_events: usize) {
         commands / 2,
         0.10,
     );
-    for name in [&schema, &unsafe_schema] {
-        let _ = sqlx::raw_sql(AssertSqlSafe(format!("DROP SCHEMA {name} CASCADE")))
-            .execute(&mut admin)
-            .await;
-    }
 }

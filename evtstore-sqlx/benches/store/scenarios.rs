@@ -8,7 +8,7 @@ use evtstore::{Domain, DomainOptions, Store};
 use crate::counter::{
     Count, Counted, Counter, CounterCommands, SnapCommands, SnapCounted, added_json,
 };
-use crate::measure::{Target, best_of_rounds, fresh, report, scale};
+use crate::measure::{Lines, Target, best_of_rounds, fresh, report, runs, scale};
 
 /// The plain sqlx baseline of one backend, on the store's tables.
 pub(crate) trait Baseline: Clone + Send + Sync + 'static {
@@ -102,7 +102,7 @@ pub(crate) async fn scenarios<S: Store, B: Baseline>(
     baseline: B,
     targets: Targets,
 ) {
-    if std::env::var("EVTSTORE_BENCH_ONLY").is_ok_and(|only| only != "appends") {
+    if !runs(Lines::Appends) {
         return;
     }
     let scale = scale();
@@ -245,13 +245,17 @@ pub(crate) async fn scenarios<S: Store, B: Baseline>(
 }
 
 /// Fills a stream of its own with `count` events, then times a new handler catching up on the
-/// whole `counters` stream against the baseline's streamed SELECT of it.
+/// whole `counters` stream against the baseline's streamed SELECT of it. Skipped under
+/// `EVTSTORE_BENCH_ONLY=projection`.
 pub(crate) async fn catch_up<S: Store + Analyze, B: Baseline>(
     backend: &str,
     store: S,
     baseline: B,
     count: usize,
 ) {
+    if !runs(Lines::CatchUp) {
+        return;
+    }
     let domain = Domain::new(store.clone());
     let counters = domain.commands(CounterCommands);
     for n in 0..count / 1000 {

@@ -8,11 +8,21 @@ use evtstore_sqlx::sqlx::{self, AssertSqlSafe, Row};
 use evtstore_sqlx::{SqliteStore, Synchronous, Tables};
 
 use crate::counter::{Counter, amount, decode, fold_counter};
+use crate::ledger::read_model_store;
 use crate::now_millis;
+use crate::projection::{catch_up_into_table, table_baseline};
 use crate::scenarios::{Analyze, Baseline, Targets, catch_up, scenarios};
+use crate::takeover::takeover;
+
+/// One stream's events in position order, as the store reads them.
+const STREAM_ALL: &str = "SELECT position, stream, aggregate_id, version, timestamp, event \
+     FROM events WHERE stream = ?1 ORDER BY position";
 
 #[derive(Clone, Debug)]
 struct SqliteBaseline(sqlx::SqlitePool);
+
+read_model_store!(SqliteStore, sqlx::Sqlite, values = "(?1, ?2, ?3)");
+table_baseline!(SqliteBaseline, select = STREAM_ALL);
 
 impl Baseline for SqliteBaseline {
     async fn append_one(&self, id: &str, json: String) {
@@ -64,12 +74,7 @@ impl Baseline for SqliteBaseline {
 
     async fn stream_all(&self, stream: &str) -> usize {
         use futures_util::TryStreamExt;
-        let mut rows = sqlx::query(
-            "SELECT position, stream, aggregate_id, version, timestamp, event \
-             FROM events WHERE stream = ?1 ORDER BY position",
-        )
-        .bind(stream)
-        .fetch(&self.0);
+        let mut rows = sqlx::query(STREAM_ALL).bind(stream).fetch(&self.0);
         let mut count = 0;
         while let Some(row) = rows.try_next().await.expect("baseline stream") {
             let _: (i64, String, String, i64, i64) =
@@ -115,6 +120,8 @@ pub(crate) async fn run(catch_up_events: usize) {
         Targets::default(),
     )
     .await;
-    catch_up("SQLite", store, baseline, catch_up_events).await;
+    catch_up("SQLite", store.clone(), baseline.clone(), catch_up_events).await;
+    catch_up_into_table("SQLite", store.clone(), baseline).await;
+    takeover("SQLite", store).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
