@@ -135,8 +135,9 @@ fn mysql_segments_share_the_work() {
     segments(Backend::MySql);
 }
 
-/// Three processes of one transactional handler without claims each apply every event: the
-/// exactly-once check fails. Ignored because it is expected to fail.
+/// Three processes of one transactional handler without claims each try to apply every event:
+/// the fold refuses the second application of each, so the projectors report failing events,
+/// and the check of those reports fails. Ignored because it is expected to fail.
 #[test]
 #[ignore = "demonstrates what the checks catch; expected to fail"]
 fn postgres_without_claims_transactional_applies_twice() {
@@ -186,6 +187,7 @@ fn projection_survives_kills(backend: Backend) {
     runtime.block_on(setup.wait_for_bookmarks_at(&[setup.name.clone()], last));
     processes.kill("projector-last");
     runtime.block_on(setup.check_fold_until(Some(last)));
+    setup.check_no_failed_events();
     println!(
         "{backend:?}: {KILLS} kills ({kills_mid_stream} while events were still coming), \
          {appended} events, fold exact (seed {})",
@@ -249,7 +251,10 @@ fn one_runner(backend: Backend, mode: Mode, claims: bool) {
         }
     }
     match mode {
-        Mode::Transactional => runtime.block_on(setup.check_fold_until(Some(last))),
+        Mode::Transactional => {
+            runtime.block_on(setup.check_fold_until(Some(last)));
+            setup.check_no_failed_events();
+        }
         Mode::Plain => {
             let all = runtime.block_on(events_until(&setup.store, Some(last))).unwrap();
             let files: Vec<PathBuf> = (0..3).map(out).collect();
@@ -300,6 +305,7 @@ fn segments(backend: Backend) {
         );
     }
     runtime.block_on(setup.check_fold_until(Some(last)));
+    setup.check_no_failed_events();
     println!("{backend:?} segments: {appended} events, each applied once, in order");
 }
 
@@ -336,8 +342,11 @@ impl Setup {
         }
     }
 
-    /// A projector process of this test's handler.
+    /// A projector process of this test's handler; what it reports goes to a file of the
+    /// test's folder.
     fn projector(&self, mode: Mode, extra: &[String]) -> Command {
+        let errors = std::fs::File::create(self.dir.join(format!("{}.err", common::unique_name("projector"))))
+            .expect("cannot create a projector's error file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_projector"));
         command
             .arg(&self.url)
@@ -347,8 +356,32 @@ impl Setup {
             .args(["--deadline-secs", "300"])
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::from(errors));
         command
+    }
+
+    /// No projector reported a failing event: a transactional projection of a correct model
+    /// never fails, unless an event reaches it twice or out of order.
+    fn check_no_failed_events(&self) {
+        let mut failures = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).expect("cannot list the output folder") {
+            let path = entry.expect("cannot list the output folder").path();
+            if path.extension().is_some_and(|extension| extension == "err") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                failures.extend(
+                    text.lines()
+                        .filter(|line| line.contains("failed on"))
+                        .take(3)
+                        .map(str::to_owned),
+                );
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{:?}: projectors reported failing events:\n{}",
+            self.backend,
+            failures.join("\n")
+        );
     }
 
     /// Waits until the bookmark `name` is stored and past `previous`; returns it.
