@@ -431,29 +431,6 @@ pub(crate) fn statements(sql: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::{pg_micros_to_millis, statements};
-
-    #[test]
-    fn postgres_timestamps_become_unix_millis() {
-        assert_eq!(pg_micros_to_millis(0), 946_684_800_000);
-        assert_eq!(pg_micros_to_millis(-946_684_800_000_000), 0);
-        assert_eq!(pg_micros_to_millis(1_499), 946_684_800_001);
-        assert_eq!(pg_micros_to_millis(1_500), 946_684_800_002);
-        assert_eq!(pg_micros_to_millis(-1_001), 946_684_799_999);
-    }
-
-    #[test]
-    fn splits_on_semicolon_lines() {
-        let sql = "-- head\nCREATE a;\n;\nCREATE b\n;\n-- only a comment\n;\n";
-        assert_eq!(
-            statements(sql).collect::<Vec<_>>(),
-            ["-- head\nCREATE a;", "CREATE b"]
-        );
-    }
-}
-
 /// A stored snapshot from a row of (version, tag, state), as every backend's `snapshot_get.sql`
 /// returns it.
 pub(crate) fn snapshot_from_row<R>(row: &R, operation: &dyn fmt::Display) -> Result<Snapshot, Error>
@@ -484,4 +461,27 @@ pub(crate) fn snapshot_version(
             MalformedRow(format!("version {} does not fit in i64", snapshot.version)),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{pg_micros_to_millis, statements};
+
+    #[test]
+    fn postgres_timestamps_become_unix_millis() {
+        assert_eq!(pg_micros_to_millis(0), 946_684_800_000);
+        assert_eq!(pg_micros_to_millis(-946_684_800_000_000), 0);
+        assert_eq!(pg_micros_to_millis(1_499), 946_684_800_001);
+        assert_eq!(pg_micros_to_millis(1_500), 946_684_800_002);
+        assert_eq!(pg_micros_to_millis(-1_001), 946_684_799_999);
+    }
+
+    #[test]
+    fn splits_on_semicolon_lines() {
+        let sql = "-- head\nCREATE a;\n;\nCREATE b\n;\n-- only a comment\n;\n";
+        assert_eq!(
+            statements(sql).collect::<Vec<_>>(),
+            ["-- head\nCREATE a;", "CREATE b"]
+        );
+    }
 }

@@ -41,18 +41,71 @@ pub(crate) struct SharedSql {
 macro_rules! shared_sql_files {
     ($backend:literal, plain_fenced = $plain:literal) => {
         $crate::store_methods::SharedSqlFiles {
-            bookmark_get: include_str!(concat!("sql/", $backend, "/bookmark_get.sql")),
-            bookmark_set: include_str!(concat!("sql/", $backend, "/bookmark_set.sql")),
-            snapshot_get: include_str!(concat!("sql/", $backend, "/snapshot_get.sql")),
-            snapshot_set: include_str!(concat!("sql/", $backend, "/snapshot_set.sql")),
-            claim_insert: include_str!(concat!("sql/", $backend, "/claim_insert.sql")),
-            claim_take: include_str!(concat!("sql/", $backend, "/claim_take.sql")),
-            claim_read: include_str!(concat!("sql/", $backend, "/claim_read.sql")),
-            claim_renew: include_str!(concat!("sql/", $backend, "/claim_renew.sql")),
-            claim_release: include_str!(concat!("sql/", $backend, "/claim_release.sql")),
-            bookmark_fenced: include_str!(concat!("sql/", $backend, "/", $plain, ".sql")),
+            bookmark_get: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/sql/",
+                $backend,
+                "/bookmark_get.sql"
+            )),
+            bookmark_set: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/sql/",
+                $backend,
+                "/bookmark_set.sql"
+            )),
+            snapshot_get: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/sql/",
+                $backend,
+                "/snapshot_get.sql"
+            )),
+            snapshot_set: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/sql/",
+                $backend,
+                "/snapshot_set.sql"
+            )),
+            claim_insert: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/sql/",
+                $backend,
+                "/claim_insert.sql"
+            )),
+            claim_take: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/sql/",
+                $backend,
+                "/claim_take.sql"
+            )),
+            claim_read: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/sql/",
+                $backend,
+                "/claim_read.sql"
+            )),
+            claim_renew: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/sql/",
+                $backend,
+                "/claim_renew.sql"
+            )),
+            claim_release: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/sql/",
+                $backend,
+                "/claim_release.sql"
+            )),
+            bookmark_fenced: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/sql/",
+                $backend,
+                "/",
+                $plain,
+                ".sql"
+            )),
             bookmark_fenced_in_transaction: include_str!(concat!(
-                "sql/",
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/sql/",
                 $backend,
                 "/bookmark_fenced.sql"
             )),

@@ -1,8 +1,8 @@
 //! The conformance cases, one async function per behaviour, each taking a fresh, empty store.
 
+pub mod claims;
 pub mod commands;
 pub mod concurrency;
-pub mod claims;
 pub mod handlers;
 pub mod poison;
 pub mod projections;

@@ -37,7 +37,9 @@ impl FoldTables {
     /// The tables `<prefix>_log` and `<prefix>_state`.
     pub fn new(prefix: &str) -> Self {
         assert!(
-            prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_'),
             "table prefixes are plain identifiers"
         );
         FoldTables {
@@ -61,9 +63,18 @@ impl FoldTables {
         ] {
             let statement = sqlx::AssertSqlSafe(statement);
             match store {
-                SqlStore::Sqlite(store) => sqlx::raw_sql(statement).execute(store.pool()).await.map(drop),
-                SqlStore::Postgres(store) => sqlx::raw_sql(statement).execute(store.pool()).await.map(drop),
-                SqlStore::MySql(store) => sqlx::raw_sql(statement).execute(store.pool()).await.map(drop),
+                SqlStore::Sqlite(store) => sqlx::raw_sql(statement)
+                    .execute(store.pool())
+                    .await
+                    .map(drop),
+                SqlStore::Postgres(store) => sqlx::raw_sql(statement)
+                    .execute(store.pool())
+                    .await
+                    .map(drop),
+                SqlStore::MySql(store) => sqlx::raw_sql(statement)
+                    .execute(store.pool())
+                    .await
+                    .map(drop),
                 _ => unreachable!("the tests build every backend"),
             }?;
         }
@@ -113,12 +124,13 @@ impl FoldTables {
         version: i64,
     ) -> Result<(), String> {
         let prefix = &self.prefix;
-        let log = format!(
-            "INSERT INTO {prefix}_log (position, aggregate_id, version) VALUES (?, ?, ?)"
-        );
+        let log =
+            format!("INSERT INTO {prefix}_log (position, aggregate_id, version) VALUES (?, ?, ?)");
         let (fold, binds_version_first) = if version == 1 {
             (
-                format!("INSERT INTO {prefix}_state (aggregate_id, version, events) VALUES (?, 1, 1)"),
+                format!(
+                    "INSERT INTO {prefix}_state (aggregate_id, version, events) VALUES (?, 1, 1)"
+                ),
                 false,
             )
         } else {
@@ -140,33 +152,35 @@ impl FoldTables {
         let dollar = matches!(transaction, SqlTransaction::Postgres(_));
         let (log, fold) = (placeholders(&log, dollar), placeholders(&fold, dollar));
         let id = aggregate_id.to_owned();
-        let outcome: Result<u64, sqlx::Error> = async { match transaction {
-            SqlTransaction::Sqlite(tx) => {
-                run!(tx, log, position, id.clone(), version)?;
-                if binds_version_first {
-                    run!(tx, fold, version, id, version - 1)
-                } else {
-                    run!(tx, fold, id)
+        let outcome: Result<u64, sqlx::Error> = async {
+            match transaction {
+                SqlTransaction::Sqlite(tx) => {
+                    run!(tx, log, position, id.clone(), version)?;
+                    if binds_version_first {
+                        run!(tx, fold, version, id, version - 1)
+                    } else {
+                        run!(tx, fold, id)
+                    }
                 }
-            }
-            SqlTransaction::Postgres(tx) => {
-                run!(tx, log, position, id.clone(), version)?;
-                if binds_version_first {
-                    run!(tx, fold, version, id, version - 1)
-                } else {
-                    run!(tx, fold, id)
+                SqlTransaction::Postgres(tx) => {
+                    run!(tx, log, position, id.clone(), version)?;
+                    if binds_version_first {
+                        run!(tx, fold, version, id, version - 1)
+                    } else {
+                        run!(tx, fold, id)
+                    }
                 }
-            }
-            SqlTransaction::MySql(tx) => {
-                run!(tx, log, position, id.clone(), version)?;
-                if binds_version_first {
-                    run!(tx, fold, version, id, version - 1)
-                } else {
-                    run!(tx, fold, id)
+                SqlTransaction::MySql(tx) => {
+                    run!(tx, log, position, id.clone(), version)?;
+                    if binds_version_first {
+                        run!(tx, fold, version, id, version - 1)
+                    } else {
+                        run!(tx, fold, id)
+                    }
                 }
+                _ => unreachable!("the tests build every backend"),
             }
-            _ => unreachable!("the tests build every backend"),
-        } }
+        }
         .await;
         match outcome {
             Ok(1) => Ok(()),
@@ -241,7 +255,8 @@ pub async fn events_until(
             return Ok(events);
         }
         for row in page {
-            let event = row.map_err(|unreadable| evtstore::Error::Config(unreadable.to_string()))?;
+            let event =
+                row.map_err(|unreadable| evtstore::Error::Config(unreadable.to_string()))?;
             after = event.cursor;
             if event.cursor > until {
                 return Ok(events);

@@ -81,8 +81,15 @@ impl ProjectionStore for MemoryStore {
 macro_rules! sql_projection_store {
     ($store:ty, $db:ty, insert = $insert:literal) => {
         impl RowWriter for sqlx::Transaction<'static, $db> {
-            async fn insert_row(&mut self, table: &Table, (position, id): Row) -> Result<(), String> {
-                let statement = format!("INSERT INTO {} (position, aggregate_id) VALUES {}", table.name, $insert);
+            async fn insert_row(
+                &mut self,
+                table: &Table,
+                (position, id): Row,
+            ) -> Result<(), String> {
+                let statement = format!(
+                    "INSERT INTO {} (position, aggregate_id) VALUES {}",
+                    table.name, $insert
+                );
                 sqlx::query(sqlx::AssertSqlSafe(statement))
                     .bind(position)
                     .bind(id)

@@ -156,7 +156,9 @@ fn sqlite_without_claims_plain_runs_concurrently() {
 // The scenarios.
 
 fn projection_survives_kills(backend: Backend) {
-    let _serial = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let runtime = runtime();
     let setup = runtime.block_on(Setup::new(backend));
     let writers = Writers::start(&runtime, &setup.store);
@@ -174,7 +176,9 @@ fn projection_survives_kills(backend: Backend) {
         std::thread::sleep(Duration::from_millis(random.below(120)));
         processes.kill(&name);
         bookmark = runtime.block_on(setup.store.bookmark(&setup.name)).unwrap();
-        let last = runtime.block_on(setup.store.last_cursor(&["users"])).unwrap();
+        let last = runtime
+            .block_on(setup.store.last_cursor(&["users"]))
+            .unwrap();
         if bookmark.is_some_and(|at| at < last) {
             kills_mid_stream += 1;
         }
@@ -183,8 +187,10 @@ fn projection_survives_kills(backend: Backend) {
     }
     let appended = writers.finish(&runtime);
     processes.spawn("projector-last", setup.projector(Mode::Transactional, &[]));
-    let last = runtime.block_on(setup.store.last_cursor(&["users"])).unwrap();
-    runtime.block_on(setup.wait_for_bookmarks_at(&[setup.name.clone()], last));
+    let last = runtime
+        .block_on(setup.store.last_cursor(&["users"]))
+        .unwrap();
+    runtime.block_on(setup.wait_for_bookmarks_at(std::slice::from_ref(&setup.name), last));
     processes.kill("projector-last");
     runtime.block_on(setup.check_fold_until(Some(last)));
     setup.check_no_failed_events();
@@ -200,7 +206,9 @@ fn projection_survives_kills(backend: Backend) {
 }
 
 fn one_runner(backend: Backend, mode: Mode, claims: bool) {
-    let _serial = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let runtime = runtime();
     let setup = runtime.block_on(Setup::new(backend));
     let writers = Writers::start(&runtime, &setup.store);
@@ -236,9 +244,11 @@ fn one_runner(backend: Backend, mode: Mode, claims: bool) {
         }
     }
     let appended = writers.finish(&runtime);
-    let last = runtime.block_on(setup.store.last_cursor(&["users"])).unwrap();
+    let last = runtime
+        .block_on(setup.store.last_cursor(&["users"]))
+        .unwrap();
     if claims {
-        runtime.block_on(setup.wait_for_bookmarks_at(&[setup.name.clone()], last));
+        runtime.block_on(setup.wait_for_bookmarks_at(std::slice::from_ref(&setup.name), last));
     } else {
         // Without a stored bookmark there is nothing to wait on: give the copies a bound.
         std::thread::sleep(Duration::from_secs(3));
@@ -256,7 +266,9 @@ fn one_runner(backend: Backend, mode: Mode, claims: bool) {
             setup.check_no_failed_events();
         }
         Mode::Plain => {
-            let all = runtime.block_on(events_until(&setup.store, Some(last))).unwrap();
+            let all = runtime
+                .block_on(events_until(&setup.store, Some(last)))
+                .unwrap();
             let files: Vec<PathBuf> = (0..3).map(out).collect();
             check_plain_deliveries(&all, &files);
         }
@@ -265,7 +277,9 @@ fn one_runner(backend: Backend, mode: Mode, claims: bool) {
 }
 
 fn segments(backend: Backend) {
-    let _serial = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let runtime = runtime();
     let setup = runtime.block_on(Setup::new(backend));
     let writers = Writers::start(&runtime, &setup.store);
@@ -278,7 +292,11 @@ fn segments(backend: Backend) {
         );
     }
     let names: Vec<String> = (0..4)
-        .map(|index| evtstore::Segment::new(index, 4).unwrap().bookmark(&setup.name))
+        .map(|index| {
+            evtstore::Segment::new(index, 4)
+                .unwrap()
+                .bookmark(&setup.name)
+        })
         .collect();
     // Every segment has committed something; kill whoever holds segment 0 then.
     for name in &names {
@@ -293,7 +311,9 @@ fn segments(backend: Backend) {
         took.as_secs_f64() * 1000.0
     );
     let appended = writers.finish(&runtime);
-    let last = runtime.block_on(setup.store.last_cursor(&["users"])).unwrap();
+    let last = runtime
+        .block_on(setup.store.last_cursor(&["users"]))
+        .unwrap();
     runtime.block_on(setup.wait_for_bookmarks_at(&names, last));
     let owners = runtime.block_on(setup.owners());
     for name in &names {
@@ -324,10 +344,15 @@ struct Setup {
 impl Setup {
     async fn new(backend: Backend) -> Self {
         let url = common::database_url(backend).await;
-        let store = evtstore_sqlx::connect(&url).await.expect("cannot open the store");
+        let store = evtstore_sqlx::connect(&url)
+            .await
+            .expect("cannot open the store");
         store.migrate().await.expect("migration failed");
         let tables = FoldTables::new("fold");
-        tables.create(&store).await.expect("cannot create the fold tables");
+        tables
+            .create(&store)
+            .await
+            .expect("cannot create the fold tables");
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join("handler-processes")
             .join(common::unique_name("run"));
@@ -345,13 +370,23 @@ impl Setup {
     /// A projector process of this test's handler; what it reports goes to a file of the
     /// test's folder.
     fn projector(&self, mode: Mode, extra: &[String]) -> Command {
-        let errors = std::fs::File::create(self.dir.join(format!("{}.err", common::unique_name("projector"))))
-            .expect("cannot create a projector's error file");
+        let errors = std::fs::File::create(
+            self.dir
+                .join(format!("{}.err", common::unique_name("projector"))),
+        )
+        .expect("cannot create a projector's error file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_projector"));
         command
             .arg(&self.url)
             .args(["--name", &self.name, "--tables", "fold"])
-            .args(["--mode", if mode == Mode::Transactional { "tx" } else { "plain" }])
+            .args([
+                "--mode",
+                if mode == Mode::Transactional {
+                    "tx"
+                } else {
+                    "plain"
+                },
+            ])
             .args(["--lease-ms", &LEASE.as_millis().to_string()])
             .args(["--deadline-secs", "300"])
             .args(extra)
@@ -412,7 +447,9 @@ impl Setup {
                 if Instant::now() > deadline {
                     // Show what the tables hold: the reason is usually there.
                     self.check_fold_until(bookmark).await;
-                    panic!("{name} at {bookmark:?}, not at the last event {last:?}, after {PATIENCE:?}");
+                    panic!(
+                        "{name} at {bookmark:?}, not at the last event {last:?}, after {PATIENCE:?}"
+                    );
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -580,7 +617,12 @@ fn check_plain_deliveries(all: &[evtstore::RecordedEvent], files: &[PathBuf]) {
         let text = std::fs::read_to_string(file).unwrap_or_default();
         for line in text.lines() {
             let fields: Vec<&str> = line.split(' ').collect();
-            assert_eq!(fields.len(), 6, "malformed line `{line}` in {}", file.display());
+            assert_eq!(
+                fields.len(),
+                6,
+                "malformed line `{line}` in {}",
+                file.display()
+            );
             deliveries.push((
                 fields[4].parse().unwrap(),
                 fields[5].parse().unwrap(),
@@ -626,7 +668,9 @@ fn check_plain_deliveries(all: &[evtstore::RecordedEvent], files: &[PathBuf]) {
             first_missing += 1;
         }
         if pid == next_pid && rank(next_position) <= rank(position) {
-            problems.push(format!("{pid} went back from {position} to {next_position}"));
+            problems.push(format!(
+                "{pid} went back from {position} to {next_position}"
+            ));
         }
         if pid != next_pid && rank(next_position) > first_missing {
             problems.push(format!(

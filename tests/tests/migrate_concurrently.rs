@@ -972,5 +972,3 @@ fn field<T: FromStr>(line: &str, key: &str) -> Option<T> {
         .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
         .and_then(|value| value.parse().ok())
 }
-
-

@@ -49,7 +49,9 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut raw = std::env::args().skip(1);
-    let url = raw.next().ok_or("usage: projector <url> --name <handler> --mode tx|plain ..")?;
+    let url = raw
+        .next()
+        .ok_or("usage: projector <url> --name <handler> --mode tx|plain ..")?;
     let mut args = Args {
         url,
         name: String::new(),
@@ -169,7 +171,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let running = if args.transactional {
         let tables = FoldTables::new(&args.tables);
         tables.create(&store).await?;
-        let builder = domain.handler(&args.name, FoldModel { tables }).project::<UserEvent>();
+        let builder = domain
+            .handler(&args.name, FoldModel { tables })
+            .project::<UserEvent>();
         let handler = configure(builder, &args).build();
         println!("owner={}", handler.owner());
         handler.start()

@@ -16,7 +16,10 @@ const HELD: Duration = Duration::from_secs(120);
 
 /// The cursors of the users stream, in order.
 async fn user_cursors<S: Store>(store: &S) -> Vec<Cursor> {
-    let events = store.read_events(&["users"], Cursor::START, 100).await.unwrap();
+    let events = store
+        .read_events(&["users"], Cursor::START, 100)
+        .await
+        .unwrap();
     events.into_iter().map(|event| event.cursor).collect()
 }
 
@@ -98,7 +101,11 @@ pub async fn taken_over_claim_cannot_move_bookmark<S: ProjectionStore>(store: S)
             "expected ClaimLost, got {result:?}"
         );
     };
-    lost(store.set_claimed_bookmark(&paused.claim, cursors[1], HELD).await);
+    lost(
+        store
+            .set_claimed_bookmark(&paused.claim, cursors[1], HELD)
+            .await,
+    );
     lost(store.renew_claim(&paused.claim, HELD).await);
     let table = Table::new("fenced_rows");
     store.create_table(&table).await;
@@ -112,7 +119,10 @@ pub async fn taken_over_claim_cannot_move_bookmark<S: ProjectionStore>(store: S)
             .commit_claimed(transaction, &paused.claim, cursors[1], HELD)
             .await,
     );
-    assert!(store.rows(&table).await.is_empty(), "a fenced commit keeps nothing");
+    assert!(
+        store.rows(&table).await.is_empty(),
+        "a fenced commit keeps nothing"
+    );
     assert_eq!(store.bookmark("model").await.unwrap(), Some(cursors[0]));
 
     store.release_claim(&paused.claim).await.unwrap();
@@ -148,10 +158,7 @@ pub async fn runner_paused_past_its_lease_cannot_move_bookmark<S: Store>(store: 
             }
         })
         .build();
-    model
-        .model()
-        .slow_millis
-        .store(600, Ordering::SeqCst);
+    model.model().slow_millis.store(600, Ordering::SeqCst);
     let running = model.start();
     // Once its first page has begun, the runner holds the claim; it renews it only when it
     // writes, and handling the first event takes three leases.

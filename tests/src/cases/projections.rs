@@ -25,7 +25,10 @@ async fn table_model<S: ProjectionStore>(
 
 /// The rows every event of the users stream should leave, by position.
 async fn expected_rows<S: Store>(store: &S, except: &[&str]) -> Vec<Row> {
-    let events = store.read_events(&["users"], Cursor::START, 1000).await.unwrap();
+    let events = store
+        .read_events(&["users"], Cursor::START, 1000)
+        .await
+        .unwrap();
     events
         .into_iter()
         .filter(|event| !except.contains(&event.aggregate_id.as_str()))
@@ -40,7 +43,12 @@ pub async fn projection_commits_rows_with_bookmark<S: ProjectionStore>(store: S)
     create_users(&domain, &["a", "b"]).await;
     let users = domain.commands(UserCommands::default());
     users.execute("a", &UserCommand::Disable).await.unwrap();
-    let model = table_model(&domain, TableModel::new(Table::new("projected")), HandlerOptions::default()).await;
+    let model = table_model(
+        &domain,
+        TableModel::new(Table::new("projected")),
+        HandlerOptions::default(),
+    )
+    .await;
     assert_eq!(model.run_once().await.unwrap(), 3);
     let expected = expected_rows(&store, &[]).await;
     assert_eq!(store.rows(&model.model().table).await, expected);
@@ -72,7 +80,11 @@ pub async fn failed_projection_event_rolls_back_its_writes<S: ProjectionStore>(s
         let rows = store.rows(&model.model().table).await;
         assert_eq!(rows, expected_rows(&store, &["bad", "c"]).await);
     }
-    let first = store.read_events(&["users"], Cursor::START, 1).await.unwrap()[0].cursor;
+    let first = store
+        .read_events(&["users"], Cursor::START, 1)
+        .await
+        .unwrap()[0]
+        .cursor;
     assert_eq!(store.bookmark("table").await.unwrap(), Some(first));
 }
 

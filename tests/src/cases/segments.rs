@@ -66,7 +66,10 @@ pub async fn segments_partition_the_events<S: Store>(store: S) {
     // Per aggregate, versions in order and each once.
     let mut versions: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for seen in split.model().seen() {
-        versions.entry(seen.aggregate_id).or_default().push(seen.version);
+        versions
+            .entry(seen.aggregate_id)
+            .or_default()
+            .push(seen.version);
     }
     for (id, versions) in versions {
         let expected: Vec<u64> = (1..=versions.len() as u64).collect();

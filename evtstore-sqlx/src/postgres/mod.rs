@@ -6,26 +6,29 @@
 //! transactions below the oldest one still running: those are all finished, so nothing can
 //! later appear before a row already read. Cursors carry the txid in `commit`.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use evtstore::{Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Store, row_cursor};
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgTypeInfo};
-use sqlx::{AssertSqlSafe, Column, Postgres, Row, Type, TypeInfo};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Postgres, Row};
 
 use crate::Tables;
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, MalformedRow, Replaying, appending, check_name, conflict, db_error,
-    decode_event_of, first_version, is_version_conflict, read_event_row, statements, version_bound,
-    visit_replayed,
+    Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error, first_version,
+    is_version_conflict, read_event_row, statements, version_bound, visit_replayed,
 };
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 
-/// See [`PgStore::with_visibility_wait`].
-const DEFAULT_VISIBILITY_WAIT: Duration = Duration::from_secs(1);
+mod columns;
+mod read_ahead;
+mod visibility;
+
+use columns::{check_event_columns, check_replay_columns, decode_read_rows, decode_rows};
+use read_ahead::ReadAhead;
+use visibility::{Bound, DEFAULT_VISIBILITY_WAIT, Waiter};
 
 /// PostgreSQL's SQLSTATE for a unique violation.
 const UNIQUE_VIOLATION: &str = "23505";
@@ -49,29 +52,31 @@ impl Sql {
     fn new(tables: &Tables, gap_safe: bool) -> Self {
         let render = |template: &str| Arc::from(tables.render(template));
         Sql {
-            migrate: tables.render(include_str!("sql/postgres/migrate.sql")),
-            migration_lock: render(include_str!("sql/postgres/migration_lock.sql")),
-            schema_current: render(include_str!("sql/postgres/schema_current.sql")),
-            append_one: render(include_str!("sql/postgres/append_one.sql")),
-            append: render(include_str!("sql/postgres/append.sql")),
+            migrate: tables.render(include_str!("../sql/postgres/migrate.sql")),
+            migration_lock: render(include_str!("../sql/postgres/migration_lock.sql")),
+            schema_current: render(include_str!("../sql/postgres/schema_current.sql")),
+            append_one: render(include_str!("../sql/postgres/append_one.sql")),
+            append: render(include_str!("../sql/postgres/append.sql")),
             load: if gap_safe {
-                render(include_str!("sql/postgres/load.sql"))
+                render(include_str!("../sql/postgres/load.sql"))
             } else {
                 // Tables without the txid column: the commit key is 0.
-                render(&include_str!("sql/postgres/load.sql").replace("e.\"txid\",", "0::bigint,"))
+                render(
+                    &include_str!("../sql/postgres/load.sql").replace("e.\"txid\",", "0::bigint,"),
+                )
             },
-            replay: render(include_str!("sql/postgres/replay.sql")),
+            replay: render(include_str!("../sql/postgres/replay.sql")),
             read_page: if gap_safe {
-                render(include_str!("sql/postgres/read_page.sql"))
+                render(include_str!("../sql/postgres/read_page.sql"))
             } else {
-                render(include_str!("sql/postgres/read_unsafe.sql"))
+                render(include_str!("../sql/postgres/read_unsafe.sql"))
             },
             read: if gap_safe {
-                render(include_str!("sql/postgres/read.sql"))
+                render(include_str!("../sql/postgres/read.sql"))
             } else {
-                render(include_str!("sql/postgres/read_unsafe.sql"))
+                render(include_str!("../sql/postgres/read_unsafe.sql"))
             },
-            last_cursor: render(include_str!("sql/postgres/last_cursor.sql")),
+            last_cursor: render(include_str!("../sql/postgres/last_cursor.sql")),
             shared: SharedSql::new(
                 tables,
                 &shared_sql_files!("postgres", plain_fenced = "bookmark_fenced_async"),
@@ -243,341 +248,6 @@ impl PgStore {
             .fetch_one(executor)
             .await
             .map_err(|error| db_error(operation, error))
-    }
-}
-
-/// Pages read ahead for handlers catching up: a read that finds a full page fetches several
-/// pages at once and keeps the rest here, so that the next read (after the page's last event,
-/// of the same streams) is served without a round trip. While a handler works through the kept
-/// rows, the next rows are already being read in a background task, so that the database and
-/// the decoding run while the handler handles (once less than half of the kept rows are
-/// left; an error of that read is returned by the read that needs its rows).
-///
-/// This is safe because every row a gap-safe read returns belongs to a transaction older than
-/// any still running: nothing can later commit before or among the kept rows, so they are
-/// exactly what the database would return for the next pages. A background read starts after
-/// the last kept row, so the same holds for what it returns. A few chains are kept, one per
-/// handler reading, the oldest dropped first.
-#[derive(Clone, Debug, Default)]
-struct ReadAhead(Arc<std::sync::Mutex<VecDeque<Chain>>>);
-
-/// The rows of one read-ahead query, and whether it came back full (more rows may follow).
-type Fetched = Result<(Vec<ReadRow>, bool), Error>;
-
-/// Rows kept after `after` for one list of streams, in cursor order.
-#[derive(Debug)]
-struct Chain {
-    streams: Vec<String>,
-    after: Cursor,
-    events: VecDeque<ReadRow>,
-    /// Whether the last read came back full: more rows may follow `events`.
-    more: bool,
-    /// The background read of the rows after `events`.
-    next: Option<tokio::task::JoinHandle<Fetched>>,
-}
-
-impl ReadAhead {
-    /// How many chains are kept.
-    const CHAINS: usize = 8;
-
-    /// How many rows a read of `limit` fetches: a few pages, within a bound.
-    fn rows_for(limit: usize) -> usize {
-        limit.saturating_mul(8).min(4096).max(limit)
-    }
-
-    fn chains(&self) -> std::sync::MutexGuard<'_, VecDeque<Chain>> {
-        // Each change is a single push, pop or replace: a poisoned lock holds consistent data.
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Takes out the chain kept for exactly this read, if any.
-    fn take(&self, streams: &[&str], after: Cursor) -> Option<Chain> {
-        let mut chains = self.chains();
-        let index = chains
-            .iter()
-            .position(|chain| chain.after == after && chain.streams == streams)?;
-        chains.remove(index)
-    }
-
-    /// Keeps a chain, replacing one of the same place.
-    fn put(&self, chain: Chain) {
-        let mut chains = self.chains();
-        chains.retain(|kept| kept.streams != chain.streams || kept.after != chain.after);
-        while chains.len() >= Self::CHAINS {
-            chains.pop_front();
-        }
-        chains.push_back(chain);
-    }
-}
-
-/// What a gap-safe query saw besides its rows: the snapshot's xmin and the newest txid of
-/// committed events held back by an older transaction still running.
-#[derive(Clone, Copy, Debug)]
-struct Bound {
-    xmin: i64,
-    held_back: Option<i64>,
-}
-
-impl Bound {
-    /// Reads the two columns starting at `index` of a result's first row.
-    fn of(row: Option<&PgRow>, index: usize, operation: &dyn fmt::Display) -> Result<Self, Error> {
-        let Some(row) = row else {
-            return Ok(Bound {
-                xmin: 0,
-                held_back: None,
-            });
-        };
-        let get = |index| {
-            row.try_get::<Option<i64>, _>(index)
-                .map_err(|error| db_error(operation, error))
-        };
-        Ok(Bound {
-            xmin: get(index)?.unwrap_or(0),
-            held_back: get(index + 1)?,
-        })
-    }
-}
-
-/// Waits, within a budget, until events that were committed when a read began have become
-/// safe to read: until the xmin passes the newest txid held back at the first read.
-struct Waiter {
-    budget: Duration,
-    deadline: Option<Instant>,
-    target: Option<i64>,
-    pause: Duration,
-}
-
-impl Waiter {
-    fn new(budget: Duration) -> Self {
-        Waiter {
-            budget,
-            deadline: None,
-            target: None,
-            pause: Duration::from_millis(1),
-        }
-    }
-
-    /// Whether to read again, after a pause: true while events held back at the first read
-    /// are still held back and the budget lasts.
-    async fn wait_for(&mut self, bound: Bound, gap_safe: bool) -> bool {
-        if !gap_safe || self.budget.is_zero() {
-            return false;
-        }
-        let target = match self.target {
-            Some(target) => target,
-            None => match bound.held_back {
-                Some(held_back) => *self.target.insert(held_back),
-                None => return false,
-            },
-        };
-        if bound.xmin > target {
-            return false;
-        }
-        let now = Instant::now();
-        let deadline = *self.deadline.get_or_insert(now + self.budget);
-        if now >= deadline {
-            return false;
-        }
-        tokio::time::sleep(self.pause.min(deadline - now)).await;
-        self.pause = (self.pause * 2).min(Duration::from_millis(16));
-        true
-    }
-}
-
-/// Checks the column types of an event query's result once, so that its rows can be read
-/// without checking every value ([`Decoding::PgChecked`]): PostgreSQL describes the columns
-/// once per result. Position and version are `bigint`, the commit key an 8-byte `xid8` or
-/// `bigint`, the timestamp a `timestamptz` (or `timestamp`), the rest text.
-fn check_event_columns(row: &PgRow, operation: &dyn fmt::Display) -> Result<(), Error> {
-    check_columns(
-        row,
-        operation,
-        &[
-            ("bigint", is_int8),
-            ("xid8 or bigint", |ty| {
-                is_int8(ty) || ty.name().eq_ignore_ascii_case("xid8")
-            }),
-            ("text", is_text),
-            ("text", is_text),
-            ("bigint", is_int8),
-            ("timestamptz", |ty| {
-                matches!(ty.name(), "TIMESTAMPTZ" | "TIMESTAMP")
-            }),
-            ("text", is_text),
-            ("text", is_text),
-        ],
-    )
-}
-
-/// Checks the column types of a `replay` result once: kind, version and position are
-/// `bigint`, the state or event text.
-fn check_replay_columns(row: &PgRow, operation: &dyn fmt::Display) -> Result<(), Error> {
-    check_columns(
-        row,
-        operation,
-        &[
-            ("bigint", is_int8),
-            ("bigint", is_int8),
-            ("bigint", is_int8),
-            ("text", is_text),
-        ],
-    )
-}
-
-fn is_int8(ty: &PgTypeInfo) -> bool {
-    <i64 as Type<Postgres>>::compatible(ty)
-}
-
-fn is_text(ty: &PgTypeInfo) -> bool {
-    <&str as Type<Postgres>>::compatible(ty)
-}
-
-/// The expected type of a column: its name for the error, and the test.
-type ColumnType = (&'static str, fn(&PgTypeInfo) -> bool);
-
-/// Checks that the leading columns of a result have the expected types.
-fn check_columns(
-    row: &PgRow,
-    operation: &dyn fmt::Display,
-    expected: &[ColumnType],
-) -> Result<(), Error> {
-    let columns = row.columns();
-    for (index, &(name, ok)) in expected.iter().enumerate() {
-        match columns.get(index) {
-            Some(column) if ok(column.type_info()) => {}
-            found => {
-                return Err(Error::database(
-                    operation,
-                    MalformedRow(format!(
-                        "column {index} of the result is {}, expected {name}",
-                        found.map_or("missing", |column| column.type_info().name())
-                    )),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Decodes the event rows of a load of `stream`/`aggregate_id`.
-fn decode_rows(
-    rows: &[PgRow],
-    (stream, aggregate_id): (&str, &str),
-    operation: &dyn fmt::Display,
-) -> Result<Vec<RecordedEvent>, Error> {
-    if let Some(first) = rows.first() {
-        check_event_columns(first, operation)?;
-    }
-    rows.iter()
-        .map(|row| decode_event_of(row, (stream, aggregate_id), Decoding::PgChecked, operation))
-        .collect()
-}
-
-/// Decodes the rows of a read, each an event or an unreadable row in its place.
-fn decode_read_rows(rows: &[PgRow], operation: &dyn fmt::Display) -> Result<Vec<ReadRow>, Error> {
-    if let Some(first) = rows.first() {
-        check_event_columns(first, operation)?;
-    }
-    rows.iter()
-        .map(|row| read_event_row(row, None, Decoding::PgChecked, operation))
-        .collect()
-}
-
-impl PgStore {
-    /// One gap-safe page query of up to `rows` rows after `after`, decoded.
-    async fn fetch_page(&self, streams: &[&str], after: Cursor, rows: usize) -> Fetched {
-        let operation = format!(
-            "reading {streams:?} after ({}, {})",
-            after.commit, after.position
-        );
-        let found = sqlx::query(sql(&self.sql.read_page))
-            .bind(after.commit)
-            .bind(after.position)
-            .bind(streams)
-            .bind(i64::try_from(rows).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|error| db_error(&operation, error))?;
-        let full = found.len() >= rows;
-        Ok((decode_read_rows(&found, &operation)?, full))
-    }
-
-    /// Starts reading the rows after `after` in the background.
-    fn fetch_in_background(
-        &self,
-        streams: &[String],
-        after: Cursor,
-        rows: usize,
-    ) -> tokio::task::JoinHandle<Fetched> {
-        let store = self.clone();
-        let streams = streams.to_vec();
-        tokio::spawn(async move {
-            let streams: Vec<&str> = streams.iter().map(String::as_str).collect();
-            store.fetch_page(&streams, after, rows).await
-        })
-    }
-
-    /// Keeps the rows read after a page for the next reads; `full` tells whether the read
-    /// came back full, so that more rows may follow.
-    fn keep(&self, streams: &[&str], after: Cursor, events: Vec<ReadRow>, full: bool) {
-        if events.is_empty() {
-            return;
-        }
-        self.read_ahead.put(Chain {
-            streams: streams.iter().map(|&stream| stream.to_owned()).collect(),
-            after,
-            events: events.into(),
-            more: full,
-            next: None,
-        });
-    }
-
-    /// A full page from the rows read ahead for exactly this read, if there is one. Once less
-    /// than half a read's rows are left, the rows after them are read in the background.
-    ///
-    /// # Errors
-    /// The error of a background read this page needed.
-    async fn take_ahead(
-        &self,
-        streams: &[&str],
-        after: Cursor,
-        limit: usize,
-        operation: &str,
-    ) -> Result<Option<Vec<ReadRow>>, Error> {
-        let Some(mut chain) = self.read_ahead.take(streams, after) else {
-            return Ok(None);
-        };
-        if chain.events.len() < limit
-            && let Some(next) = chain.next.take()
-        {
-            let (events, full) = next
-                .await
-                .map_err(|error| Error::database(operation, error))??;
-            chain.events.extend(events);
-            chain.more = full;
-        }
-        if chain.events.len() < limit {
-            // Not a full page: the database may have more by now.
-            return Ok(None);
-        }
-        // Move out only the page: the rest stays where it is.
-        let page: Vec<ReadRow> = chain.events.drain(..limit).collect();
-        let Some(last) = page.last().map(row_cursor) else {
-            return Ok(None);
-        };
-        chain.after = last;
-        let rows = ReadAhead::rows_for(limit);
-        if chain.more && chain.next.is_none() && chain.events.len() < rows / 2 {
-            let from = chain.events.back().map_or(last, row_cursor);
-            chain.next = Some(self.fetch_in_background(&chain.streams, from, rows));
-            chain.more = false;
-        }
-        if !chain.events.is_empty() || chain.next.is_some() {
-            self.read_ahead.put(chain);
-        }
-        Ok(Some(page))
     }
 }
 

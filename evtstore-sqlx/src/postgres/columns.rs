@@ -1,0 +1,112 @@
+//! The column types of PostgreSQL results, checked once per result so that the rows can be
+//! decoded without checking every value, and the decoding of event rows.
+
+use std::fmt;
+
+use evtstore::{Error, ReadRow, RecordedEvent};
+use sqlx::postgres::{PgRow, PgTypeInfo};
+use sqlx::{Column, Postgres, Row, Type, TypeInfo};
+
+use crate::common::{Decoding, MalformedRow, decode_event_of, read_event_row};
+
+/// Checks the column types of an event query's result once, so that its rows can be read
+/// without checking every value ([`Decoding::PgChecked`]): PostgreSQL describes the columns
+/// once per result. Position and version are `bigint`, the commit key an 8-byte `xid8` or
+/// `bigint`, the timestamp a `timestamptz` (or `timestamp`), the rest text.
+pub(super) fn check_event_columns(row: &PgRow, operation: &dyn fmt::Display) -> Result<(), Error> {
+    check_columns(
+        row,
+        operation,
+        &[
+            ("bigint", is_int8),
+            ("xid8 or bigint", |ty| {
+                is_int8(ty) || ty.name().eq_ignore_ascii_case("xid8")
+            }),
+            ("text", is_text),
+            ("text", is_text),
+            ("bigint", is_int8),
+            ("timestamptz", |ty| {
+                matches!(ty.name(), "TIMESTAMPTZ" | "TIMESTAMP")
+            }),
+            ("text", is_text),
+            ("text", is_text),
+        ],
+    )
+}
+
+/// Checks the column types of a `replay` result once: kind, version and position are
+/// `bigint`, the state or event text.
+pub(super) fn check_replay_columns(row: &PgRow, operation: &dyn fmt::Display) -> Result<(), Error> {
+    check_columns(
+        row,
+        operation,
+        &[
+            ("bigint", is_int8),
+            ("bigint", is_int8),
+            ("bigint", is_int8),
+            ("text", is_text),
+        ],
+    )
+}
+
+fn is_int8(ty: &PgTypeInfo) -> bool {
+    <i64 as Type<Postgres>>::compatible(ty)
+}
+
+fn is_text(ty: &PgTypeInfo) -> bool {
+    <&str as Type<Postgres>>::compatible(ty)
+}
+
+/// The expected type of a column: its name for the error, and the test.
+type ColumnType = (&'static str, fn(&PgTypeInfo) -> bool);
+
+/// Checks that the leading columns of a result have the expected types.
+fn check_columns(
+    row: &PgRow,
+    operation: &dyn fmt::Display,
+    expected: &[ColumnType],
+) -> Result<(), Error> {
+    let columns = row.columns();
+    for (index, &(name, ok)) in expected.iter().enumerate() {
+        match columns.get(index) {
+            Some(column) if ok(column.type_info()) => {}
+            found => {
+                return Err(Error::database(
+                    operation,
+                    MalformedRow(format!(
+                        "column {index} of the result is {}, expected {name}",
+                        found.map_or("missing", |column| column.type_info().name())
+                    )),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Decodes the event rows of a load of `stream`/`aggregate_id`.
+pub(super) fn decode_rows(
+    rows: &[PgRow],
+    (stream, aggregate_id): (&str, &str),
+    operation: &dyn fmt::Display,
+) -> Result<Vec<RecordedEvent>, Error> {
+    if let Some(first) = rows.first() {
+        check_event_columns(first, operation)?;
+    }
+    rows.iter()
+        .map(|row| decode_event_of(row, (stream, aggregate_id), Decoding::PgChecked, operation))
+        .collect()
+}
+
+/// Decodes the rows of a read, each an event or an unreadable row in its place.
+pub(super) fn decode_read_rows(
+    rows: &[PgRow],
+    operation: &dyn fmt::Display,
+) -> Result<Vec<ReadRow>, Error> {
+    if let Some(first) = rows.first() {
+        check_event_columns(first, operation)?;
+    }
+    rows.iter()
+        .map(|row| read_event_row(row, None, Decoding::PgChecked, operation))
+        .collect()
+}

@@ -1,0 +1,174 @@
+//! Pages read ahead for handlers catching up on PostgreSQL, and the background read of the
+//! next ones.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use evtstore::{Cursor, Error, ReadRow, row_cursor};
+
+use super::PgStore;
+use super::columns::decode_read_rows;
+use crate::common::db_error;
+use crate::store_methods::sql;
+
+/// Pages read ahead for handlers catching up: a read that finds a full page fetches several
+/// pages at once and keeps the rest here, so that the next read (after the page's last event,
+/// of the same streams) is served without a round trip. While a handler works through the kept
+/// rows, the next rows are already being read in a background task, so that the database and
+/// the decoding run while the handler handles (once less than half of the kept rows are
+/// left; an error of that read is returned by the read that needs its rows).
+///
+/// This is safe because every row a gap-safe read returns belongs to a transaction older than
+/// any still running: nothing can later commit before or among the kept rows, so they are
+/// exactly what the database would return for the next pages. A background read starts after
+/// the last kept row, so the same holds for what it returns. A few chains are kept, one per
+/// handler reading, the oldest dropped first.
+#[derive(Clone, Debug, Default)]
+pub(super) struct ReadAhead(Arc<std::sync::Mutex<VecDeque<Chain>>>);
+
+/// The rows of one read-ahead query, and whether it came back full (more rows may follow).
+type Fetched = Result<(Vec<ReadRow>, bool), Error>;
+
+/// Rows kept after `after` for one list of streams, in cursor order.
+#[derive(Debug)]
+struct Chain {
+    streams: Vec<String>,
+    after: Cursor,
+    events: VecDeque<ReadRow>,
+    /// Whether the last read came back full: more rows may follow `events`.
+    more: bool,
+    /// The background read of the rows after `events`.
+    next: Option<tokio::task::JoinHandle<Fetched>>,
+}
+
+impl ReadAhead {
+    /// How many chains are kept.
+    const CHAINS: usize = 8;
+
+    /// How many rows a read of `limit` fetches: a few pages, within a bound.
+    pub(super) fn rows_for(limit: usize) -> usize {
+        limit.saturating_mul(8).min(4096).max(limit)
+    }
+
+    fn chains(&self) -> std::sync::MutexGuard<'_, VecDeque<Chain>> {
+        // Each change is a single push, pop or replace: a poisoned lock holds consistent data.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes out the chain kept for exactly this read, if any.
+    fn take(&self, streams: &[&str], after: Cursor) -> Option<Chain> {
+        let mut chains = self.chains();
+        let index = chains
+            .iter()
+            .position(|chain| chain.after == after && chain.streams == streams)?;
+        chains.remove(index)
+    }
+
+    /// Keeps a chain, replacing one of the same place.
+    fn put(&self, chain: Chain) {
+        let mut chains = self.chains();
+        chains.retain(|kept| kept.streams != chain.streams || kept.after != chain.after);
+        while chains.len() >= Self::CHAINS {
+            chains.pop_front();
+        }
+        chains.push_back(chain);
+    }
+}
+
+impl PgStore {
+    /// One gap-safe page query of up to `rows` rows after `after`, decoded.
+    pub(super) async fn fetch_page(&self, streams: &[&str], after: Cursor, rows: usize) -> Fetched {
+        let operation = format!(
+            "reading {streams:?} after ({}, {})",
+            after.commit, after.position
+        );
+        let found = sqlx::query(sql(&self.sql.read_page))
+            .bind(after.commit)
+            .bind(after.position)
+            .bind(streams)
+            .bind(i64::try_from(rows).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|error| db_error(&operation, error))?;
+        let full = found.len() >= rows;
+        Ok((decode_read_rows(&found, &operation)?, full))
+    }
+
+    /// Starts reading the rows after `after` in the background.
+    fn fetch_in_background(
+        &self,
+        streams: &[String],
+        after: Cursor,
+        rows: usize,
+    ) -> tokio::task::JoinHandle<Fetched> {
+        let store = self.clone();
+        let streams = streams.to_vec();
+        tokio::spawn(async move {
+            let streams: Vec<&str> = streams.iter().map(String::as_str).collect();
+            store.fetch_page(&streams, after, rows).await
+        })
+    }
+
+    /// Keeps the rows read after a page for the next reads; `full` tells whether the read
+    /// came back full, so that more rows may follow.
+    pub(super) fn keep(&self, streams: &[&str], after: Cursor, events: Vec<ReadRow>, full: bool) {
+        if events.is_empty() {
+            return;
+        }
+        self.read_ahead.put(Chain {
+            streams: streams.iter().map(|&stream| stream.to_owned()).collect(),
+            after,
+            events: events.into(),
+            more: full,
+            next: None,
+        });
+    }
+
+    /// A full page from the rows read ahead for exactly this read, if there is one. Once less
+    /// than half a read's rows are left, the rows after them are read in the background.
+    ///
+    /// # Errors
+    /// The error of a background read this page needed.
+    pub(super) async fn take_ahead(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        limit: usize,
+        operation: &str,
+    ) -> Result<Option<Vec<ReadRow>>, Error> {
+        let Some(mut chain) = self.read_ahead.take(streams, after) else {
+            return Ok(None);
+        };
+        if chain.events.len() < limit
+            && let Some(next) = chain.next.take()
+        {
+            let (events, full) = next
+                .await
+                .map_err(|error| Error::database(operation, error))??;
+            chain.events.extend(events);
+            chain.more = full;
+        }
+        if chain.events.len() < limit {
+            // Not a full page: the database may have more by now.
+            return Ok(None);
+        }
+        // Move out only the page: the rest stays where it is.
+        let page: Vec<ReadRow> = chain.events.drain(..limit).collect();
+        let Some(last) = page.last().map(row_cursor) else {
+            return Ok(None);
+        };
+        chain.after = last;
+        let rows = ReadAhead::rows_for(limit);
+        if chain.more && chain.next.is_none() && chain.events.len() < rows / 2 {
+            let from = chain.events.back().map_or(last, row_cursor);
+            chain.next = Some(self.fetch_in_background(&chain.streams, from, rows));
+            chain.more = false;
+        }
+        if !chain.events.is_empty() || chain.next.is_some() {
+            self.read_ahead.put(chain);
+        }
+        Ok(Some(page))
+    }
+}
