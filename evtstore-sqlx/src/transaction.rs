@@ -10,7 +10,7 @@
 /// ```
 /// use evtstore_sqlx::SqlTransaction;
 ///
-/// pub async fn count_user(transaction: &mut SqlTransaction, id: &str) -> Result<(), sqlx::Error> {
+/// async fn count_user(transaction: &mut SqlTransaction, id: &str) -> Result<(), sqlx::Error> {
 ///     let statement = "UPDATE user_counts SET n = n + 1 WHERE id = ";
 ///     match transaction {
 ///         #[cfg(feature = "sqlite")]
@@ -30,6 +30,7 @@
 ///     Ok(())
 /// }
 /// # use evtstore_sqlx::sqlx;
+/// # let _ = count_user;
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]

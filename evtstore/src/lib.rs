@@ -110,7 +110,7 @@ pub use crate::store::{Claim, Claimed, Replayed, Store};
 ///
 /// ```
 /// # #![allow(dead_code)]
-/// # use evtstore::{Aggregate, EventMeta, HandledBy, HandlerResult};
+/// # use evtstore::{Aggregate, EventMeta, HandledBy, HandlerResult, ProjectedBy};
 /// # use serde::{Deserialize, Serialize};
 /// # #[derive(Clone, Debug, Serialize, Deserialize)]
 /// # #[serde(tag = "type", rename_all = "camelCase")]
@@ -136,6 +136,21 @@ pub use crate::store::{Claim, Claimed, Replayed, Store};
 ///     fn disabled(&self, aggregate_id: &str, meta: &EventMeta)
 ///         -> impl Future<Output = HandlerResult> + Send {
 ///         let _ = (aggregate_id, meta);
+///         std::future::ready(Ok(()))
+///     }
+/// }
+///
+/// /// The same for transactional projections: each method is also given the store's open
+/// /// transaction `Tx`, whose writes commit with the handler's bookmark.
+/// pub trait UserEventProjection<Tx: Send>: Sync {
+///     fn created(&self, transaction: &mut Tx, aggregate_id: &str, name: &String, meta: &EventMeta)
+///         -> impl Future<Output = HandlerResult> + Send {
+///         let _ = (transaction, aggregate_id, name, meta);
+///         std::future::ready(Ok(()))
+///     }
+///     fn disabled(&self, transaction: &mut Tx, aggregate_id: &str, meta: &EventMeta)
+///         -> impl Future<Output = HandlerResult> + Send {
+///         let _ = (transaction, aggregate_id, meta);
 ///         std::future::ready(Ok(()))
 ///     }
 /// }
@@ -170,6 +185,21 @@ pub use crate::store::{Claim, Claimed, Replayed, Store};
 ///         match event {
 ///             UserEvent::Created { name } => model.created(aggregate_id, name, meta).await,
 ///             UserEvent::Disabled => model.disabled(aggregate_id, meta).await,
+///         }
+///     }
+/// }
+///
+/// // Lets `.project::<UserEvent>()` register a model that projects on the store's
+/// // transaction type.
+/// #[diagnostic::do_not_recommend]
+/// impl<H: UserEventProjection<Tx>, Tx: Send> ProjectedBy<H, Tx> for UserEvent {
+///     async fn project(model: &H, transaction: &mut Tx, aggregate_id: &str, event: &Self,
+///         meta: &EventMeta) -> HandlerResult {
+///         match event {
+///             UserEvent::Created { name } => {
+///                 model.created(transaction, aggregate_id, name, meta).await
+///             }
+///             UserEvent::Disabled => model.disabled(transaction, aggregate_id, meta).await,
 ///         }
 ///     }
 /// }
@@ -219,7 +249,53 @@ pub use crate::store::{Claim, Claimed, Replayed, Store};
 /// # let _ = model;
 /// ```
 ///
+/// A transactional read model implements the projection trait for the store's transaction
+/// type and is registered with [`HandlerBuilder::project`]; its writes through the
+/// transaction and the bookmark commit together, so each event is applied exactly once. On
+/// the SQL stores the transaction is the backend's `sqlx::Transaction` (for example
+/// `sqlx::Transaction<'static, sqlx::Postgres>` for `evtstore_sqlx::PgStore`); the memory
+/// store's [`MemoryTransaction`] runs effects on commit:
+///
+/// ```
+/// # mod generated {
+/// #     use evtstore::prelude::*;
+/// #     use serde::{Deserialize, Serialize};
+/// #     #[derive(Aggregate, Clone, Debug, Serialize, Deserialize)]
+/// #     #[aggregate(stream = "users", state = User)]
+/// #     #[serde(tag = "type", rename_all = "camelCase")]
+/// #     pub enum UserEvent { Created { name: String } }
+/// #     #[derive(Clone, Debug, Default)]
+/// #     pub struct User;
+/// #     impl UserEventFold for User { fn created(&mut self, _: &String) {} }
+/// # }
+/// # use generated::{UserEvent, UserEventProjection};
+/// use std::sync::{Arc, Mutex};
+/// use evtstore::{EventMeta, HandlerResult, MemoryTransaction};
+///
+/// #[derive(Default)]
+/// struct UserNames(Arc<Mutex<Vec<String>>>);
+///
+/// impl UserEventProjection<MemoryTransaction> for UserNames {
+///     async fn created(
+///         &self,
+///         transaction: &mut MemoryTransaction,
+///         _id: &str,
+///         name: &String,
+///         _meta: &EventMeta,
+///     ) -> HandlerResult {
+///         let (names, name) = (Arc::clone(&self.0), name.clone());
+///         transaction.on_commit(move || names.lock().unwrap().push(name));
+///         Ok(())
+///     }
+/// }
+///
+/// let domain = evtstore::Domain::new(evtstore::MemoryStore::new());
+/// let names = domain.handler("names", UserNames::default()).project::<UserEvent>().build();
+/// # let _ = names;
+/// ```
+///
 /// [`HandlerBuilder::stream`]: crate::HandlerBuilder::stream
+/// [`HandlerBuilder::project`]: crate::HandlerBuilder::project
 pub use evtstore_macros::Aggregate;
 
 /// Turns an impl block of `async fn`s into a command set: the command enum, the
