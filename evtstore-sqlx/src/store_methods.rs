@@ -162,7 +162,8 @@ pub(crate) const RELEASE_SAVEPOINT: &str = "RELEASE SAVEPOINT evtstore_event";
 
 /// A lease in milliseconds, as the claim statements add it to the database clock.
 pub(crate) fn lease_millis(lease: Duration) -> i64 {
-    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
+    // At most a day: the database adds it to its clock in milliseconds.
+    i64::try_from(lease.min(evtstore::MAX_LEASE).as_millis()).unwrap_or(i64::MAX / 2)
 }
 
 /// Refuses a claim the bookmarks table cannot keep.
@@ -319,6 +320,7 @@ macro_rules! shared_store_methods {
                 .bind(owner)
                 .bind($crate::store_methods::lease_millis(lease))
                 .bind(name)
+                .bind(owner)
                 .execute(&self.pool)
                 .await
                 .map_err(failed)?

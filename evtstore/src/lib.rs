@@ -50,7 +50,7 @@ pub use crate::handler::{
     HandlerOptions, HandlerResult, ProjectedBy, Segment,
 };
 pub use crate::memory::{MemoryStore, MemoryTransaction};
-pub use crate::store::{Claim, Claimed, Replayed, Store};
+pub use crate::store::{Claim, Claimed, MAX_LEASE, Replayed, Store};
 
 /// Derives [`Aggregate`](trait@Aggregate) for the event enum of one stream, with a fold trait
 /// and a handler trait.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::aggregate::Snapshot;
 use crate::error::Error;
 use crate::event::{Append, Cursor, ReadRow, RecordedEvent, UnreadableRow, row_cursor};
-use crate::store::{Claim, Claimed, Store};
+use crate::store::{Claim, Claimed, MAX_LEASE, Store};
 
 /// An in-memory [`Store`]. Clones share the same data; nothing survives the process.
 ///
@@ -276,12 +276,14 @@ impl Store for MemoryStore {
             epoch: 0,
             until: now,
         });
-        if row.owner.is_some() && row.until > now {
+        // The owner itself may take its claim again at once (as on the SQL stores: a release
+        // that failed leaves the claim in its name); the new epoch fences the old grant.
+        if row.owner.as_deref().is_some_and(|holder| holder != owner) && row.until > now {
             return Ok(None);
         }
         row.owner = Some(owner.to_owned());
         row.epoch += 1;
-        row.until = now + lease;
+        row.until = now + lease.min(MAX_LEASE);
         let claim = Claim {
             name: name.to_owned(),
             owner: owner.to_owned(),
@@ -295,7 +297,7 @@ impl Store for MemoryStore {
         let mut inner = self.lock();
         match inner.claims.get_mut(&claim.name) {
             Some(row) if row.is_held_by(claim) => {
-                row.until = Instant::now() + lease;
+                row.until = Instant::now() + lease.min(MAX_LEASE);
                 Ok(())
             }
             _ => Err(claim_lost(claim)),
@@ -382,7 +384,7 @@ impl Inner {
     ) -> Result<(), Error> {
         match self.claims.get_mut(&claim.name) {
             Some(row) if row.is_held_by(claim) => {
-                row.until = Instant::now() + lease;
+                row.until = Instant::now() + lease.min(MAX_LEASE);
                 self.bookmarks.insert(claim.name.clone(), cursor);
                 Ok(())
             }

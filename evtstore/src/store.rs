@@ -155,7 +155,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// owner holds an unexpired lease.
     ///
     /// Leases are measured on the store's clock (the database server's), so processes on
-    /// machines whose clocks disagree still agree on expiry.
+    /// machines whose clocks disagree still agree on expiry. A lease longer than
+    /// [`MAX_LEASE`] is taken as `MAX_LEASE`. The owner that holds the claim may take it again
+    /// at once (a new epoch): a runner whose release failed is not locked out by its own lease.
     ///
     /// # Errors
     /// [`Error::TooLong`] for a name the store cannot keep; [`Error::Database`] when the store
@@ -266,6 +268,10 @@ pub trait Store: Clone + Send + Sync + 'static {
         lease: Duration,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
+
+/// The longest lease a store grants: a longer one is taken as this (one day), so that no
+/// clock arithmetic overflows.
+pub const MAX_LEASE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The right of one runner to move one bookmark, granted by [`Store::claim`].
 ///

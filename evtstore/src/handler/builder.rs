@@ -18,8 +18,10 @@ pub struct HandlerOptions {
     /// A handler without a stored bookmark starts at the end of its streams instead of their
     /// beginning, and stores that place at once.
     pub tail_stream: bool,
-    /// Every start (and every start after [`EventHandler::reset`], and every takeover of its
-    /// claim) begins at the end of the streams, whatever the stored bookmark says.
+    /// The first run of a handler object (and the first after [`EventHandler::reset`]) begins
+    /// at the end of the streams, whatever the stored bookmark says, and stores that place; a
+    /// later run of the same object, or another process taking over, resumes from the stored
+    /// bookmark.
     pub always_tail_stream: bool,
     /// A failing event is reported (through the error hook) and skipped. Without it the run
     /// stops with the error and the bookmark stays before the failing event.
@@ -206,14 +208,20 @@ impl<S: Store, H: Send + Sync + 'static> HandlerBuilder<S, H> {
         self
     }
 
-    /// How long a claim lasts without renewal: a runner renews it three times per lease while
-    /// it runs, and when it dies another process takes the handler over this long after the
-    /// last renewal (plus up to one idle poll). Default [`DEFAULT_LEASE`], 10 s. A page must be
-    /// handled within the lease: a runner that takes longer may lose its claim, and then its
-    /// bookmark write (and its projection's commit) is refused.
+    /// How long a claim lasts without renewal: a runner renews it once a third of the lease
+    /// has passed (before each page, and while idle), and when it dies another process takes
+    /// the handler over this long after the last renewal (plus up to one claim poll). Default
+    /// [`DEFAULT_LEASE`], 10 s; at least 3 ms, at most [`MAX_LEASE`](crate::MAX_LEASE). A page
+    /// must be handled within two thirds of the lease: a runner that takes longer may lose its
+    /// claim, and then its bookmark write (and its projection's commit) is refused and the page
+    /// is handled again by the new holder.
+    ///
+    /// On SQLite a projection's page holds the database's write lock from its first write to
+    /// its commit (`BEGIN IMMEDIATE`): other processes' appends and renewals wait for it (up to
+    /// the busy timeout, 10 s), so keep projection pages short there.
     #[must_use]
     pub fn lease(mut self, lease: Duration) -> Self {
-        self.settings.lease = lease.max(Duration::from_millis(3));
+        self.settings.lease = lease.clamp(Duration::from_millis(3), crate::store::MAX_LEASE);
         self
     }
 

@@ -260,7 +260,15 @@ where
             let cursor = recorded.cursor;
             let outcome = match decode::<E>(context.bookmark, recorded) {
                 Ok((event, meta)) => {
-                    project_one::<S, H, E>(model, context, transaction, &event, &meta).await
+                    match project_one::<S, H, E>(model, context, transaction, &event, &meta).await {
+                        Ok(outcome) => outcome,
+                        Err(broken) => {
+                            // The transaction itself failed: the page ends here, whatever
+                            // `continue_on_error` says, and is rolled back.
+                            progress.failure = Some(broken);
+                            return;
+                        }
+                    }
                 }
                 Err(error) => Err(error),
             };
@@ -271,29 +279,38 @@ where
     })
 }
 
+/// Projects one event. The outer error is a failure of the transaction itself (a savepoint
+/// that cannot be set, rolled back to or released: the database may have rolled the whole
+/// transaction back, after a deadlock for example, and a statement after that would run
+/// outside it); the inner one is the event's failure.
 async fn project_one<S: Store, H, E: ProjectedBy<H, S::Transaction>>(
     model: &H,
     context: &RouteContext<'_, S>,
     transaction: &mut S::Transaction,
     event: &E,
     meta: &EventMeta,
-) -> Result<(), Error>
+) -> Result<Result<(), Error>, Error>
 where
     H: Sync,
 {
     if !context.continue_on_error {
         // A failure ends the page, whose transaction is then rolled back as a whole.
-        return E::project(model, transaction, &meta.aggregate_id, event, meta)
-            .await
-            .map_err(|source| failed(context.bookmark, event, meta, source));
+        return Ok(
+            E::project(model, transaction, &meta.aggregate_id, event, meta)
+                .await
+                .map_err(|source| failed(context.bookmark, event, meta, source)),
+        );
     }
     context.store.savepoint(transaction).await?;
     match E::project(model, transaction, &meta.aggregate_id, event, meta).await {
-        Ok(()) => context.store.release_savepoint(transaction).await,
+        Ok(()) => {
+            context.store.release_savepoint(transaction).await?;
+            Ok(Ok(()))
+        }
         Err(source) => {
             context.store.rollback_to_savepoint(transaction).await?;
             context.store.release_savepoint(transaction).await?;
-            Err(failed(context.bookmark, event, meta, source))
+            Ok(Err(failed(context.bookmark, event, meta, source)))
         }
     }
 }

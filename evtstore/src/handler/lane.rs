@@ -54,6 +54,9 @@ pub(crate) struct LaneState {
     /// resumes from the stored bookmark, so that letting go of a claim between runs, or a
     /// commit that may not have gone through, never skips events.
     pub(crate) begun: bool,
+    /// The last projection commit failed in a way that leaves unknown whether it went
+    /// through: the next run waits for it to end before reading the bookmark.
+    pub(crate) commit_unknown: bool,
 }
 
 impl LaneState {
@@ -73,6 +76,8 @@ impl LaneState {
     pub(crate) fn drop_claim(&mut self) -> Option<Claim> {
         self.position = None;
         self.claimed_bookmark = None;
+        // A new claim's grant waits for any commit still holding the bookmark row.
+        self.commit_unknown = false;
         self.held.take().map(|held| held.claim)
     }
 }

@@ -14,8 +14,10 @@
 //!   each page is handled in one transaction of the store ([`Store::Transaction`]) that the
 //!   model writes its read model through, and the bookmark is moved in that same
 //!   transaction. The read model's writes are applied *exactly once* per event whatever
-//!   crashes: a page is kept whole, with its bookmark, or not at all. What the model does
-//!   outside the transaction stays at least once.
+//!   crashes: a page is kept whole, with its bookmark, or not at all (a commit whose outcome
+//!   is unknown is waited for before the bookmark is read again). What the model does outside
+//!   the transaction stays at least once, and so do writes the database cannot roll back
+//!   (DDL on MySQL/MariaDB commits implicitly: keep it out of projections).
 //!
 //! **One runner at a time, across processes.** Any number of processes may run a handler of
 //! the same name; each bookmark is guarded by a claim in the store ([`Store::claim`]), so one
@@ -31,7 +33,13 @@
 //! **Segments.** [`HandlerBuilder::segments`] splits a handler by a stable hash of the
 //! aggregate id ([`Segment`]): each segment has its own claim and bookmark, so that several
 //! processes share the work, and one aggregate's events are always handled by one segment, in
-//! order.
+//! order. The segment count is part of the bookmark names (`name#index/count`): a handler
+//! split differently starts new bookmarks from the beginning and is a new projection; while
+//! processes with the old and the new count both run, both handle the events. Change the
+//! count as you would rename the handler (new read-model tables, then drop the old).
+//!
+//! Claims fence only runners of this library: a TypeScript evtstore handler of the same name
+//! moves the bookmark without a claim.
 //!
 //! A handler whose bookmark is kept in memory ([`HandlerBuilder::bookmark_in_memory`]) takes
 //! no claim: every process runs its own copy.
@@ -136,8 +144,9 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
 
     /// Handles every event after the bookmark, page after page, until a read finds nothing
     /// new, and returns how many events were handled without error. Each segment is run in
-    /// turn. A segment this handler object does not hold is claimed for the run and let go
-    /// after it.
+    /// turn, each even when another failed or is busy (the first error is returned after all
+    /// have run). A segment this handler object does not hold is claimed for the run and let
+    /// go after it.
     ///
     /// # Errors
     /// [`Error::Handler`] for a failing event (unless `continue_on_error`), after storing the
@@ -146,10 +155,21 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
     /// errors.
     pub async fn run_once(&self) -> Result<usize, Error> {
         let mut handled = 0;
+        let mut first_error = None;
+        // Every segment gets its run: one held elsewhere (or failing) does not hold up the
+        // others. The first error is returned after them.
         for lane in &self.inner.lanes {
-            handled += self.run_lane_once(lane).await?;
+            match self.run_lane_once(lane).await {
+                Ok(count) => handled += count,
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
         }
-        Ok(handled)
+        match first_error {
+            None => Ok(handled),
+            Some(error) => Err(error),
+        }
     }
 
     /// As [`run_once`](Self::run_once), for one segment of a segmented handler (segment 0 of
@@ -182,14 +202,19 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
         let outcome = self.run_pages(lane, &mut state, None).await;
         // Let go of a claim taken only for this run; a started runner of this object keeps
         // the one it holds.
+        let mut released = Ok(());
         if claimed_here
             && state.held.is_some()
             && !lane.has_slot.load(Ordering::Acquire)
             && let Some(claim) = state.drop_claim()
         {
-            self.inner.store.release_claim(&claim).await?;
+            // A release that fails leaves the claim in this object's name until its lease
+            // runs out; this object may take it again meanwhile (`Store::claim`).
+            released = self.inner.store.release_claim(&claim).await;
         }
-        outcome.map(|(_, handled)| handled)
+        // The run's own error explains more than a failed release after it.
+        let (_, handled) = outcome?;
+        released.map(|()| handled)
     }
 
     /// Forgets the cached bookmarks: the next run reads them from the store again, and an

@@ -64,6 +64,14 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
             if let Some(hook) = &settings.before_batch {
                 hook();
             }
+            // Renew the claim if a third of the lease has passed, so that every page starts
+            // with at least two thirds of it left.
+            if state.held.is_some()
+                && let Err(error) = self.hold(lane, state).await
+            {
+                let _ = self.write_bookmark(claim, unwritten.take()).await;
+                return Err(error);
+            }
             let last = row_cursor(&page[page.len() - 1]);
             let page_len = page.len();
             let (settled, next, written) = if inner.transactional {
@@ -81,8 +89,10 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
                 }
                 if settled.uncertain {
                     // A commit whose outcome is unknown (the connection went away while it
-                    // ran): the stored bookmark says whether it went through.
+                    // ran): the stored bookmark says whether it went through, once that
+                    // commit has ended (see `starting_cursor`).
                     state.position = None;
+                    state.commit_unknown = true;
                 }
                 let next = match settled.failure {
                     None => {
@@ -347,16 +357,25 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
     ) -> Result<Cursor, Error> {
         let inner = &*self.inner;
         let options = inner.settings.options;
-        let first_start = !std::mem::replace(&mut state.begun, true);
+        if std::mem::take(&mut state.commit_unknown)
+            && let Some(claim) = claim
+        {
+            // The last commit's outcome is unknown: it may still be running on the server.
+            // Renewing the claim updates the bookmark row, so it waits for that commit's row
+            // lock; the read after it sees the bookmark the commit left, or the one before.
+            let sent = Instant::now();
+            inner.store.renew_claim(claim, inner.settings.lease).await?;
+            state.renewed(sent);
+        }
         let stored = match (inner.settings.bookmark_home, state.claimed_bookmark.take()) {
             (BookmarkHome::Memory, _) => None,
             (BookmarkHome::Store, Some(read_with_claim)) => read_with_claim,
             (BookmarkHome::Store, None) => inner.store.bookmark(&lane.bookmark).await?,
         };
-        let tail = (options.always_tail_stream && first_start)
+        let tail = (options.always_tail_stream && !state.begun)
             || (options.tail_stream && stored.is_none());
-        match stored {
-            Some(cursor) if !tail => Ok(cursor),
+        let start = match stored {
+            Some(cursor) if !tail => cursor,
             _ if tail => {
                 let last = inner.store.last_cursor(&inner.streams).await?;
                 // Store the starting place at once: a later run (this one's after letting go
@@ -366,10 +385,14 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
                 if self.write_bookmark(claim, Some(last)).await? {
                     state.renewed(sent);
                 }
-                Ok(last)
+                last
             }
-            _ => Ok(Cursor::START),
-        }
+            _ => Cursor::START,
+        };
+        // Only once the start is settled (and a tail stored): a run that failed before this
+        // tails again instead of resuming from an old bookmark.
+        state.begun = true;
+        Ok(start)
     }
 }
 

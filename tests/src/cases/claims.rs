@@ -184,3 +184,26 @@ pub async fn runner_paused_past_its_lease_cannot_move_bookmark<S: Store>(store: 
     // The runner let go of nothing it did not hold: the usurper still holds the claim.
     store.renew_claim(&usurper.claim, HELD).await.unwrap();
 }
+
+/// The owner that holds a claim may take it again at once (a runner whose release failed is
+/// not locked out by its own lease); the new grant fences the old one.
+pub async fn owner_takes_its_claim_again<S: Store>(store: S) {
+    let first = store
+        .claim("model", "runner", HELD)
+        .await
+        .unwrap()
+        .expect("a claim nobody holds is granted");
+    let again = store
+        .claim("model", "runner", HELD)
+        .await
+        .unwrap()
+        .expect("the holder takes its claim again");
+    assert!(again.claim.epoch > first.claim.epoch);
+    assert!(matches!(
+        store
+            .set_claimed_bookmark(&first.claim, Cursor::START, HELD)
+            .await,
+        Err(Error::ClaimLost { .. })
+    ));
+    assert_eq!(store.claim("model", "other", HELD).await.unwrap(), None);
+}

@@ -77,3 +77,38 @@ pub async fn segments_partition_the_events<S: Store>(store: S) {
     }
     assert_eq!(split.run_once().await.unwrap(), 0);
 }
+
+/// `run_once` runs every segment it can: one held by another runner is reported as busy
+/// after the others have run.
+pub async fn busy_segment_does_not_hold_up_the_others<S: Store>(store: S) {
+    let domain = Domain::new(store.clone());
+    let ids: Vec<String> = (0..16).map(|i| format!("user-{i}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    create_users(&domain, &refs).await;
+    let busy = Segment::new(0, SEGMENTS).unwrap().bookmark("split");
+    store
+        .claim(
+            &busy,
+            "another-process",
+            std::time::Duration::from_secs(120),
+        )
+        .await
+        .unwrap()
+        .expect("a claim nobody holds is granted");
+    let split = domain
+        .handler("split", PostsModel::default())
+        .stream::<UserEvent>()
+        .segments(SEGMENTS)
+        .build();
+    match split.run_once().await {
+        Err(evtstore::Error::HandlerBusy { bookmark }) => assert_eq!(bookmark, busy),
+        other => panic!("expected segment 0 to be busy, got {other:?}"),
+    }
+    let outside_zero = ids
+        .iter()
+        .filter(|id| Segment::of(id, SEGMENTS).index() != 0)
+        .count();
+    assert!(outside_zero > 0);
+    assert_eq!(split.model().seen().len(), outside_zero);
+    assert_eq!(store.bookmark(&busy).await.unwrap(), None);
+}

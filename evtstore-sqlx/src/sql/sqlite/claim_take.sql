@@ -1,7 +1,8 @@
 -- Grants the claim when nobody holds it or its lease has run out (on the database clock), and
--- raises its epoch: the fencing token of the new holder.
+-- raises its epoch: the fencing token of the new holder. Its own owner may take it again at
+-- once (a release that failed left the row in its name; a new epoch fences the old grant).
 UPDATE "{bookmarks}"
 SET "owner" = ?1, "epoch" = "epoch" + 1,
     "lease_until" = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) + ?2
 WHERE "bookmark" = ?3
-  AND ("owner" = '' OR "lease_until" < CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))
+  AND ("owner" = '' OR "owner" = ?4 OR "lease_until" < CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))
