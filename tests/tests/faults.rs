@@ -549,3 +549,76 @@ async fn mysql_positions_follow_rows_written_by_others() {
         );
     }
 }
+
+/// A projection whose transaction the database has ended (here the model ends it itself with
+/// `ROLLBACK`, as a deadlock makes MySQL do) fails the page even under `continue_on_error`:
+/// returning to the savepoint fails, and the page stops before the failing event, as without
+/// `continue_on_error`. Were the failure taken for the event's, the later events' writes would
+/// run outside any transaction, unfenced, and the earlier ones would be lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projection_whose_transaction_ended_fails_the_page() {
+    use evtstore_sqlx::sqlx::{Postgres, Transaction};
+    use evtstore_tests::domain::UserEventProjection;
+
+    struct Breaking;
+
+    impl UserEventProjection<Transaction<'static, Postgres>> for Breaking {
+        async fn created(
+            &self,
+            transaction: &mut Transaction<'static, Postgres>,
+            aggregate_id: &str,
+            _name: &String,
+            _meta: &EventMeta,
+        ) -> HandlerResult {
+            sqlx::query("INSERT INTO projected (aggregate_id) VALUES ($1)")
+                .bind(aggregate_id)
+                .execute(&mut **transaction)
+                .await?;
+            if aggregate_id == "breaker" {
+                sqlx::raw_sql("ROLLBACK")
+                    .execute(&mut **transaction)
+                    .await?;
+                return Err("the transaction was rolled back under the model".into());
+            }
+            Ok(())
+        }
+    }
+
+    let store = common::postgres().await;
+    sqlx::raw_sql("CREATE TABLE projected (aggregate_id TEXT NOT NULL)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let domain = Domain::new(store.clone());
+    let users = domain.commands(evtstore_tests::domain::UserCommands::default());
+    for id in ["a", "breaker", "c"] {
+        users
+            .execute(id, &evtstore_tests::create_user(id))
+            .await
+            .unwrap();
+    }
+    let model = domain
+        .handler("breaking", Breaking)
+        .project::<UserEvent>()
+        .options(HandlerOptions {
+            continue_on_error: true,
+            ..HandlerOptions::default()
+        })
+        .on_error(|_| {})
+        .build();
+    let error = model.run_once().await.unwrap_err();
+    assert!(matches!(error, Error::Database { .. }), "{error:?}");
+    let rows: Vec<String> = sqlx::query_scalar("SELECT aggregate_id FROM projected")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    // The page is rolled back; the events before the failing one are projected again in a
+    // transaction of their own and kept with their bookmark, as after any failing page.
+    assert_eq!(rows, ["a"]);
+    let first = store
+        .read_events(&["users"], Cursor::START, 1)
+        .await
+        .unwrap()[0]
+        .cursor;
+    assert_eq!(store.bookmark("breaking").await.unwrap(), Some(first));
+}

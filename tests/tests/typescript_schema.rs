@@ -68,6 +68,23 @@ async fn typescript_database_is_migrated_read_and_extended(backend: Backend) {
         .stream::<UserEvent>()
         .build();
     assert_eq!(fresh.run_once().await.unwrap(), 2, "{backend:?}");
+    // A TypeScript bookmark whose position is NULL (the column allows it) reads as position
+    // 0, for the claim as for `bookmark`, and the handler runs. (On PostgreSQL the row keeps
+    // the txid this library last wrote, so the handler resumes after that commit: a bookmark
+    // moved by the TypeScript library is the subject of the side-by-side issue.)
+    exec(
+        &store,
+        r#"UPDATE bookmarks SET position = NULL WHERE bookmark = 'users-model'"#,
+    )
+    .await;
+    let stored = store.bookmark("users-model").await.unwrap();
+    assert_eq!(stored.map(|cursor| cursor.position), Some(0), "{backend:?}");
+    let restarted = domain
+        .handler("users-model", PostsModel::default())
+        .stream::<UserEvent>()
+        .build();
+    let handled = restarted.run_once().await.unwrap();
+    assert!(handled >= 1, "{backend:?}: {handled}");
 
     // The migrated tables compare ids byte for byte, without padding: `alice ` is not alice.
     let spaced = domain.load::<UserEvent>("alice ").await.unwrap();
