@@ -203,6 +203,15 @@ impl<Tx: RowWriter> LedgerEventProjection<Tx> for ProjectedRows {
     }
 }
 
+/// A read model that writes nothing, as a plain handler and as a projection: what the engine
+/// costs on its own.
+#[derive(Debug)]
+pub(crate) struct NoRows;
+
+impl LedgerEventHandler for NoRows {}
+
+impl<Tx: Send> LedgerEventProjection<Tx> for NoRows {}
+
 /// A read model that reports, for every event, its aggregate and when it was handled.
 #[derive(Debug)]
 pub(crate) struct Arrivals(pub(crate) UnboundedSender<(String, Instant)>);

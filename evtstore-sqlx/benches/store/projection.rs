@@ -2,7 +2,8 @@
 //! read-model table written with one row per event, three ways in the same run: a plain
 //! handler whose model INSERTs each row through the pool (autocommit), a transactional
 //! projection that INSERTs it through the page's transaction, and a hand-written projector (one
-//! streamed SELECT, a transaction per [`PAGE_SIZE`] rows).
+//! streamed SELECT, a transaction per [`PAGE_SIZE`] rows). Also the two handlers with a model
+//! that writes nothing: what the engine costs around the rows.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use evtstore::{Aggregate, Domain};
 
-use crate::ledger::{EntryCommands, LedgerEvent, PooledRows, ProjectedRows, ReadModelStore};
+use crate::ledger::{
+    EntryCommands, LedgerEvent, NoRows, PooledRows, ProjectedRows, ReadModelStore,
+};
 use crate::measure::{Lines, fresh, report_versus, rounds, runs, scale};
 
 /// Events in the stream, before `EVTSTORE_BENCH_SCALE`.
@@ -93,8 +96,9 @@ fn fresh_table() -> String {
 }
 
 /// Fills the ledger stream, then times the plain handler, the transactional projection and
-/// the baseline, each writing a fresh table under a fresh bookmark, alternating, and prints
-/// each against the baseline and the projection against the plain handler.
+/// the baseline, each writing a fresh table under a fresh bookmark, and both handlers with a
+/// model that writes nothing, alternating; prints each handler against the baseline, the
+/// projection against the plain handler, and the two engines alone.
 pub(crate) async fn catch_up_into_table<S: ReadModelStore, B: TableBaseline>(
     backend: &str,
     store: S,
@@ -117,10 +121,14 @@ pub(crate) async fn catch_up_into_table<S: ReadModelStore, B: TableBaseline>(
     // As in the catch-up line: the statistics autovacuum would soon gather.
     store.analyze().await;
     let [mut plain, mut projected, mut base] = [Duration::MAX; 3];
+    let [mut plain_alone, mut projected_alone] = [Duration::MAX; 2];
     for _ in 0..rounds() {
         plain = plain.min(plain_handler(&domain, &store, count).await);
         projected = projected.min(projection(&domain, &store, count).await);
         base = base.min(hand_written(&store, &baseline, count).await);
+        plain_alone = plain_alone.min(engine_alone(&domain, count, Registration::Stream).await);
+        projected_alone =
+            projected_alone.min(engine_alone(&domain, count, Registration::Project).await);
     }
     let scenario = "catch-up into a table";
     report_versus(
@@ -144,6 +152,43 @@ pub(crate) async fn catch_up_into_table<S: ReadModelStore, B: TableBaseline>(
         (projected, plain),
         count,
     );
+    // What the engine costs around the rows: the same handlers with models that write
+    // nothing. The projection's pages still run in a transaction that moves the bookmark, and
+    // it reads the next page only once the last one has committed.
+    report_versus(
+        backend,
+        &format!("{scenario}: engine alone (models that write nothing), projection against plain"),
+        ("projection", "plain handler"),
+        (projected_alone, plain_alone),
+        count,
+    );
+}
+
+/// How a handler registers the ledger stream.
+#[derive(Clone, Copy, Debug)]
+enum Registration {
+    Stream,
+    Project,
+}
+
+/// A handler whose model writes nothing, registered either way.
+async fn engine_alone<S: ReadModelStore>(
+    domain: &Domain<S>,
+    count: usize,
+    registration: Registration,
+) -> Duration {
+    let builder = domain.handler(fresh("into-nothing"), NoRows);
+    let handler = match registration {
+        Registration::Stream => builder.stream::<LedgerEvent>(),
+        Registration::Project => builder.project::<LedgerEvent>(),
+    }
+    .page_size(PAGE_SIZE)
+    .build();
+    let start = Instant::now();
+    let handled = handler.run_once().await.expect("engine alone");
+    let elapsed = start.elapsed();
+    assert_eq!(handled, count);
+    elapsed
 }
 
 async fn plain_handler<S: ReadModelStore>(domain: &Domain<S>, store: &S, count: usize) -> Duration {

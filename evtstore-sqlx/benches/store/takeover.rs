@@ -36,18 +36,36 @@ pub(crate) async fn takeover<S: Store>(backend: &str, store: S) {
         return;
     }
     let domain = Domain::new(store.clone());
-    for (lease, times) in [(DEFAULT_LEASE, 1), (Duration::from_secs(1), rounds())] {
-        let mut waits = Vec::new();
-        for _ in 0..times {
-            waits.push(after_dead_holder(&domain, &store, lease).await);
-        }
+    // Where the standby's claim attempts fall against the lease's end (its phase) decides how
+    // much of a claim poll it waits past the lease: the default lease once, at half a poll
+    // (the average), the short lease at phases spread over the poll, from 0 (an attempt just
+    // after the lease ends: the run's own time).
+    let short_lease = Duration::from_secs(1);
+    let short_rounds = rounds();
+    let phases = [(DEFAULT_LEASE, vec![0.5])].into_iter().chain([(
+        short_lease,
+        (0..short_rounds)
+            .map(|round| round as f64 / short_rounds as f64)
+            .collect(),
+    )]);
+    for (lease, fractions) in phases {
         let poll = claim_poll(IDLE_POLL, lease);
+        let mut waits = Vec::new();
+        for fraction in &fractions {
+            waits.push(after_dead_holder(&domain, &store, lease, poll.mul_f64(*fraction)).await);
+        }
+        let phases: Vec<String> = fractions
+            .iter()
+            .map(|fraction| format!("{:.2}", poll.mul_f64(*fraction).as_secs_f64()))
+            .collect();
         report_wait(
             backend,
             &format!(
-                "takeover after a dead holder, lease {:.0} s, idle poll {:.0} s",
+                "takeover after a dead holder, lease {:.0} s, idle poll {:.0} s, standby started \
+                 {} s after the holder's last renewal",
                 lease.as_secs_f64(),
-                IDLE_POLL.as_secs_f64()
+                IDLE_POLL.as_secs_f64(),
+                phases.join(", "),
             ),
             &waits,
             lease,
@@ -89,9 +107,14 @@ async fn caught_up_bookmark<S: Store>(store: &S, prefix: &str) -> String {
     name
 }
 
-/// From the dead holder's claim (its last renewal) until a started runner of the same name
-/// has handled an event appended just after it started.
-async fn after_dead_holder<S: Store>(domain: &Domain<S>, store: &S, lease: Duration) -> Duration {
+/// From the dead holder's claim (its last renewal) until a started runner of the same name,
+/// started `phase` after it, has handled an event appended just after it started.
+async fn after_dead_holder<S: Store>(
+    domain: &Domain<S>,
+    store: &S,
+    lease: Duration,
+    phase: Duration,
+) -> Duration {
     let name = caught_up_bookmark(store, "takeover").await;
     // Taken before the claim is sent: the lease starts on the server a little later, so the
     // time measured errs on the long side.
@@ -101,6 +124,7 @@ async fn after_dead_holder<S: Store>(domain: &Domain<S>, store: &S, lease: Durat
         .await
         .expect("claim")
         .expect("a fresh claim is granted");
+    tokio::time::sleep(phase).await;
     let (sender, mut arrivals) = unbounded_channel();
     let runner = domain
         .handler(name, Arrivals(sender))
