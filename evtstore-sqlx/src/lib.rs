@@ -257,6 +257,10 @@ impl Store for SqlStore {
         dispatch!(self, store => store.append(append).await)
     }
 
+    fn wakeups(&self) -> Option<&evtstore::Wakeups> {
+        dispatch!(self, store => store.wakeups())
+    }
+
     async fn load(
         &self,
         stream: &str,

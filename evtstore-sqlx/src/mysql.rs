@@ -18,7 +18,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use evtstore::{Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Store};
+use evtstore::{Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Store, Wakeups};
 use sqlx::mysql::{
     MySql, MySqlArguments, MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions,
     MySqlRow,
@@ -153,6 +153,8 @@ pub struct MySqlStore {
     /// Whether the pool was made by the store, with `READ COMMITTED` sessions.
     owns_pool: bool,
     legacy: bool,
+    /// Woken after each append through this store (and its clones).
+    wakeups: Arc<Wakeups>,
 }
 
 impl fmt::Debug for MySqlStore {
@@ -228,6 +230,7 @@ impl MySqlStore {
             server_checked: Arc::new(OnceCell::new()),
             owns_pool: false,
             legacy: false,
+            wakeups: Arc::default(),
         }
     }
 
@@ -610,7 +613,10 @@ impl Store for MySqlStore {
             self.insert(&append, first).await
         };
         match inserted {
-            Ok(rows) if rows == append.events.len() as u64 => Ok(()),
+            Ok(rows) if rows == append.events.len() as u64 => {
+                self.wakeups.notify();
+                Ok(())
+            }
             Ok(_) => Err(conflict(&append)),
             Err(error) if is_duplicate_version(&error) => Err(conflict(&append)),
             Err(error) => Err(db_error(appending(&append), error)),
@@ -723,6 +729,10 @@ impl Store for MySqlStore {
             .await
             .map_err(|error| db_error(&operation, error))?;
         Ok(position.map_or(Cursor::START, Cursor::at))
+    }
+
+    fn wakeups(&self) -> Option<&Wakeups> {
+        Some(&self.wakeups)
     }
 
     shared_store_methods!(MySql, begin = "BEGIN");

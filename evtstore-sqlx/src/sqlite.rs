@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use evtstore::{Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Store};
+use evtstore::{Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Store, Wakeups};
 use sqlx::sqlite::SqliteArguments;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -94,6 +94,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     tables: Arc<Tables>,
     sql: Arc<Sql>,
+    /// Woken after each append through this store (and its clones).
+    wakeups: Arc<Wakeups>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -182,6 +184,7 @@ impl SqliteStore {
             pool,
             tables: Arc::new(tables),
             sql,
+            wakeups: Arc::default(),
         }
     }
 
@@ -312,7 +315,10 @@ impl Store for SqliteStore {
                 .bind(append.metadata)
         };
         match query.execute(&self.pool).await {
-            Ok(done) if done.rows_affected() == append.events.len() as u64 => Ok(()),
+            Ok(done) if done.rows_affected() == append.events.len() as u64 => {
+                self.wakeups.notify();
+                Ok(())
+            }
             Ok(_) => Err(conflict(&append)),
             Err(error) if is_version_conflict(&error, UNIQUE_VIOLATION) => Err(conflict(&append)),
             Err(error) => Err(db_error(appending(&append), error)),
@@ -391,6 +397,10 @@ impl Store for SqliteStore {
     // A projection's transaction takes the write lock at once: a deferred transaction that
     // reads and then writes fails with "database is locked", without waiting, when another
     // connection wrote in between.
+    fn wakeups(&self) -> Option<&Wakeups> {
+        Some(&self.wakeups)
+    }
+
     shared_store_methods!(Sqlite, begin = "BEGIN IMMEDIATE");
 }
 

@@ -33,6 +33,7 @@ mod handler;
 mod memory;
 mod retry;
 mod store;
+mod wakeup;
 
 #[doc(hidden)]
 pub mod doc_fixtures;
@@ -51,6 +52,7 @@ pub use crate::handler::{
 };
 pub use crate::memory::{MemoryStore, MemoryTransaction};
 pub use crate::store::{Claim, Claimed, MAX_LEASE, Replayed, Store};
+pub use crate::wakeup::Wakeups;
 
 /// Derives [`Aggregate`](trait@Aggregate) for the event enum of one stream, with a fold trait
 /// and a handler trait.

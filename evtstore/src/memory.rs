@@ -9,6 +9,7 @@ use crate::aggregate::Snapshot;
 use crate::error::Error;
 use crate::event::{Append, Cursor, ReadRow, RecordedEvent, UnreadableRow, row_cursor};
 use crate::store::{Claim, Claimed, MAX_LEASE, Store};
+use crate::wakeup::Wakeups;
 
 /// An in-memory [`Store`]. Clones share the same data; nothing survives the process.
 ///
@@ -22,6 +23,7 @@ use crate::store::{Claim, Claimed, MAX_LEASE, Store};
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
     inner: Arc<Mutex<Inner>>,
+    wakeups: Arc<Wakeups>,
 }
 
 #[derive(Debug, Default)]
@@ -174,7 +176,13 @@ impl Store for MemoryStore {
         }
         let indexes = inner.by_aggregate.entry(key).or_default();
         indexes.extend(first_index..first_index + append.events.len());
+        drop(inner);
+        self.wakeups.notify();
         Ok(())
+    }
+
+    fn wakeups(&self) -> Option<&Wakeups> {
+        Some(&self.wakeups)
     }
 
     async fn load(

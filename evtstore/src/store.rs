@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::aggregate::Snapshot;
 use crate::error::Error;
 use crate::event::{Append, Cursor, ReadRow, RecordedEvent};
+use crate::wakeup::Wakeups;
 
 /// Where events, bookmarks and snapshots live.
 ///
@@ -199,6 +200,14 @@ pub trait Store: Clone + Send + Sync + 'static {
         cursor: Cursor,
         lease: Duration,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// The store's wake-up signal, if it has one: handlers started on the store wait on it
+    /// between polls, so that an append wakes them at once ([`Wakeups`]). A store without one
+    /// (the default) is polled. A store sends a wake-up after each append it commits, and may
+    /// send more (for appends made by other processes, when it can learn of them).
+    fn wakeups(&self) -> Option<&Wakeups> {
+        None
+    }
 
     /// The store's open transaction handed to a transactional projection with each event
     /// (for the SQL stores, the backend's `sqlx::Transaction`). Dropping it rolls it back.

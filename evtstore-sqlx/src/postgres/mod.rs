@@ -11,7 +11,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use evtstore::{Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Store, row_cursor};
+use evtstore::{
+    Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Store, Wakeups, row_cursor,
+};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres, Row};
 
@@ -23,6 +25,7 @@ use crate::common::{
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 
 mod columns;
+mod listener;
 mod read_ahead;
 mod visibility;
 
@@ -112,6 +115,10 @@ pub struct PgStore {
     visibility_wait: Duration,
     gap_safe: bool,
     read_ahead: ReadAhead,
+    /// Woken after each append through this store, and by the listener for appends of any
+    /// process.
+    wakeups: Arc<Wakeups>,
+    listener: Arc<listener::Listener>,
 }
 
 impl fmt::Debug for PgStore {
@@ -158,6 +165,8 @@ impl PgStore {
             visibility_wait: DEFAULT_VISIBILITY_WAIT,
             gap_safe: true,
             read_ahead: ReadAhead::default(),
+            wakeups: Arc::default(),
+            listener: Arc::default(),
         }
     }
 
@@ -278,7 +287,11 @@ impl Store for PgStore {
         };
         let appended = query.execute(&self.pool).await;
         match appended {
-            Ok(done) if done.rows_affected() == append.events.len() as u64 => Ok(()),
+            Ok(done) if done.rows_affected() == append.events.len() as u64 => {
+                // Handlers of this process need not wait for the notification's round trip.
+                self.wakeups.notify();
+                Ok(())
+            }
             Ok(_) => Err(conflict(&append)),
             Err(error) if is_version_conflict(&error, UNIQUE_VIOLATION) => Err(conflict(&append)),
             Err(error) => Err(db_error(appending(&append), error)),
@@ -421,6 +434,14 @@ impl Store for PgStore {
                 return Ok(last);
             }
         }
+    }
+
+    /// Also starts (once) the listener that wakes this store's handlers for appends of
+    /// other processes.
+    fn wakeups(&self) -> Option<&Wakeups> {
+        self.listener
+            .start(&self.pool, self.tables.events(), &self.wakeups);
+        Some(&self.wakeups)
     }
 
     shared_store_methods!(Postgres, begin = "BEGIN");

@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::handler::lane::{Lane, LaneState};
 use crate::handler::{BookmarkHome, EventHandler};
 use crate::store::Store;
+use crate::wakeup::{WakeupReceiver, Wakeups};
 
 /// A handler started with [`EventHandler::start`](crate::EventHandler::start).
 ///
@@ -83,15 +84,23 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
 
     async fn run_lane_until_stopped(&self, lane: &Lane, mut stop: watch::Receiver<bool>) {
         let mut next_run = Instant::now();
+        let mut backing_off = false;
+        // Subscribed before the first run: an append during any run wakes the next wait.
+        let mut wakeups = self.inner.store.wakeups().map(Wakeups::subscribe);
         while !*stop.borrow() {
-            let wake_at = {
+            let wake = {
                 let mut state = lane.state.lock().await;
-                self.wake(lane, &mut state, &stop, &mut next_run).await
+                self.wake(lane, &mut state, &stop, &mut next_run, &mut backing_off)
+                    .await
             };
-            // Sleep, but wake at once on stop.
+            // Sleep, but wake at once on stop, and on an append when the lane is ready to run
+            // (a runner backing off after an error, or standing by for a claim another runner
+            // holds, keeps its own pace: a busy stream must not turn it into a hot loop).
+            let ready = wake.holding && !wake.backing_off;
             tokio::select! {
-                () = tokio::time::sleep_until(wake_at.into()) => {}
+                () = tokio::time::sleep_until(wake.at.into()) => {}
                 _ = stop.changed() => {}
+                () = woken(wakeups.as_mut()), if ready => next_run = Instant::now(),
             }
         }
         // Hand over at once instead of making the next runner wait for the lease.
@@ -112,6 +121,26 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
         state: &mut LaneState,
         stop: &watch::Receiver<bool>,
         next_run: &mut Instant,
+        backing_off: &mut bool,
+    ) -> Wake {
+        let at = self.wake_at(lane, state, stop, next_run, backing_off).await;
+        let claims = self.inner.settings.bookmark_home == BookmarkHome::Store;
+        Wake {
+            at,
+            holding: !claims || state.held.is_some(),
+            backing_off: *backing_off,
+        }
+    }
+
+    /// [`wake`](Self::wake)'s work: when to wake next; `backing_off` tells whether the next
+    /// run waits out an error back-off.
+    async fn wake_at(
+        &self,
+        lane: &Lane,
+        state: &mut LaneState,
+        stop: &watch::Receiver<bool>,
+        next_run: &mut Instant,
+        backing_off: &mut bool,
     ) -> Instant {
         let settings = &self.inner.settings;
         let claims = settings.bookmark_home == BookmarkHome::Store;
@@ -137,10 +166,12 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
         if Instant::now() < *next_run {
             return renewal_due(state, settings.renew_every(), *next_run);
         }
+        *backing_off = false;
         let pause = match self.run_catching_panics(lane, state, stop).await {
             Ok((0, _)) => settings.idle_poll,
             Ok(_) => Duration::ZERO,
             Err(error) => {
+                *backing_off = true;
                 self.report(&error);
                 if claims && state.held.is_none() {
                     // The claim was taken over: stand by like any other runner.
@@ -221,6 +252,24 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
             bookmark: lane.bookmark.clone(),
             message,
         })
+    }
+}
+
+/// What a lane's runner does next: wake at `at`, unless a wake-up comes first and the lane is
+/// ready for it.
+struct Wake {
+    at: Instant,
+    /// Whether the lane may run now: it holds its claim (or needs none).
+    holding: bool,
+    /// Whether the next run waits out an error back-off.
+    backing_off: bool,
+}
+
+/// Waits for a wake-up of the store, forever when it sends none.
+async fn woken(wakeups: Option<&mut WakeupReceiver>) {
+    match wakeups {
+        Some(wakeups) => wakeups.woken().await,
+        None => std::future::pending().await,
     }
 }
 

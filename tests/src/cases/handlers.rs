@@ -498,3 +498,32 @@ pub(crate) async fn wait_until(done: impl Fn() -> bool) {
     }
     panic!("condition not reached within 10 s");
 }
+
+/// A started handler whose idle poll is a minute handles a new event at once: the store wakes
+/// it on append (the bound below is far under the poll, and far over the wake-up's
+/// milliseconds).
+pub async fn started_handler_wakes_on_append<S: Store>(store: S) {
+    let domain = Domain::new(store.clone());
+    let model = domain
+        .handler("woken", PostsModel::default())
+        .stream::<UserEvent>()
+        .idle_poll(Duration::from_secs(60))
+        .build();
+    let running = model.start();
+    create_users(&domain, &["a"]).await;
+    wait_until(|| model.model().seen().len() == 1).await;
+    // The runner is idle now, for a minute unless woken.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let appended = std::time::Instant::now();
+    create_users(&domain, &["b"]).await;
+    let bound = Duration::from_secs(3);
+    while model.model().seen().len() < 2 {
+        assert!(
+            appended.elapsed() < bound,
+            "the append did not wake the handler within {bound:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    running.stop().await;
+    assert_eq!(model.model().seen_ids(), ["a", "b"]);
+}

@@ -60,3 +60,26 @@ CREATE TABLE IF NOT EXISTS "{snapshots}" (
     "state" TEXT NOT NULL,
     PRIMARY KEY ("stream", "aggregate_id")
 )
+;
+-- Wake-ups across processes: every statement that inserts events (this library's appends and
+-- any other writer's) notifies the channel `evtstore_{events}` with the table's schema and
+-- name, so that tailing handlers of every process on the database wake at once. A
+-- notification is sent when the inserting transaction commits, and only then.
+CREATE OR REPLACE FUNCTION "{events}_wake"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('evtstore_{events}', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME);
+    RETURN NULL;
+END
+$$
+;
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_trigger
+        WHERE tgname = '{events}_wake' AND tgrelid = to_regclass('"{events}"')
+    ) THEN
+        CREATE TRIGGER "{events}_wake" AFTER INSERT ON "{events}"
+            FOR EACH STATEMENT EXECUTE FUNCTION "{events}_wake"();
+    END IF;
+END
+$$

@@ -12,3 +12,5 @@ SELECT to_regclass('"{events}"') IS NOT NULL
    AND (SELECT COUNT(*) FROM pg_attribute
         WHERE attrelid = to_regclass('"{bookmarks}"') AND NOT attisdropped
           AND attname IN ('txid', 'lease_until')) = 2
+   AND EXISTS (SELECT 1 FROM pg_trigger
+               WHERE tgname = '{events}_wake' AND tgrelid = to_regclass('"{events}"'))
