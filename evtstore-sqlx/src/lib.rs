@@ -257,6 +257,10 @@ impl Store for SqlStore {
         dispatch!(self, store => store.append(append).await)
     }
 
+    async fn claim_holder(&self, name: &str) -> Result<Option<evtstore::ClaimHolder>, Error> {
+        dispatch!(self, store => store.claim_holder(name).await)
+    }
+
     fn wakeups(&self) -> Option<&evtstore::Wakeups> {
         dispatch!(self, store => store.wakeups())
     }

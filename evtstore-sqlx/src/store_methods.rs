@@ -30,6 +30,7 @@ pub(crate) struct SharedSql {
     pub(crate) claim_read: Arc<str>,
     pub(crate) claim_renew: Arc<str>,
     pub(crate) claim_release: Arc<str>,
+    pub(crate) claim_holder: Arc<str>,
     /// A plain handler's fenced bookmark write, on its own.
     pub(crate) bookmark_fenced: Arc<str>,
     /// A projection's fenced bookmark write, in its transaction.
@@ -95,6 +96,12 @@ macro_rules! shared_sql_files {
                 $backend,
                 "/claim_release.sql"
             )),
+            claim_holder: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/sql/",
+                $backend,
+                "/claim_holder.sql"
+            )),
             bookmark_fenced: include_str!(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/src/sql/",
@@ -125,6 +132,7 @@ pub(crate) struct SharedSqlFiles {
     pub(crate) claim_read: &'static str,
     pub(crate) claim_renew: &'static str,
     pub(crate) claim_release: &'static str,
+    pub(crate) claim_holder: &'static str,
     pub(crate) bookmark_fenced: &'static str,
     pub(crate) bookmark_fenced_in_transaction: &'static str,
 }
@@ -142,6 +150,7 @@ impl SharedSql {
             claim_read: render(files.claim_read),
             claim_renew: render(files.claim_renew),
             claim_release: render(files.claim_release),
+            claim_holder: render(files.claim_holder),
             bookmark_fenced: render(files.bookmark_fenced),
             bookmark_fenced_in_transaction: render(files.bookmark_fenced_in_transaction),
         }
@@ -372,6 +381,26 @@ macro_rules! shared_store_methods {
                     )
                 })?;
             Ok(())
+        }
+
+        async fn claim_holder(
+            &self,
+            name: &str,
+        ) -> Result<Option<::evtstore::ClaimHolder>, ::evtstore::Error> {
+            let row: Option<(String, i64, i64)> =
+                ::sqlx::query_as($crate::store_methods::sql(&self.sql.shared.claim_holder))
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|error| {
+                        $crate::common::db_error(
+                            format_args!("reading the claim on `{name}`"),
+                            error,
+                        )
+                    })?;
+            Ok(row.and_then(|(owner, epoch, left)| {
+                ::evtstore::ClaimHolder::held(owner, epoch, left)
+            }))
         }
 
         async fn set_claimed_bookmark(

@@ -48,10 +48,10 @@ pub use crate::event::{
 };
 pub use crate::handler::{
     BatchReport, DEFAULT_LEASE, EventHandler, HandledBy, HandlerBuilder, HandlerHandle,
-    HandlerOptions, HandlerResult, ProjectedBy, Segment,
+    HandlerOptions, HandlerResult, HandlerStatus, ProjectedBy, Segment,
 };
 pub use crate::memory::{MemoryStore, MemoryTransaction};
-pub use crate::store::{Claim, Claimed, MAX_LEASE, Replayed, Store};
+pub use crate::store::{Claim, ClaimHolder, Claimed, MAX_LEASE, Replayed, Store};
 pub use crate::wakeup::Wakeups;
 
 /// Derives [`Aggregate`](trait@Aggregate) for the event enum of one stream, with a fold trait

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::aggregate::Snapshot;
 use crate::error::Error;
 use crate::event::{Append, Cursor, ReadRow, RecordedEvent, UnreadableRow, row_cursor};
-use crate::store::{Claim, Claimed, MAX_LEASE, Store};
+use crate::store::{Claim, ClaimHolder, Claimed, MAX_LEASE, Store};
 use crate::wakeup::Wakeups;
 
 /// An in-memory [`Store`]. Clones share the same data; nothing survives the process.
@@ -320,6 +320,23 @@ impl Store for MemoryStore {
             row.owner = None;
         }
         Ok(())
+    }
+
+    async fn claim_holder(&self, name: &str) -> Result<Option<ClaimHolder>, Error> {
+        let inner = self.lock();
+        let now = Instant::now();
+        Ok(inner.claims.get(name).and_then(|row| {
+            let owner = row.owner.clone()?;
+            let left = row
+                .until
+                .checked_duration_since(now)
+                .filter(|left| !left.is_zero())?;
+            Some(ClaimHolder {
+                owner,
+                epoch: row.epoch,
+                lease_left: left,
+            })
+        }))
     }
 
     async fn set_claimed_bookmark(

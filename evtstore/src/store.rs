@@ -188,6 +188,16 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// [`Error::Database`] when the store cannot be written.
     fn release_claim(&self, claim: &Claim) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// Who holds the claim `name` now, if anyone: for health checks and operators, from any
+    /// process. A claim let go, or whose lease has run out, is held by nobody.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the store cannot be read.
+    fn claim_holder(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<ClaimHolder>, Error>> + Send;
+
     /// Stores the bookmark of a claim and extends its lease, in one atomic step that succeeds
     /// only while the claim is still this runner's (same owner, same epoch).
     ///
@@ -295,6 +305,34 @@ pub struct Claim {
     pub owner: String,
     /// The fencing token of this grant.
     pub epoch: i64,
+}
+
+/// Who holds a claim, as [`Store::claim_holder`] reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimHolder {
+    /// The holder's owner name: the process id and a random part
+    /// ([`EventHandler::owner`](crate::EventHandler::owner)).
+    pub owner: String,
+    /// The epoch of its grant.
+    pub epoch: i64,
+    /// How long its lease still runs unless renewed, on the store's clock.
+    pub lease_left: Duration,
+}
+
+impl ClaimHolder {
+    /// The holder of a claim row read as (owner, epoch, milliseconds of lease left): `None`
+    /// when the row names nobody or its lease has run out. For store implementations.
+    #[must_use]
+    pub fn held(owner: String, epoch: i64, lease_left_millis: i64) -> Option<Self> {
+        let left = u64::try_from(lease_left_millis)
+            .ok()
+            .filter(|&left| left > 0)?;
+        (!owner.is_empty()).then(|| ClaimHolder {
+            owner,
+            epoch,
+            lease_left: Duration::from_millis(left),
+        })
+    }
 }
 
 /// A granted claim and the bookmark stored under it, read in the same step.

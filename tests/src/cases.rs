@@ -4,6 +4,7 @@ pub mod claims;
 pub mod commands;
 pub mod concurrency;
 pub mod handlers;
+pub mod health;
 pub mod poison;
 pub mod projections;
 pub mod segments;

@@ -25,6 +25,9 @@ pub(crate) struct Lane {
     pub(crate) has_slot: AtomicBool,
     /// Holding the lock also keeps two runs of this lane from overlapping in this process.
     pub(crate) state: Mutex<LaneState>,
+    /// When an event of this lane was last handled here; outside `state`, so that a status
+    /// query does not wait for a run in progress.
+    last_handled: std::sync::Mutex<Option<std::time::SystemTime>>,
 }
 
 impl Lane {
@@ -34,7 +37,25 @@ impl Lane {
             segment,
             has_slot: AtomicBool::new(false),
             state: Mutex::new(LaneState::default()),
+            last_handled: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Notes that events of this lane were handled just now.
+    pub(crate) fn handled_now(&self) {
+        *self
+            .last_handled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(std::time::SystemTime::now());
+    }
+
+    /// When events of this lane were last handled here.
+    pub(crate) fn last_handled(&self) -> Option<std::time::SystemTime> {
+        *self
+            .last_handled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -50,6 +50,7 @@ mod lane;
 mod pages;
 mod runner;
 mod segment;
+mod status;
 
 use std::fmt;
 use std::sync::Arc;
@@ -63,6 +64,7 @@ pub use crate::handler::dispatch::{HandledBy, HandlerResult, ProjectedBy};
 use crate::handler::lane::Lane;
 pub use crate::handler::runner::HandlerHandle;
 pub use crate::handler::segment::Segment;
+pub use crate::handler::status::HandlerStatus;
 use crate::store::Store;
 
 /// A named reader of one or more streams. Cheap to clone; clones share the model, the

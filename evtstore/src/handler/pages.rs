@@ -126,6 +126,9 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
             };
             fetched += page_len;
             handled += settled.handled;
+            if settled.handled > 0 {
+                lane.handled_now();
+            }
             if settled.reached > cursor && !settled.uncertain {
                 cursor = settled.reached;
                 state.position = Some(cursor);
