@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::error::Error;
 use crate::event::{Cursor, ReadRow, UnreadableRow, row_cursor};
@@ -74,56 +75,71 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
             }
             let last = row_cursor(&page[page.len() - 1]);
             let page_len = page.len();
-            let (settled, next, written) = if inner.transactional {
-                // Projected pages are handled, committed and only then is the next one read:
-                // a store whose pool has one connection (SQLite in memory) would otherwise
-                // wait for the connection the transaction holds.
-                let mut transaction = inner.store.begin().await?;
-                let progress = self.handle_page(lane, page, Some(&mut transaction)).await;
-                let sent = Instant::now();
-                let settled = self
-                    .settle_transaction(lane, claim, cursor, transaction, progress)
-                    .await;
-                if settled.reached > cursor {
-                    state.renewed(sent);
-                }
-                if settled.uncertain {
-                    // A commit whose outcome is unknown (the connection went away while it
-                    // ran): the stored bookmark says whether it went through, once that
-                    // commit has ended (see `starting_cursor`).
-                    state.position = None;
-                    state.commit_unknown = true;
-                }
-                let next = match settled.failure {
-                    None => {
-                        inner
-                            .store
-                            .read(&inner.streams, last, settings.page_size)
-                            .await
+            // One span per page (not per event): cheap enough to leave on at INFO. Its
+            // duration is the page's, handled and stored (or committed).
+            let batch = tracing::info_span!(
+                "handler batch",
+                handler = %inner.name,
+                segment = lane.segment.map(|segment| segment.index()),
+                transactional = inner.transactional,
+                events = page_len,
+                handled = tracing::field::Empty,
+            );
+            let (settled, next, written) = async {
+                if inner.transactional {
+                    // Projected pages are handled, committed and only then is the next one read:
+                    // a store whose pool has one connection (SQLite in memory) would otherwise
+                    // wait for the connection the transaction holds.
+                    let mut transaction = inner.store.begin().await?;
+                    let progress = self.handle_page(lane, page, Some(&mut transaction)).await;
+                    let sent = Instant::now();
+                    let settled = self
+                        .settle_transaction(lane, claim, cursor, transaction, progress)
+                        .await;
+                    if settled.reached > cursor {
+                        state.renewed(sent);
                     }
-                    Some(_) => Ok(Vec::new()),
-                };
-                (settled, next, Ok(false))
-            } else {
-                let sent = Instant::now();
-                // Read the next page while this one is handled, and store the bookmark of the
-                // one before: catching up costs two round trips per page less.
-                let (progress, next, written) = tokio::join!(
-                    self.handle_page(lane, page, None),
-                    inner.store.read(&inner.streams, last, settings.page_size),
-                    self.write_bookmark(claim, unwritten.take()),
-                );
-                if let Ok(true) = written {
-                    state.renewed(sent);
+                    if settled.uncertain {
+                        // A commit whose outcome is unknown (the connection went away while it
+                        // ran): the stored bookmark says whether it went through, once that
+                        // commit has ended (see `starting_cursor`).
+                        state.position = None;
+                        state.commit_unknown = true;
+                    }
+                    let next = match settled.failure {
+                        None => {
+                            inner
+                                .store
+                                .read(&inner.streams, last, settings.page_size)
+                                .await
+                        }
+                        Some(_) => Ok(Vec::new()),
+                    };
+                    Ok::<_, Error>((settled, next, Ok(false)))
+                } else {
+                    let sent = Instant::now();
+                    // Read the next page while this one is handled, and store the bookmark of the
+                    // one before: catching up costs two round trips per page less.
+                    let (progress, next, written) = tokio::join!(
+                        self.handle_page(lane, page, None),
+                        inner.store.read(&inner.streams, last, settings.page_size),
+                        self.write_bookmark(claim, unwritten.take()),
+                    );
+                    if let Ok(true) = written {
+                        state.renewed(sent);
+                    }
+                    let settled = Settled {
+                        reached: progress.reached,
+                        handled: progress.handled,
+                        failure: progress.failure,
+                        uncertain: false,
+                    };
+                    Ok((settled, next, written))
                 }
-                let settled = Settled {
-                    reached: progress.reached,
-                    handled: progress.handled,
-                    failure: progress.failure,
-                    uncertain: false,
-                };
-                (settled, next, written)
-            };
+            }
+            .instrument(batch.clone())
+            .await?;
+            batch.record("handled", settled.handled);
             fetched += page_len;
             handled += settled.handled;
             if settled.handled > 0 {
