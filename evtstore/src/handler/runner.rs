@@ -38,7 +38,28 @@ impl HandlerHandle {
     }
 
     /// Stops the handler: it finishes the page in flight, stores its bookmark, lets its claims
-    /// go (so that another process takes over at once), and ends. Returns once it has ended.
+    /// go, and ends. Returns once it has ended. Another process's runner standing by takes
+    /// the claim at its next claim poll (the idle poll, at most a third of the lease) instead
+    /// of waiting for the lease to run out.
+    ///
+    /// Wired to Ctrl-C (and, in a service, SIGTERM), so that a deploy hands the handler over
+    /// without waiting for the lease and without handling a page twice:
+    ///
+    /// ```no_run
+    /// # use evtstore::doc_fixtures::UserEvent;
+    /// # use evtstore::{EventMeta, HandledBy, HandlerResult};
+    /// # struct Names;
+    /// # impl HandledBy<Names> for UserEvent {
+    /// #     async fn dispatch(_: &Names, _: &str, _: &Self, _: &EventMeta) -> HandlerResult { Ok(()) }
+    /// # }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let domain = evtstore::Domain::new(evtstore::MemoryStore::new());
+    /// let names = domain.handler("names", Names).stream::<UserEvent>().build();
+    /// let running = names.start();
+    /// tokio::signal::ctrl_c().await.expect("cannot listen for Ctrl-C");
+    /// running.stop().await; // the page in flight is finished and its bookmark stored
+    /// # });
+    /// ```
     ///
     /// A panic of the model does not end the task (it is reported through the error hook as
     /// [`Error::HandlerPanicked`](crate::Error::HandlerPanicked)); a panic that did end it, such
