@@ -51,8 +51,10 @@ pub trait Store: Clone + Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<ReadRow>, Error>> + Send;
 
-    /// The cursor of the last event of the given streams, or [`Cursor::START`] when they are
-    /// empty. Tailing handlers start here.
+    /// The cursor of the last committed event of the given streams, or [`Cursor::START`] when
+    /// they are empty: the true end of history, also when a store's gap-safe reads still hold
+    /// that event back (PostgreSQL, behind an older transaction still running). Tailing
+    /// handlers start here.
     ///
     /// # Errors
     /// [`Error::Database`] when the store cannot be read.

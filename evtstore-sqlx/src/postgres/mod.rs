@@ -16,6 +16,7 @@ use evtstore::{
 };
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres, Row};
+use tracing::Instrument;
 
 use crate::Tables;
 use crate::common::{
@@ -31,7 +32,10 @@ mod visibility;
 
 use columns::{check_event_columns, check_replay_columns, decode_read_rows, decode_rows};
 use read_ahead::ReadAhead;
-use visibility::{Bound, DEFAULT_VISIBILITY_WAIT, Waiter};
+use visibility::{
+    Bound, DEFAULT_HELD_BACK_REPORT, DEFAULT_VISIBILITY_WAIT, HeldBackEpisodes, Waiter,
+    report_held_back,
+};
 
 /// PostgreSQL's SQLSTATE for a unique violation.
 const UNIQUE_VIOLATION: &str = "23505";
@@ -119,6 +123,8 @@ pub struct PgStore {
     /// process.
     wakeups: Arc<Wakeups>,
     listener: Arc<listener::Listener>,
+    held_back: Arc<HeldBackEpisodes>,
+    held_back_report: Duration,
 }
 
 impl fmt::Debug for PgStore {
@@ -167,6 +173,8 @@ impl PgStore {
             read_ahead: ReadAhead::default(),
             wakeups: Arc::default(),
             listener: Arc::default(),
+            held_back: Arc::default(),
+            held_back_report: DEFAULT_HELD_BACK_REPORT,
         }
     }
 
@@ -189,6 +197,16 @@ impl PgStore {
     #[must_use]
     pub fn with_visibility_wait(mut self, wait: Duration) -> Self {
         self.visibility_wait = wait;
+        self
+    }
+
+    /// How long reads may be held back by one old transaction before it is reported (default
+    /// 1 s): a warning through `tracing` with the blocking backend's pid, database, state and
+    /// transaction age, once per such episode. PostgreSQL's snapshot bound is cluster-wide, so
+    /// the transaction may be in any database of the server.
+    #[must_use]
+    pub fn with_held_back_report(mut self, after: Duration) -> Self {
+        self.held_back_report = after;
         self
     }
 
@@ -258,13 +276,12 @@ impl PgStore {
             .await
             .map_err(|error| db_error(operation, error))
     }
-}
 
-impl Store for PgStore {
-    async fn append(&self, append: Append<'_>) -> Result<(), Error> {
+    /// [`Store::append`], inside its span.
+    async fn append_in_span(&self, append: &Append<'_>) -> Result<(), Error> {
         check_name("stream", append.stream, MAX_NAME_CHARS)?;
         check_name("aggregate id", append.aggregate_id, MAX_NAME_CHARS)?;
-        let Some(first) = first_version(&append)? else {
+        let Some(first) = first_version(append)? else {
             return Ok(());
         };
         let query = if let [event] = append.events {
@@ -292,13 +309,14 @@ impl Store for PgStore {
                 self.wakeups.notify();
                 Ok(())
             }
-            Ok(_) => Err(conflict(&append)),
-            Err(error) if is_version_conflict(&error, UNIQUE_VIOLATION) => Err(conflict(&append)),
-            Err(error) => Err(db_error(appending(&append), error)),
+            Ok(_) => Err(conflict(append)),
+            Err(error) if is_version_conflict(&error, UNIQUE_VIOLATION) => Err(conflict(append)),
+            Err(error) => Err(db_error(appending(append), error)),
         }
     }
 
-    async fn load(
+    /// [`Store::load`], inside its span.
+    async fn load_in_span(
         &self,
         stream: &str,
         aggregate_id: &str,
@@ -314,6 +332,40 @@ impl Store for PgStore {
             .map_err(|error| db_error(&operation, error))?;
         decode_rows(&rows, (stream, aggregate_id), &operation)
     }
+}
+
+impl Store for PgStore {
+    async fn append(&self, append: Append<'_>) -> Result<(), Error> {
+        // DEBUG: one span per statement is detail under the command's INFO span.
+        let span = tracing::debug_span!(
+            "evtstore.append",
+            stream = append.stream,
+            aggregate_id = append.aggregate_id,
+            events = append.events.len(),
+        );
+        self.append_in_span(&append).instrument(span).await
+    }
+
+    async fn load(
+        &self,
+        stream: &str,
+        aggregate_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        let span = tracing::debug_span!(
+            "evtstore.load",
+            stream,
+            aggregate_id,
+            after_version,
+            events = tracing::field::Empty,
+        );
+        let events = self
+            .load_in_span(stream, aggregate_id, after_version)
+            .instrument(span.clone())
+            .await?;
+        span.record("events", events.len());
+        Ok(events)
+    }
 
     async fn replay<F>(
         &self,
@@ -321,11 +373,19 @@ impl Store for PgStore {
         aggregate_id: &str,
         after_version: u64,
         snapshot_tag: Option<&str>,
-        visit: F,
+        mut visit: F,
     ) -> Result<(), Error>
     where
         F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
     {
+        let span = tracing::debug_span!(
+            "evtstore.replay",
+            stream,
+            aggregate_id,
+            after_version,
+            snapshot = tracing::field::Empty,
+            events = tracing::field::Empty,
+        );
         let rows = sqlx::query(sql(&self.sql.replay))
             .bind(stream)
             .bind(aggregate_id)
@@ -336,7 +396,20 @@ impl Store for PgStore {
             stream,
             aggregate_id,
         };
-        visit_replayed(rows, Some(check_replay_columns), &operation, visit).await
+        let (mut snapshot, mut events) = (false, 0_usize);
+        let counting = |item: Replayed<'_>| {
+            match item {
+                Replayed::Snapshot { .. } => snapshot = true,
+                Replayed::Event { .. } => events += 1,
+            }
+            visit(item)
+        };
+        let replayed = visit_replayed(rows, Some(check_replay_columns), &operation, counting)
+            .instrument(span.clone())
+            .await;
+        span.record("snapshot", snapshot);
+        span.record("events", events);
+        replayed
     }
 
     async fn read(
@@ -407,6 +480,9 @@ impl Store for PgStore {
             }
             events.sort_by_key(row_cursor);
             if events.len() >= limit || !waiter.wait_for(bound, self.gap_safe).await {
+                if let Some(xmin) = self.held_back.observe(bound, self.held_back_report) {
+                    report_held_back(&self.pool, xmin, streams).await;
+                }
                 return Ok(events);
             }
         }
@@ -414,26 +490,20 @@ impl Store for PgStore {
 
     async fn last_cursor(&self, streams: &[&str]) -> Result<Cursor, Error> {
         let operation = format!("finding the end of {streams:?}");
-        let mut waiter = Waiter::new(self.visibility_wait);
-        loop {
-            let row = sqlx::query(sql(&self.sql.last_cursor))
-                .bind(streams)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(|error| db_error(&operation, error))?;
-            let get = |index| {
-                row.try_get::<Option<i64>, _>(index)
-                    .map_err(|error| db_error(&operation, error))
-            };
-            let last = match (get(0)?, get(1)?) {
-                (Some(commit), Some(position)) => Cursor { commit, position },
-                _ => Cursor::START,
-            };
-            let bound = Bound::of(Some(&row), 2, &operation)?;
-            if !waiter.wait_for(bound, self.gap_safe).await {
-                return Ok(last);
-            }
-        }
+        // No visibility wait: the true end is what is committed now, held back or not.
+        let row = sqlx::query(sql(&self.sql.last_cursor))
+            .bind(streams)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|error| db_error(&operation, error))?;
+        let get = |index| {
+            row.try_get::<Option<i64>, _>(index)
+                .map_err(|error| db_error(&operation, error))
+        };
+        Ok(match (get(0)?, get(1)?) {
+            (Some(commit), Some(position)) => Cursor { commit, position },
+            _ => Cursor::START,
+        })
     }
 
     /// Also starts (once) the listener that wakes this store's handlers for appends of

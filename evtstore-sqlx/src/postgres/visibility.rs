@@ -90,3 +90,87 @@ impl Waiter {
         true
     }
 }
+
+/// See [`PgStore::with_held_back_report`](super::PgStore::with_held_back_report).
+pub(super) const DEFAULT_HELD_BACK_REPORT: Duration = Duration::from_secs(1);
+
+/// The backend whose transaction is the oldest still running (the snapshot's xmin, as a
+/// 32-bit xid in `pg_stat_activity`), anywhere on the cluster.
+const BLOCKER: &str = "SELECT pid, COALESCE(datname::text, ''), COALESCE(state, ''), \
+     COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - xact_start)::float8, 0) \
+     FROM pg_stat_activity \
+     WHERE backend_xid IS NOT NULL AND backend_xid::text::bigint = $1 % 4294967296 \
+     LIMIT 1";
+
+/// Episodes of reads held back by one old transaction: each is reported once, when it has
+/// lasted longer than the threshold, not on every read.
+#[derive(Debug, Default)]
+pub(super) struct HeldBackEpisodes(std::sync::Mutex<Option<Episode>>);
+
+#[derive(Debug)]
+struct Episode {
+    xmin: i64,
+    since: Instant,
+    reported: bool,
+}
+
+impl HeldBackEpisodes {
+    /// Notes what a read saw at its end; returns the xmin to report when the episode it
+    /// belongs to has just become due (held back for `threshold` and not reported yet).
+    pub(super) fn observe(&self, bound: Bound, threshold: Duration) -> Option<i64> {
+        let mut episode = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if bound.held_back.is_none() {
+            *episode = None;
+            return None;
+        }
+        let current = match &mut *episode {
+            Some(current) if current.xmin == bound.xmin => current,
+            other => other.insert(Episode {
+                xmin: bound.xmin,
+                since: Instant::now(),
+                reported: false,
+            }),
+        };
+        if current.reported || current.since.elapsed() < threshold {
+            return None;
+        }
+        current.reported = true;
+        Some(current.xmin)
+    }
+}
+
+/// Reports, through `tracing`, the transaction that holds reads back: its backend's pid,
+/// database, state and age. A failure to find it is reported too (it may be a prepared
+/// transaction, or have just ended).
+pub(super) async fn report_held_back(pool: &sqlx::PgPool, xmin: i64, streams: &[&str]) {
+    let blocker: Result<Option<(i32, String, String, f64)>, sqlx::Error> = sqlx::query_as(BLOCKER)
+        .bind(xmin)
+        .fetch_optional(pool)
+        .await;
+    match blocker {
+        Ok(Some((pid, database, state, age))) => tracing::warn!(
+            pid,
+            database = %database,
+            state = %state,
+            transaction_age_secs = age,
+            xmin,
+            ?streams,
+            "committed events are held back from handlers by an old transaction still running \
+             (PostgreSQL's snapshot xmin is cluster-wide): end it to let them through"
+        ),
+        Ok(None) => tracing::warn!(
+            xmin,
+            ?streams,
+            "committed events are held back by an old transaction that no backend shows \
+             (a prepared transaction?)"
+        ),
+        Err(error) => tracing::warn!(
+            xmin,
+            %error,
+            "committed events are held back by an old transaction; it cannot be looked up"
+        ),
+    }
+}

@@ -1,16 +1,14 @@
--- The last event a reader may safely read (see read.sql), then the bound and the newest txid
--- of committed events held back by an older transaction still running. Always one row.
-WITH bound AS (
-    SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin
-), last AS (
+-- The true end of the streams: the last committed event visible now, also when an older
+-- transaction still running holds it back from gap-safe reads (see read.sql). A handler that
+-- tails starts here: every event committed before the start is history, and so is an event
+-- of a transaction older than that last one which was still running at the start. Always one
+-- row (NULLs for empty streams).
+SELECT last."txid"::text::bigint, last."position"
+FROM (SELECT 1) AS one
+LEFT JOIN (
     SELECT "txid", "position"
     FROM "{events}"
-    WHERE "stream" = ANY($1) AND "txid" < (SELECT xmin FROM bound)
+    WHERE "stream" = ANY($1)
     ORDER BY "txid" DESC, "position" DESC
     LIMIT 1
-)
-SELECT last."txid"::text::bigint, last."position",
-       (SELECT xmin FROM bound)::text::bigint,
-       (SELECT MAX("txid") FROM "{events}"
-        WHERE "txid" >= (SELECT xmin FROM bound) AND "stream" = ANY($1))::text::bigint
-FROM (SELECT 1) AS one LEFT JOIN last ON true
+) AS last ON true
