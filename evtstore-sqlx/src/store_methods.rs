@@ -398,9 +398,8 @@ macro_rules! shared_store_methods {
                             error,
                         )
                     })?;
-            Ok(row.and_then(|(owner, epoch, left)| {
-                ::evtstore::ClaimHolder::held(owner, epoch, left)
-            }))
+            Ok(row
+                .and_then(|(owner, epoch, left)| ::evtstore::ClaimHolder::held(owner, epoch, left)))
         }
 
         async fn set_claimed_bookmark(

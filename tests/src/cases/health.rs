@@ -14,11 +14,16 @@ pub async fn status_shows_lag_holder_and_last_handled<S: Store>(store: S) {
     create_users(&domain, &["a", "b", "c"]).await;
     let streams = ["posts", "users"];
     let model = posts_model(&domain, "model", HandlerOptions::default());
-    let before = HandlerStatus::read(&store, "model", &streams).await.unwrap();
+    let before = HandlerStatus::read(&store, "model", &streams)
+        .await
+        .unwrap();
     assert_eq!(before.position, None);
     assert_eq!(before.behind, 3);
     assert_eq!(before.holder, None);
-    assert_eq!(before.last_cursor, store.last_cursor(&streams).await.unwrap());
+    assert_eq!(
+        before.last_cursor,
+        store.last_cursor(&streams).await.unwrap()
+    );
     assert_eq!(model.status().await.unwrap(), [before]);
 
     assert_eq!(model.run_once().await.unwrap(), 3);
@@ -28,7 +33,9 @@ pub async fn status_shows_lag_holder_and_last_handled<S: Store>(store: S) {
     assert!(after.last_handled.is_some());
     assert_eq!(after.holder, None, "run_once lets go of its claim");
     create_users(&domain, &["d"]).await;
-    let from_elsewhere = HandlerStatus::read(&store, "model", &streams).await.unwrap();
+    let from_elsewhere = HandlerStatus::read(&store, "model", &streams)
+        .await
+        .unwrap();
     assert_eq!(from_elsewhere.behind, 1);
     assert_eq!(from_elsewhere.last_handled, None);
 
@@ -39,12 +46,19 @@ pub async fn status_shows_lag_holder_and_last_handled<S: Store>(store: S) {
         .build();
     let running = runner.start();
     wait_until(|| runner.model().seen().len() == 1).await;
-    let held = HandlerStatus::read(&store, "model", &["users"]).await.unwrap();
+    let held = HandlerStatus::read(&store, "model", &["users"])
+        .await
+        .unwrap();
     let holder = held.holder.expect("a started runner holds the claim");
     assert_eq!(holder.owner, runner.owner());
     assert!(holder.lease_left > Duration::ZERO && holder.lease_left <= evtstore::DEFAULT_LEASE);
     running.stop().await;
-    let stopped = HandlerStatus::read(&store, "model", &["users"]).await.unwrap();
-    assert_eq!(stopped.holder, None, "a stopped runner lets go of its claim");
+    let stopped = HandlerStatus::read(&store, "model", &["users"])
+        .await
+        .unwrap();
+    assert_eq!(
+        stopped.holder, None,
+        "a stopped runner lets go of its claim"
+    );
     assert_eq!(stopped.behind, 0);
 }
