@@ -26,6 +26,7 @@ use sqlx::mysql::{
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Connection, Executor};
 use tokio::sync::OnceCell;
+use tracing::Instrument;
 
 use crate::Tables;
 use crate::common::{
@@ -564,6 +565,50 @@ impl MySqlStore {
         tx.commit().await?;
         Ok(inserted)
     }
+
+    /// [`Store::append`], inside its span.
+    async fn append_in_span(&self, append: &Append<'_>) -> Result<(), Error> {
+        check_name("stream", append.stream, MAX_NAME_CHARS)?;
+        check_name("aggregate id", append.aggregate_id, MAX_NAME_CHARS)?;
+        let Some(first) = first_version(append)? else {
+            return Ok(());
+        };
+        self.check_server().await?;
+        let inserted = if self.legacy {
+            self.legacy_insert(append, first).await
+        } else {
+            self.insert(append, first).await
+        };
+        match inserted {
+            Ok(rows) if rows == append.events.len() as u64 => {
+                self.wakeups.notify();
+                Ok(())
+            }
+            Ok(_) => Err(conflict(append)),
+            Err(error) if is_duplicate_version(&error) => Err(conflict(append)),
+            Err(error) => Err(db_error(appending(append), error)),
+        }
+    }
+
+    /// [`Store::load`], inside its span.
+    async fn load_in_span(
+        &self,
+        stream: &str,
+        aggregate_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        let operation = format!("loading {stream}/{aggregate_id}");
+        let rows = sqlx::query(sql(&self.sql.load))
+            .bind(stream)
+            .bind(aggregate_id)
+            .bind(version_bound(after_version))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|error| db_error(&operation, error))?;
+        rows.iter()
+            .map(|row| decode_event_of(row, (stream, aggregate_id), Decoding::Checked, &operation))
+            .collect()
+    }
 }
 
 /// A row of `schema_columns.sql`: table, column, `EXTRA` (`auto_increment`, ..), collation.
@@ -601,26 +646,14 @@ fn is_duplicate_version(error: &sqlx::Error) -> bool {
 
 impl Store for MySqlStore {
     async fn append(&self, append: Append<'_>) -> Result<(), Error> {
-        check_name("stream", append.stream, MAX_NAME_CHARS)?;
-        check_name("aggregate id", append.aggregate_id, MAX_NAME_CHARS)?;
-        let Some(first) = first_version(&append)? else {
-            return Ok(());
-        };
-        self.check_server().await?;
-        let inserted = if self.legacy {
-            self.legacy_insert(&append, first).await
-        } else {
-            self.insert(&append, first).await
-        };
-        match inserted {
-            Ok(rows) if rows == append.events.len() as u64 => {
-                self.wakeups.notify();
-                Ok(())
-            }
-            Ok(_) => Err(conflict(&append)),
-            Err(error) if is_duplicate_version(&error) => Err(conflict(&append)),
-            Err(error) => Err(db_error(appending(&append), error)),
-        }
+        // DEBUG: one span per statement is detail under the command's INFO span.
+        let span = tracing::debug_span!(
+            "evtstore.append",
+            stream = append.stream,
+            aggregate_id = append.aggregate_id,
+            events = append.events.len(),
+        );
+        self.append_in_span(&append).instrument(span).await
     }
 
     async fn load(
@@ -629,17 +662,19 @@ impl Store for MySqlStore {
         aggregate_id: &str,
         after_version: u64,
     ) -> Result<Vec<RecordedEvent>, Error> {
-        let operation = format!("loading {stream}/{aggregate_id}");
-        let rows = sqlx::query(sql(&self.sql.load))
-            .bind(stream)
-            .bind(aggregate_id)
-            .bind(version_bound(after_version))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|error| db_error(&operation, error))?;
-        rows.iter()
-            .map(|row| decode_event_of(row, (stream, aggregate_id), Decoding::Checked, &operation))
-            .collect()
+        let span = tracing::debug_span!(
+            "evtstore.load",
+            stream,
+            aggregate_id,
+            after_version,
+            events = tracing::field::Empty,
+        );
+        let events = self
+            .load_in_span(stream, aggregate_id, after_version)
+            .instrument(span.clone())
+            .await?;
+        span.record("events", events.len());
+        Ok(events)
     }
 
     async fn replay<F>(
@@ -648,11 +683,19 @@ impl Store for MySqlStore {
         aggregate_id: &str,
         after_version: u64,
         snapshot_tag: Option<&str>,
-        visit: F,
+        mut visit: F,
     ) -> Result<(), Error>
     where
         F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
     {
+        let span = tracing::debug_span!(
+            "evtstore.replay",
+            stream,
+            aggregate_id,
+            after_version,
+            snapshot = tracing::field::Empty,
+            events = tracing::field::Empty,
+        );
         let after = version_bound(after_version);
         // Placeholders in text order (see replay.sql).
         let rows = sqlx::query(sql(&self.sql.replay))
@@ -672,7 +715,20 @@ impl Store for MySqlStore {
             stream,
             aggregate_id,
         };
-        visit_replayed(rows, None, &operation, visit).await
+        let (mut snapshot, mut events) = (false, 0_usize);
+        let counting = |item: Replayed<'_>| {
+            match item {
+                Replayed::Snapshot { .. } => snapshot = true,
+                Replayed::Event { .. } => events += 1,
+            }
+            visit(item)
+        };
+        let replayed = visit_replayed(rows, None, &operation, counting)
+            .instrument(span.clone())
+            .await;
+        span.record("snapshot", snapshot);
+        span.record("events", events);
+        replayed
     }
 
     async fn read(

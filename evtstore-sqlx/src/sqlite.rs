@@ -16,6 +16,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Sqlite};
+use tracing::Instrument;
 
 use crate::common::{
     Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error,
@@ -270,24 +271,12 @@ impl SqliteStore {
             .await
             .map_err(|error| db_error(operation, error))
     }
-}
 
-fn decode_rows(rows: &[SqliteRow], operation: &dyn fmt::Display) -> Result<Vec<ReadRow>, Error> {
-    rows.iter()
-        .map(|row| decode_read_row(row, operation))
-        .collect()
-}
-
-fn streams_json(streams: &[&str]) -> String {
-    // Serializing a slice of strings cannot fail.
-    serde_json::to_string(streams).unwrap_or_else(|_| "[]".to_owned())
-}
-
-impl Store for SqliteStore {
-    async fn append(&self, append: Append<'_>) -> Result<(), Error> {
+    /// [`Store::append`], inside its span.
+    async fn append_in_span(&self, append: &Append<'_>) -> Result<(), Error> {
         check_name("stream", append.stream, MAX_NAME_CHARS)?;
         check_name("aggregate id", append.aggregate_id, MAX_NAME_CHARS)?;
-        let Some(first) = first_version(&append)? else {
+        let Some(first) = first_version(append)? else {
             return Ok(());
         };
         let query = if let [event] = append.events {
@@ -319,13 +308,14 @@ impl Store for SqliteStore {
                 self.wakeups.notify();
                 Ok(())
             }
-            Ok(_) => Err(conflict(&append)),
-            Err(error) if is_version_conflict(&error, UNIQUE_VIOLATION) => Err(conflict(&append)),
-            Err(error) => Err(db_error(appending(&append), error)),
+            Ok(_) => Err(conflict(append)),
+            Err(error) if is_version_conflict(&error, UNIQUE_VIOLATION) => Err(conflict(append)),
+            Err(error) => Err(db_error(appending(append), error)),
         }
     }
 
-    async fn load(
+    /// [`Store::load`], inside its span.
+    async fn load_in_span(
         &self,
         stream: &str,
         aggregate_id: &str,
@@ -343,6 +333,51 @@ impl Store for SqliteStore {
             .map(|row| decode_event_of(row, (stream, aggregate_id), Decoding::Checked, &operation))
             .collect()
     }
+}
+
+fn decode_rows(rows: &[SqliteRow], operation: &dyn fmt::Display) -> Result<Vec<ReadRow>, Error> {
+    rows.iter()
+        .map(|row| decode_read_row(row, operation))
+        .collect()
+}
+
+fn streams_json(streams: &[&str]) -> String {
+    // Serializing a slice of strings cannot fail.
+    serde_json::to_string(streams).unwrap_or_else(|_| "[]".to_owned())
+}
+
+impl Store for SqliteStore {
+    async fn append(&self, append: Append<'_>) -> Result<(), Error> {
+        // DEBUG: one span per statement is detail under the command's INFO span.
+        let span = tracing::debug_span!(
+            "evtstore.append",
+            stream = append.stream,
+            aggregate_id = append.aggregate_id,
+            events = append.events.len(),
+        );
+        self.append_in_span(&append).instrument(span).await
+    }
+
+    async fn load(
+        &self,
+        stream: &str,
+        aggregate_id: &str,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        let span = tracing::debug_span!(
+            "evtstore.load",
+            stream,
+            aggregate_id,
+            after_version,
+            events = tracing::field::Empty,
+        );
+        let events = self
+            .load_in_span(stream, aggregate_id, after_version)
+            .instrument(span.clone())
+            .await?;
+        span.record("events", events.len());
+        Ok(events)
+    }
 
     async fn replay<F>(
         &self,
@@ -350,11 +385,19 @@ impl Store for SqliteStore {
         aggregate_id: &str,
         after_version: u64,
         snapshot_tag: Option<&str>,
-        visit: F,
+        mut visit: F,
     ) -> Result<(), Error>
     where
         F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
     {
+        let span = tracing::debug_span!(
+            "evtstore.replay",
+            stream,
+            aggregate_id,
+            after_version,
+            snapshot = tracing::field::Empty,
+            events = tracing::field::Empty,
+        );
         let rows = sqlx::query(sql(&self.sql.replay))
             .bind(stream)
             .bind(aggregate_id)
@@ -365,7 +408,20 @@ impl Store for SqliteStore {
             stream,
             aggregate_id,
         };
-        visit_replayed(rows, None, &operation, visit).await
+        let (mut snapshot, mut events) = (false, 0_usize);
+        let counting = |item: Replayed<'_>| {
+            match item {
+                Replayed::Snapshot { .. } => snapshot = true,
+                Replayed::Event { .. } => events += 1,
+            }
+            visit(item)
+        };
+        let replayed = visit_replayed(rows, None, &operation, counting)
+            .instrument(span.clone())
+            .await;
+        span.record("snapshot", snapshot);
+        span.record("events", events);
+        replayed
     }
 
     async fn read(

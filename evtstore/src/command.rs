@@ -143,6 +143,16 @@ pub trait CommandSet: Send + Sync + 'static {
         aggregate: &Agg<<Self::Aggregate as Aggregate>::State>,
         command: &Self::Command,
     ) -> impl Future<Output = CommandResult<Self::Aggregate>> + Send;
+
+    /// The name of a command, for the `command` field of the span each execution runs in
+    /// ([`Domain::execute`] lists its fields). `None`, the default, leaves the field empty.
+    ///
+    /// It is called only when a subscriber records the span, but then for every command:
+    /// return a `&'static str` (the variant's name), never a formatted string. A name stands
+    /// for the command and carries none of its inputs, which may be personal data.
+    fn command_name(&self, _command: &Self::Command) -> Option<&'static str> {
+        None
+    }
 }
 
 /// A command set bound to a domain: executes commands and returns the new aggregate.

@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use crate::aggregate::{Agg, Aggregate, EventAt, Snapshot, decode_at};
 use crate::cache::AggregateCache;
 use crate::command::{CommandSet, Commands};
@@ -62,6 +64,15 @@ impl Default for DomainOptions {
             cache_capacity: 10_000,
         }
     }
+}
+
+/// What one execution of a command did, for its span.
+#[derive(Default)]
+struct Tally {
+    /// How many times the command was decided.
+    attempts: u32,
+    /// How many events it appended.
+    events: usize,
 }
 
 /// An event with what the store knows about it, as returned by [`Domain::history`].
@@ -205,6 +216,16 @@ impl<S: Store> Domain<S> {
     ///   decided again, up to [`DomainOptions::retries`] times, after a random wait that grows
     ///   with each retry ([`DomainOptions::retry_backoff`]).
     ///
+    /// # Tracing
+    /// The command runs in an INFO span `evtstore.command` with the fields `stream`,
+    /// `aggregate_id`, `command` (the [`CommandSet::command_name`], when it gives one), and,
+    /// recorded when the command ends, `attempts` (how many times it was decided: 1, plus one
+    /// for each version conflict it retried and one when a cached aggregate turned out to be
+    /// behind the store) and `events` (how many events it appended: 0 for a refusal, a no-op
+    /// or an error, even an append error after which the store may have kept them). The
+    /// store's own spans (a SQL store's DEBUG spans of each load, replay
+    /// and append) are inside it.
+    ///
     /// # Errors
     /// [`Error::Command`] when the command refuses, [`Error::VersionConflict`] when other
     /// writers won every retry, and the store's errors.
@@ -214,6 +235,41 @@ impl<S: Store> Domain<S> {
         aggregate_id: &str,
         command: &C::Command,
         metadata: &Metadata,
+    ) -> Result<Agg<<C::Aggregate as Aggregate>::State>, Error> {
+        let stream = <C::Aggregate as Aggregate>::STREAM;
+        // INFO, not DEBUG: a command is the unit of work of a service, as a request is, and
+        // services run at INFO, where a DEBUG span would vanish from their traces. A span
+        // writes no line by itself (a fmt subscriber shows it only as the context of the events
+        // logged inside it, such as a snapshot warning), so INFO costs no log volume. The
+        // per-statement spans of the stores are DEBUG. The field values are borrowed, and read
+        // only when a subscriber wants the span.
+        let span = tracing::info_span!(
+            "evtstore.command",
+            stream,
+            aggregate_id,
+            command = commands.command_name(command),
+            attempts = tracing::field::Empty,
+            events = tracing::field::Empty,
+        );
+        let mut tally = Tally::default();
+        let outcome = self
+            .execute_counted(commands, aggregate_id, command, metadata, &mut tally)
+            .instrument(span.clone())
+            .await;
+        span.record("attempts", tally.attempts);
+        span.record("events", tally.events);
+        outcome
+    }
+
+    /// The body of [`execute`](Self::execute), counting its decisions and appended events
+    /// into `tally` for the span, whichever way it returns.
+    async fn execute_counted<C: CommandSet>(
+        &self,
+        commands: &C,
+        aggregate_id: &str,
+        command: &C::Command,
+        metadata: &Metadata,
+        tally: &mut Tally,
     ) -> Result<Agg<<C::Aggregate as Aggregate>::State>, Error> {
         let stream = <C::Aggregate as Aggregate>::STREAM;
         // Whether `agg` is a cache entry not yet checked against the store.
@@ -226,6 +282,7 @@ impl<S: Store> Domain<S> {
         };
         let mut retries = 0;
         loop {
+            tally.attempts += 1;
             let decision = commands.decide(&agg, command).await;
             let appends = matches!(&decision, Ok(events) if !events.is_empty());
             if unchecked && !appends {
@@ -248,6 +305,7 @@ impl<S: Store> Domain<S> {
             if events.is_empty() {
                 return Ok(agg);
             }
+            let count = events.len();
             match self.append(agg, events.into_vec(), metadata).await {
                 Err(conflict)
                     if conflict.is_version_conflict() && retries < self.options.retries =>
@@ -258,7 +316,12 @@ impl<S: Store> Domain<S> {
                     agg = self.load_uncached::<C::Aggregate>(aggregate_id).await?;
                     unchecked = false;
                 }
-                outcome => return outcome,
+                outcome => {
+                    if outcome.is_ok() {
+                        tally.events = count;
+                    }
+                    return outcome;
+                }
             }
         }
     }

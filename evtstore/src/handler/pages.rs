@@ -78,7 +78,7 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
             // One span per page (not per event): cheap enough to leave on at INFO. Its
             // duration is the page's, handled and stored (or committed).
             let batch = tracing::info_span!(
-                "handler batch",
+                "evtstore.handler.batch",
                 handler = %inner.name,
                 segment = lane.segment.map(|segment| segment.index()),
                 transactional = inner.transactional,
