@@ -1,5 +1,6 @@
 //! The spans a command runs in: an INFO `evtstore.command` span with its stream, aggregate,
-//! attempts and appended events, and inside it the DEBUG spans of a SQL store's statements.
+//! attempts and appended events, and inside it the DEBUG spans of a SQL store's statements;
+//! and the INFO `evtstore.handler.batch` span of each page a handler handles.
 //!
 //! Each test installs its own subscriber for its thread only (`with_default`) and runs its
 //! commands on a current-thread runtime, so that every span it makes is seen by that
@@ -280,5 +281,37 @@ fn command_span_counts_the_attempts_of_a_conflict() {
     assert_eq!(
         load_span.fields.get("events").map(String::as_str),
         Some("3")
+    );
+}
+
+/// A handler's page runs in an INFO `evtstore.handler.batch` span with the handler's name,
+/// the page's events and how many were handled.
+#[test]
+fn handler_batch_span() {
+    let spans = Spans::default();
+    spans.capture(|| async {
+        let domain = Domain::new(MemoryStore::new());
+        let users = domain.commands(UserCommands::default());
+        for id in ["a", "b", "c"] {
+            users.execute(id, &create_user(id)).await.unwrap();
+        }
+        let model = domain
+            .handler("names", evtstore_tests::domain::PostsModel::default())
+            .stream::<UserEvent>()
+            .page_size(2)
+            .build();
+        assert_eq!(model.run_once().await.unwrap(), 3);
+    });
+    let batches = spans.named("evtstore.handler.batch");
+    let seen: Vec<[Option<&str>; 3]> = batches
+        .iter()
+        .map(|(_, span)| fields(span, ["handler", "events", "handled"]))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            [Some("names"), Some("2"), Some("2")],
+            [Some("names"), Some("1"), Some("1")],
+        ]
     );
 }
