@@ -204,6 +204,20 @@ pub(crate) fn command_set_impl(input: &Input<'_>, names: &Names<'_>, route: bool
             quote!(#enum_ident::#variant { #(#fields),* } => #call)
         }
     });
+    // The method's name stands for the command in the `evtstore.command` span.
+    let name_arms = usable(input).map(|(command, variant)| {
+        let name = command.ident.to_string();
+        quote!(#enum_ident::#variant { .. } => #name)
+    });
+    let command_name = route.then(|| {
+        quote! {
+            fn command_name(&self, #command_var: &#enum_ident) -> ::core::option::Option<&'static str> {
+                ::core::option::Option::Some(match #command_var {
+                    #(#name_arms,)*
+                })
+            }
+        }
+    });
     let body = if route {
         quote! {
             match #command_var {
@@ -229,6 +243,8 @@ pub(crate) fn command_set_impl(input: &Input<'_>, names: &Names<'_>, route: bool
             ) -> ::evtstore::CommandResult<#event> {
                 #body
             }
+
+            #command_name
         }
     }
 }
