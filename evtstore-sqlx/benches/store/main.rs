@@ -11,6 +11,7 @@
 //! EVTSTORE_BENCH_BACKENDS=sqlite,postgres,mysql   (the default: all three)
 //! EVTSTORE_BENCH_ONLY=catchup   (only the catch-up, gap-safety and first-release lines)
 //! EVTSTORE_BENCH_ONLY=projection   (only issue 8's catch-up into a table and takeover lines)
+//! EVTSTORE_BENCH_ONLY=latency   (only issue 9's append-to-handled latency lines)
 //! EVTSTORE_BENCH_MYSQL_STATUS=1   (prints the server's counters per command on MariaDB)
 //! ```
 //!
@@ -23,11 +24,13 @@
 //! - `projection`: catch-up into a table (plain handler, transactional projection, plain
 //!   sqlx);
 //! - `takeover`: how long a handler takes to take over after its holder died or stopped;
+//! - `latency`: how long after an append a started handler handles it, woken or polling;
 //! - `measure`: timing and the result lines;
 //! - `sqlite`, `postgres`, `mysql`: each backend's baseline and setup;
 //! - `mysql_profile`: where the time of one-event commands goes on MariaDB.
 
 mod counter;
+mod latency;
 mod ledger;
 mod measure;
 mod mysql;

@@ -22,19 +22,22 @@ pub(crate) enum Lines {
     CatchUp,
     /// `projection`: issue 8's catch-up into a table and takeover lines.
     Projection,
+    /// `latency`: issue 9's append-to-handled latency lines.
+    Latency,
 }
 
 /// Whether `EVTSTORE_BENCH_ONLY` lets these lines run: all of them when it is unset. The
-/// catch-up group runs under every value but `projection`, as it did before that group
-/// existed.
+/// catch-up group runs under every value but `projection` and `latency`, as it did before
+/// those groups existed.
 pub(crate) fn runs(lines: Lines) -> bool {
     let Ok(only) = std::env::var("EVTSTORE_BENCH_ONLY") else {
         return true;
     };
     match lines {
         Lines::Appends => only == "appends",
-        Lines::CatchUp => only != "projection",
+        Lines::CatchUp => only != "projection" && only != "latency",
         Lines::Projection => only == "projection",
+        Lines::Latency => only == "latency",
     }
 }
 
@@ -218,4 +221,54 @@ pub(crate) fn report_wait(
             "MISSED"
         },
     );
+}
+
+/// A line of latencies: p50, p99 and the longest of each series (`from_return`, then
+/// `from_call`), how many samples and how many of them were handled before the command
+/// returned, and whether `from_return` met the `target` p50 and p99, when there is one.
+pub(crate) fn report_latency(
+    backend: &str,
+    scenario: &str,
+    (from_return, from_call): (&[Duration], &[Duration]),
+    early: usize,
+    target: Option<(Duration, Duration)>,
+) {
+    let millis = |time: Duration| time.as_secs_f64() * 1e3;
+    let summary = |times: &[Duration]| {
+        format!(
+            "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            millis(percentile(times, 0.50)),
+            millis(percentile(times, 0.99)),
+            millis(percentile(times, 1.0)),
+        )
+    };
+    let (bound, verdict) = match target {
+        Some((p50, p99)) => (
+            format!("p50 <= {:.0} ms, p99 <= {:.0} ms", millis(p50), millis(p99)),
+            if percentile(from_return, 0.50) <= p50 && percentile(from_return, 0.99) <= p99 {
+                "met"
+            } else {
+                "MISSED"
+            },
+        ),
+        None => (String::new(), ""),
+    };
+    println!(
+        "| {backend} | {scenario} | after the command returned: {} | from the call: {} | {} samples, {early} handled before the command returned | {bound} | {verdict} |",
+        summary(from_return),
+        summary(from_call),
+        from_return.len(),
+    );
+}
+
+/// The nearest-rank percentile `fraction` (0 to 1) of `times`: the smallest time that at
+/// least that fraction of them do not exceed.
+fn percentile(times: &[Duration], fraction: f64) -> Duration {
+    let mut sorted = times.to_vec();
+    sorted.sort_unstable();
+    let rank = (fraction * sorted.len() as f64).ceil() as usize;
+    sorted
+        .get(rank.clamp(1, sorted.len().max(1)) - 1)
+        .copied()
+        .unwrap_or_default()
 }

@@ -12,6 +12,7 @@ use evtstore_sqlx::sqlx::{self, AssertSqlSafe, ConnectOptions, Connection, Row};
 use evtstore_sqlx::{MySqlStore, Tables};
 
 use crate::counter::{Counter, amount, decode, fold_counter};
+use crate::latency::{AcrossObjects, latency};
 use crate::ledger::read_model_store;
 use crate::measure::{Lines, Target, report, report_speedup, rounds, runs, scale};
 use crate::projection::{catch_up_into_table, table_baseline};
@@ -185,7 +186,12 @@ pub(crate) async fn run(catch_up_events: usize) {
     }
     catch_up(backend, store.clone(), baseline.clone(), catch_up_events).await;
     catch_up_into_table(backend, store.clone(), baseline).await;
-    takeover(backend, store).await;
+    takeover(backend, store.clone()).await;
+    if runs(Lines::Latency) {
+        // A second store object with a pool of its own, as another process would have.
+        let other = store_on(&options, &database).await;
+        latency(backend, store, other, AcrossObjects::Poll, None).await;
+    }
     for name in [&database, &legacy_database] {
         let _ = sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE {name}")))
             .execute(&mut admin)

@@ -9,6 +9,7 @@ use evtstore_sqlx::sqlx::{self, AssertSqlSafe, Connection, Row};
 use evtstore_sqlx::{PgStore, Tables};
 
 use crate::counter::{Counter, amount, decode, fold_counter};
+use crate::latency::{AcrossObjects, PG_TARGET, latency};
 use crate::ledger::read_model_store;
 use crate::measure::{Lines, best_of_rounds, report_cost, runs, scale};
 use crate::now_millis;
@@ -119,9 +120,10 @@ pub(crate) async fn run(catch_up_events: usize) {
         .await
         .expect("bench schema");
     }
+    let schema_options = options.clone().options([("search_path", schema.as_str())]);
     let pool = PgPoolOptions::new()
         .max_connections(10)
-        .connect_with(options.clone().options([("search_path", schema.as_str())]))
+        .connect_with(schema_options.clone())
         .await
         .expect("PostgreSQL pool");
     let store = PgStore::from_pool(pool.clone(), Tables::default());
@@ -145,7 +147,24 @@ pub(crate) async fn run(catch_up_events: usize) {
         gap_safety_cost(&store, options, &unsafe_schema).await;
     }
     catch_up_into_table("PostgreSQL", store.clone(), baseline).await;
-    takeover("PostgreSQL", store).await;
+    takeover("PostgreSQL", store.clone()).await;
+    if runs(Lines::Latency) {
+        // A second store object with a pool of its own, as another process would have.
+        let other_pool = PgPoolOptions::new()
+            .max_connections(10)
+            .connect_with(schema_options)
+            .await
+            .expect("PostgreSQL pool");
+        let other = PgStore::from_pool(other_pool, Tables::default());
+        latency(
+            "PostgreSQL",
+            store,
+            other,
+            AcrossObjects::Wake,
+            Some(PG_TARGET),
+        )
+        .await;
+    }
     for name in [&schema, &unsafe_schema] {
         let _ = sqlx::raw_sql(AssertSqlSafe(format!("DROP SCHEMA {name} CASCADE")))
             .execute(&mut admin)

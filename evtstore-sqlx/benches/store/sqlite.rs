@@ -8,7 +8,9 @@ use evtstore_sqlx::sqlx::{self, AssertSqlSafe, Row};
 use evtstore_sqlx::{SqliteStore, Synchronous, Tables};
 
 use crate::counter::{Counter, amount, decode, fold_counter};
+use crate::latency::{AcrossObjects, latency};
 use crate::ledger::read_model_store;
+use crate::measure::{Lines, runs};
 use crate::now_millis;
 use crate::projection::{catch_up_into_table, table_baseline};
 use crate::scenarios::{Analyze, Baseline, Targets, catch_up, scenarios};
@@ -122,6 +124,14 @@ pub(crate) async fn run(catch_up_events: usize) {
     .await;
     catch_up("SQLite", store.clone(), baseline.clone(), catch_up_events).await;
     catch_up_into_table("SQLite", store.clone(), baseline).await;
-    takeover("SQLite", store).await;
+    takeover("SQLite", store.clone()).await;
+    if runs(Lines::Latency) {
+        // A second store object on the same file, with a pool of its own, as another process
+        // would open it: its appends do not wake the first object's handlers.
+        let other = SqliteStore::connect_with(&url, Tables::default(), Synchronous::Normal)
+            .await
+            .expect("SQLite");
+        latency("SQLite", store, other, AcrossObjects::Poll, None).await;
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -97,7 +97,7 @@ pub(crate) async fn takeover<S: Store>(backend: &str, store: S) {
 
 /// A bookmark name at the end of the ledger stream, as a handler that has caught up leaves it,
 /// so that the runners measured start there.
-async fn caught_up_bookmark<S: Store>(store: &S, prefix: &str) -> String {
+pub(crate) async fn caught_up_bookmark<S: Store>(store: &S, prefix: &str) -> String {
     let name = fresh(prefix);
     let end = store
         .last_cursor(&[LedgerEvent::STREAM])
@@ -186,7 +186,7 @@ async fn append_one<S: Store>(domain: &Domain<S>) -> String {
 }
 
 /// When the event of `id` was handled, waiting at most `within`.
-async fn arrival(
+pub(crate) async fn arrival(
     arrivals: &mut UnboundedReceiver<(String, Instant)>,
     id: &str,
     within: Duration,
