@@ -94,6 +94,8 @@ mod common;
 mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod read_ahead;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store_methods;

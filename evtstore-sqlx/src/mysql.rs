@@ -33,6 +33,7 @@ use crate::common::{
     Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error,
     decode_event_of, decode_read_row, first_version, statements, version_bound, visit_replayed,
 };
+use crate::read_ahead::{FetchPage, Fetched, ReadAhead};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 
 /// MySQL's error number for a duplicate key.
@@ -156,6 +157,7 @@ pub struct MySqlStore {
     legacy: bool,
     /// Woken after each append through this store (and its clones).
     wakeups: Arc<Wakeups>,
+    read_ahead: ReadAhead,
 }
 
 impl fmt::Debug for MySqlStore {
@@ -232,6 +234,7 @@ impl MySqlStore {
             owns_pool: false,
             legacy: false,
             wakeups: Arc::default(),
+            read_ahead: ReadAhead::default(),
         }
     }
 
@@ -630,6 +633,40 @@ enum SchemaChange {
     Collation(String),
 }
 
+impl MySqlStore {
+    /// One read of up to `rows` rows after `after`, decoded, and whether it came back full.
+    async fn read_rows(&self, streams: &[&str], after: Cursor, rows: usize) -> Fetched {
+        let operation = format!("reading {streams:?} after position {}", after.position);
+        let template = if self.legacy {
+            &self.sql.legacy.read
+        } else {
+            &self.sql.read
+        };
+        let mut query = sqlx::query(AssertSqlSafe(Sql::with_streams(template, streams.len())))
+            .bind(after.position);
+        for stream in streams {
+            query = query.bind(*stream);
+        }
+        let mut conn = self
+            .connection()
+            .await
+            .map_err(|error| db_error(&operation, error))?;
+        let found = query
+            .bind(i64::try_from(rows).unwrap_or(i64::MAX))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|error| db_error(&operation, error))?;
+        let full = found.len() >= rows;
+        Ok((decode_rows(&found, &operation)?, full))
+    }
+}
+
+impl FetchPage for MySqlStore {
+    async fn fetch_page(&self, streams: &[&str], after: Cursor, rows: usize) -> Fetched {
+        self.read_rows(streams, after, rows).await
+    }
+}
+
 fn decode_rows(rows: &[MySqlRow], operation: &dyn fmt::Display) -> Result<Vec<ReadRow>, Error> {
     rows.iter()
         .map(|row| decode_read_row(row, operation))
@@ -740,28 +777,24 @@ impl Store for MySqlStore {
         if streams.is_empty() {
             return Ok(Vec::new());
         }
-        self.check_server().await?;
-        let operation = format!("reading {streams:?} after position {}", after.position);
-        let template = if self.legacy {
-            &self.sql.legacy.read
-        } else {
-            &self.sql.read
-        };
-        let mut query = sqlx::query(AssertSqlSafe(Sql::with_streams(template, streams.len())))
-            .bind(after.position);
-        for stream in streams {
-            query = query.bind(*stream);
+        if limit == 0 {
+            return Ok(Vec::new());
         }
-        let mut conn = self
-            .connection()
-            .await
-            .map_err(|error| db_error(&operation, error))?;
-        let rows = query
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|error| db_error(&operation, error))?;
-        decode_rows(&rows, &operation)
+        self.check_server().await?;
+        if self.legacy {
+            // The legacy reads are not gap-free: nothing may be kept from them.
+            return Ok(self.read_rows(streams, after, limit).await?.0);
+        }
+        let operation = format!("reading {streams:?} after position {}", after.position);
+        // A locking read settles every position up to the last row it returns, so the rows of
+        // a larger read are exactly what the next reads would return (see `read_ahead`).
+        match self
+            .read_ahead
+            .page(self, streams, after, limit, &operation)
+            .await?
+        {
+            Ok(page) | Err(page) => Ok(page),
+        }
     }
 
     async fn last_cursor(&self, streams: &[&str]) -> Result<Cursor, Error> {

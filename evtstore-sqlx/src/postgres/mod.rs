@@ -27,11 +27,10 @@ use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sq
 
 mod columns;
 mod listener;
-mod read_ahead;
 mod visibility;
 
 use columns::{check_event_columns, check_replay_columns, decode_read_rows, decode_rows};
-use read_ahead::ReadAhead;
+use crate::read_ahead::{FetchPage, Fetched, ReadAhead};
 use visibility::{
     Bound, DEFAULT_HELD_BACK_REPORT, DEFAULT_VISIBILITY_WAIT, HeldBackEpisodes, Waiter,
     report_held_back,
@@ -425,20 +424,15 @@ impl Store for PgStore {
         if limit == 0 || streams.is_empty() {
             return Ok(Vec::new());
         }
-        if self.gap_safe
-            && let Some(page) = self.take_ahead(streams, after, limit, &operation).await?
-        {
-            return Ok(page);
-        }
         let limit_param = i64::try_from(limit).unwrap_or(i64::MAX);
         // The plain query first, reading ahead: a full page (catching up) needs nothing more.
         if self.gap_safe {
-            let rows = ReadAhead::rows_for(limit);
-            let (mut events, full) = self.fetch_page(streams, after, rows).await?;
-            if events.len() >= limit {
-                let rest = events.split_off(limit);
-                self.keep(streams, row_cursor(&events[limit - 1]), rest, full);
-                return Ok(events);
+            if let Ok(page) = self
+                .read_ahead
+                .page(self, streams, after, limit, &operation)
+                .await?
+            {
+                return Ok(page);
             }
         } else {
             let rows = sqlx::query(sql(&self.sql.read_page))
@@ -515,4 +509,24 @@ impl Store for PgStore {
     }
 
     shared_store_methods!(Postgres, begin = "BEGIN");
+}
+
+impl FetchPage for PgStore {
+    /// One gap-safe page query of up to `rows` rows after `after`, decoded.
+    async fn fetch_page(&self, streams: &[&str], after: Cursor, rows: usize) -> Fetched {
+        let operation = format!(
+            "reading {streams:?} after ({}, {})",
+            after.commit, after.position
+        );
+        let found = sqlx::query(sql(&self.sql.read_page))
+            .bind(after.commit)
+            .bind(after.position)
+            .bind(streams)
+            .bind(i64::try_from(rows).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|error| db_error(&operation, error))?;
+        let full = found.len() >= rows;
+        Ok((decode_read_rows(&found, &operation)?, full))
+    }
 }

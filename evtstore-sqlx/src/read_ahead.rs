@@ -1,15 +1,12 @@
-//! Pages read ahead for handlers catching up on PostgreSQL, and the background read of the
-//! next ones.
+//! Pages read ahead for handlers catching up, and the background read of the next ones: the
+//! same for every store whose reads are gap-free when they return (PostgreSQL's bounded
+//! snapshot reads, MySQL's locking reads), each giving its own [`FetchPage`].
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::Arc;
 
 use evtstore::{Cursor, Error, ReadRow, row_cursor};
-
-use super::PgStore;
-use super::columns::decode_read_rows;
-use crate::common::db_error;
-use crate::store_methods::sql;
 
 /// Pages read ahead for handlers catching up: a read that finds a full page fetches several
 /// pages at once and keeps the rest here, so that the next read (after the page's last event,
@@ -18,16 +15,17 @@ use crate::store_methods::sql;
 /// the decoding run while the handler handles (once less than half of the kept rows are
 /// left; an error of that read is returned by the read that needs its rows).
 ///
-/// This is safe because every row a gap-safe read returns belongs to a transaction older than
-/// any still running: nothing can later commit before or among the kept rows, so they are
-/// exactly what the database would return for the next pages. A background read starts after
-/// the last kept row, so the same holds for what it returns. A few chains are kept, one per
-/// handler reading, the oldest dropped first.
+/// This is safe because a gap-free read settles everything up to the last row it returns:
+/// nothing can later commit before or among the kept rows (on PostgreSQL every row belongs to
+/// a transaction older than any still running; on MySQL the locking read waited for every
+/// row being written), so they are exactly what the database would return for the next
+/// pages. A background read starts after the last kept row, so the same holds for what it
+/// returns. A few chains are kept, one per handler reading, the oldest dropped first.
 #[derive(Clone, Debug, Default)]
-pub(super) struct ReadAhead(Arc<std::sync::Mutex<VecDeque<Chain>>>);
+pub(crate) struct ReadAhead(Arc<std::sync::Mutex<VecDeque<Chain>>>);
 
 /// The rows of one read-ahead query, and whether it came back full (more rows may follow).
-type Fetched = Result<(Vec<ReadRow>, bool), Error>;
+pub(crate) type Fetched = Result<(Vec<ReadRow>, bool), Error>;
 
 /// Rows kept after `after` for one list of streams, in cursor order.
 #[derive(Debug)]
@@ -46,7 +44,7 @@ impl ReadAhead {
     const CHAINS: usize = 8;
 
     /// How many rows a read of `limit` fetches: a few pages, within a bound.
-    pub(super) fn rows_for(limit: usize) -> usize {
+    pub(crate) fn rows_for(limit: usize) -> usize {
         limit.saturating_mul(8).min(4096).max(limit)
     }
 
@@ -77,47 +75,40 @@ impl ReadAhead {
     }
 }
 
-impl PgStore {
-    /// One gap-safe page query of up to `rows` rows after `after`, decoded.
-    pub(super) async fn fetch_page(&self, streams: &[&str], after: Cursor, rows: usize) -> Fetched {
-        let operation = format!(
-            "reading {streams:?} after ({}, {})",
-            after.commit, after.position
-        );
-        let found = sqlx::query(sql(&self.sql.read_page))
-            .bind(after.commit)
-            .bind(after.position)
-            .bind(streams)
-            .bind(i64::try_from(rows).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|error| db_error(&operation, error))?;
-        let full = found.len() >= rows;
-        Ok((decode_read_rows(&found, &operation)?, full))
-    }
-
-    /// Starts reading the rows after `after` in the background.
-    fn fetch_in_background(
+/// A store's gap-free page query, for [`ReadAhead`].
+pub(crate) trait FetchPage: Clone + Send + Sync + 'static {
+    /// Up to `rows` rows after `after`, decoded, and whether the result came back full.
+    fn fetch_page(
         &self,
+        streams: &[&str],
+        after: Cursor,
+        rows: usize,
+    ) -> impl Future<Output = Fetched> + Send;
+}
+
+impl ReadAhead {
+    /// Starts reading the rows after `after` in the background.
+    fn fetch_in_background<F: FetchPage>(
+        fetcher: &F,
         streams: &[String],
         after: Cursor,
         rows: usize,
     ) -> tokio::task::JoinHandle<Fetched> {
-        let store = self.clone();
+        let fetcher = fetcher.clone();
         let streams = streams.to_vec();
         tokio::spawn(async move {
             let streams: Vec<&str> = streams.iter().map(String::as_str).collect();
-            store.fetch_page(&streams, after, rows).await
+            fetcher.fetch_page(&streams, after, rows).await
         })
     }
 
     /// Keeps the rows read after a page for the next reads; `full` tells whether the read
     /// came back full, so that more rows may follow.
-    pub(super) fn keep(&self, streams: &[&str], after: Cursor, events: Vec<ReadRow>, full: bool) {
+    pub(crate) fn keep(&self, streams: &[&str], after: Cursor, events: Vec<ReadRow>, full: bool) {
         if events.is_empty() {
             return;
         }
-        self.read_ahead.put(Chain {
+        self.put(Chain {
             streams: streams.iter().map(|&stream| stream.to_owned()).collect(),
             after,
             events: events.into(),
@@ -126,19 +117,48 @@ impl PgStore {
         });
     }
 
+    /// A page of `limit` rows: from the rows read ahead for exactly this read when a full
+    /// page of them is there, else from one query of [`rows_for`](Self::rows_for) rows whose
+    /// rest is kept. `None` when that query came back short of a page (the end of the
+    /// streams): the store then reads the end its own way.
+    ///
+    /// # Errors
+    /// The fetcher's errors, and those of a background read this page needed.
+    pub(crate) async fn page<F: FetchPage>(
+        &self,
+        fetcher: &F,
+        streams: &[&str],
+        after: Cursor,
+        limit: usize,
+        operation: &str,
+    ) -> Result<Result<Vec<ReadRow>, Vec<ReadRow>>, Error> {
+        if let Some(page) = self.take_ahead(fetcher, streams, after, limit, operation).await? {
+            return Ok(Ok(page));
+        }
+        let rows = Self::rows_for(limit);
+        let (mut events, full) = fetcher.fetch_page(streams, after, rows).await?;
+        if events.len() < limit {
+            return Ok(Err(events));
+        }
+        let rest = events.split_off(limit);
+        self.keep(streams, row_cursor(&events[limit - 1]), rest, full);
+        Ok(Ok(events))
+    }
+
     /// A full page from the rows read ahead for exactly this read, if there is one. Once less
     /// than half a read's rows are left, the rows after them are read in the background.
     ///
     /// # Errors
     /// The error of a background read this page needed.
-    pub(super) async fn take_ahead(
+    async fn take_ahead<F: FetchPage>(
         &self,
+        fetcher: &F,
         streams: &[&str],
         after: Cursor,
         limit: usize,
         operation: &str,
     ) -> Result<Option<Vec<ReadRow>>, Error> {
-        let Some(mut chain) = self.read_ahead.take(streams, after) else {
+        let Some(mut chain) = self.take(streams, after) else {
             return Ok(None);
         };
         if chain.events.len() < limit
@@ -160,14 +180,14 @@ impl PgStore {
             return Ok(None);
         };
         chain.after = last;
-        let rows = ReadAhead::rows_for(limit);
+        let rows = Self::rows_for(limit);
         if chain.more && chain.next.is_none() && chain.events.len() < rows / 2 {
             let from = chain.events.back().map_or(last, row_cursor);
-            chain.next = Some(self.fetch_in_background(&chain.streams, from, rows));
+            chain.next = Some(Self::fetch_in_background(fetcher, &chain.streams, from, rows));
             chain.more = false;
         }
         if !chain.events.is_empty() || chain.next.is_some() {
-            self.read_ahead.put(chain);
+            self.put(chain);
         }
         Ok(Some(page))
     }
