@@ -267,6 +267,10 @@ impl Store for SqlStore {
         dispatch!(self, store => store.wakeups())
     }
 
+    fn claim_releases(&self) -> Option<&evtstore::Wakeups> {
+        dispatch!(self, store => store.claim_releases())
+    }
+
     async fn load(
         &self,
         stream: &str,

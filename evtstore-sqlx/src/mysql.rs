@@ -157,6 +157,8 @@ pub struct MySqlStore {
     legacy: bool,
     /// Woken after each append through this store (and its clones).
     wakeups: Arc<Wakeups>,
+    /// Woken when a claim is let go through this store (and, on PostgreSQL, by any process).
+    releases: Arc<Wakeups>,
     read_ahead: ReadAhead,
 }
 
@@ -234,6 +236,7 @@ impl MySqlStore {
             owns_pool: false,
             legacy: false,
             wakeups: Arc::default(),
+            releases: Arc::default(),
             read_ahead: ReadAhead::default(),
         }
     }
@@ -822,6 +825,10 @@ impl Store for MySqlStore {
 
     fn wakeups(&self) -> Option<&Wakeups> {
         Some(&self.wakeups)
+    }
+
+    fn claim_releases(&self) -> Option<&Wakeups> {
+        Some(&self.releases)
     }
 
     shared_store_methods!(MySql, begin = "BEGIN");

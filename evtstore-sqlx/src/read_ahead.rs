@@ -132,7 +132,10 @@ impl ReadAhead {
         limit: usize,
         operation: &str,
     ) -> Result<Result<Vec<ReadRow>, Vec<ReadRow>>, Error> {
-        if let Some(page) = self.take_ahead(fetcher, streams, after, limit, operation).await? {
+        if let Some(page) = self
+            .take_ahead(fetcher, streams, after, limit, operation)
+            .await?
+        {
             return Ok(Ok(page));
         }
         let rows = Self::rows_for(limit);
@@ -183,7 +186,12 @@ impl ReadAhead {
         let rows = Self::rows_for(limit);
         if chain.more && chain.next.is_none() && chain.events.len() < rows / 2 {
             let from = chain.events.back().map_or(last, row_cursor);
-            chain.next = Some(Self::fetch_in_background(fetcher, &chain.streams, from, rows));
+            chain.next = Some(Self::fetch_in_background(
+                fetcher,
+                &chain.streams,
+                from,
+                rows,
+            ));
             chain.more = false;
         }
         if !chain.events.is_empty() || chain.next.is_some() {

@@ -97,6 +97,8 @@ pub struct SqliteStore {
     sql: Arc<Sql>,
     /// Woken after each append through this store (and its clones).
     wakeups: Arc<Wakeups>,
+    /// Woken when a claim is let go through this store (and, on PostgreSQL, by any process).
+    releases: Arc<Wakeups>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -186,6 +188,7 @@ impl SqliteStore {
             tables: Arc::new(tables),
             sql,
             wakeups: Arc::default(),
+            releases: Arc::default(),
         }
     }
 
@@ -455,6 +458,10 @@ impl Store for SqliteStore {
     // connection wrote in between.
     fn wakeups(&self) -> Option<&Wakeups> {
         Some(&self.wakeups)
+    }
+
+    fn claim_releases(&self) -> Option<&Wakeups> {
+        Some(&self.releases)
     }
 
     shared_store_methods!(Sqlite, begin = "BEGIN IMMEDIATE");

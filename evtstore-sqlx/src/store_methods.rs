@@ -368,18 +368,24 @@ macro_rules! shared_store_methods {
         }
 
         async fn release_claim(&self, claim: &::evtstore::Claim) -> Result<(), ::evtstore::Error> {
-            ::sqlx::query($crate::store_methods::sql(&self.sql.shared.claim_release))
-                .bind(claim.name.as_str())
-                .bind(claim.owner.as_str())
-                .bind(claim.epoch)
-                .execute(&self.pool)
-                .await
-                .map_err(|error| {
-                    $crate::common::db_error(
-                        format_args!("releasing the claim on `{}`", claim.name),
-                        error,
-                    )
-                })?;
+            let released =
+                ::sqlx::query($crate::store_methods::sql(&self.sql.shared.claim_release))
+                    .bind(claim.name.as_str())
+                    .bind(claim.owner.as_str())
+                    .bind(claim.epoch)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|error| {
+                        $crate::common::db_error(
+                            format_args!("releasing the claim on `{}`", claim.name),
+                            error,
+                        )
+                    })?
+                    .rows_affected();
+            if released > 0 {
+                // Runners of this store standing by take it now.
+                self.releases.notify();
+            }
             Ok(())
         }
 

@@ -24,6 +24,7 @@ use crate::wakeup::Wakeups;
 pub struct MemoryStore {
     inner: Arc<Mutex<Inner>>,
     wakeups: Arc<Wakeups>,
+    releases: Arc<Wakeups>,
 }
 
 #[derive(Debug, Default)]
@@ -318,8 +319,14 @@ impl Store for MemoryStore {
             && row.is_held_by(claim)
         {
             row.owner = None;
+            drop(inner);
+            self.releases.notify();
         }
         Ok(())
+    }
+
+    fn claim_releases(&self) -> Option<&Wakeups> {
+        Some(&self.releases)
     }
 
     async fn claim_holder(&self, name: &str) -> Result<Option<ClaimHolder>, Error> {

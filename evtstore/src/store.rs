@@ -221,6 +221,14 @@ pub trait Store: Clone + Send + Sync + 'static {
         None
     }
 
+    /// The store's signal for claims let go ([`release_claim`](Self::release_claim)), if it
+    /// has one: runners standing by for a claim wait on it between claim polls, so that a
+    /// stopped runner's claim is taken over at once. A store without one (the default) leaves
+    /// them to their claim poll.
+    fn claim_releases(&self) -> Option<&Wakeups> {
+        None
+    }
+
     /// The store's open transaction handed to a transactional projection with each event
     /// (for the SQL stores, the backend's `sqlx::Transaction`). Dropping it rolls it back.
     type Transaction: Send + 'static;

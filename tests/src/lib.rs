@@ -110,6 +110,7 @@ macro_rules! conformance_suite {
             claims::taken_over_claim_cannot_move_bookmark,
             claims::runner_paused_past_its_lease_cannot_move_bookmark,
             claims::owner_takes_its_claim_again,
+            claims::standby_takes_over_when_the_holder_stops,
             projections::projection_commits_rows_with_bookmark,
             projections::failed_projection_event_rolls_back_its_writes,
             projections::continue_on_error_rolls_back_the_failing_event_alone,

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use evtstore::{Domain, EventHandler};
+use evtstore::{Domain, EventHandler, Store};
 use evtstore_sqlx::sqlx::{self, PgPool};
 use evtstore_sqlx::{PgStore, Tables};
 use evtstore_tests::create_user;
@@ -101,4 +101,43 @@ async fn another_store_wakes_the_handler_and_the_listener_reconnects() {
     wait_for(&model, 2, "after the listener reconnected").await;
     running.stop().await;
     assert_eq!(model.model().seen_ids(), ["a", "b"]);
+}
+
+/// A runner standing by on another store object (another process, as far as it can tell)
+/// takes the claim as soon as the holder stops: the bookmarks table's trigger notifies its
+/// listener. Its claim poll is 10 s; the bound is far under it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_in_another_store_hands_over_at_once() {
+    let (first_store, second_store, _) = two_stores().await;
+    let runner = |store: PgStore| {
+        Domain::new(store)
+            .handler("model", PostsModel::default())
+            .stream::<UserEvent>()
+            .idle_poll(Duration::from_secs(60))
+            .lease(Duration::from_secs(30))
+            .build()
+    };
+    let first = runner(first_store.clone());
+    let first_running = first.start();
+    let users = Domain::new(first_store.clone()).commands(UserCommands::default());
+    users.execute("a", &create_user("a")).await.unwrap();
+    wait_for(&first, 1, "the first runner").await;
+    let second = runner(second_store.clone());
+    let second_running = second.start();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    first_running.stop().await;
+    let stopped = Instant::now();
+    loop {
+        let holder = second_store.claim_holder("model").await.unwrap();
+        if holder.is_some_and(|holder| holder.owner == second.owner()) {
+            break;
+        }
+        assert!(stopped.elapsed() < BOUND, "no hand-over within {BOUND:?}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    println!(
+        "handed over {:.1} ms after the stop",
+        stopped.elapsed().as_secs_f64() * 1e3
+    );
+    second_running.stop().await;
 }

@@ -1,9 +1,11 @@
-//! Wake-ups across processes on PostgreSQL: a connection that `LISTEN`s on the channel the
-//! events table's trigger notifies (`evtstore_<events>`, see `migrate.sql`), and wakes the
-//! store's handlers for every append committed to this store's table by any process.
+//! Wake-ups across processes on PostgreSQL: a connection that `LISTEN`s on the channels the
+//! tables' triggers notify (see `migrate.sql`): `evtstore_<events>` for every committed
+//! append, which wakes the store's handlers, and `evtstore_<bookmarks>` for every claim let
+//! go, which wakes its runners standing by. Both count for appends and releases of any
+//! process.
 //!
 //! A notification is a hint (see [`evtstore::Wakeups`]): one lost while the connection was
-//! down costs nothing but time, because every (re)connection wakes the handlers once, and a
+//! down costs nothing but time, because every (re)connection wakes everyone once, and a
 //! handler woken reads after its bookmark. A lost connection is reconnected by itself.
 
 use std::sync::{Arc, Mutex};
@@ -25,9 +27,29 @@ pub(super) struct Listener {
     stop: Mutex<Option<oneshot::Sender<()>>>,
 }
 
+/// One table whose trigger notifies, and whom its notifications wake.
+#[derive(Clone, Debug)]
+pub(super) struct Watched {
+    table: String,
+    wakeups: Arc<Wakeups>,
+}
+
+impl Watched {
+    pub(super) fn new(table: &str, wakeups: &Arc<Wakeups>) -> Self {
+        Watched {
+            table: table.to_owned(),
+            wakeups: Arc::clone(wakeups),
+        }
+    }
+
+    fn channel(&self) -> String {
+        channel(&self.table)
+    }
+}
+
 impl Listener {
     /// Starts the task, once; does nothing outside a tokio runtime (handlers then poll).
-    pub(super) fn start(&self, pool: &PgPool, events_table: &str, wakeups: &Arc<Wakeups>) {
+    pub(super) fn start(&self, pool: &PgPool, watched: [Watched; 2]) {
         let mut stop = self
             .stop
             .lock()
@@ -40,63 +62,60 @@ impl Listener {
         };
         let (sender, receiver) = oneshot::channel();
         *stop = Some(sender);
-        runtime.spawn(listen(
-            pool.clone(),
-            events_table.to_owned(),
-            Arc::clone(wakeups),
-            receiver,
-        ));
+        runtime.spawn(listen(pool.clone(), watched, receiver));
     }
 }
 
-/// The channel the events table's trigger notifies.
-pub(super) fn channel(events_table: &str) -> String {
-    format!("evtstore_{events_table}")
+/// The channel a table's trigger notifies.
+pub(super) fn channel(table: &str) -> String {
+    format!("evtstore_{table}")
 }
 
-async fn listen(
-    pool: PgPool,
-    events_table: String,
-    wakeups: Arc<Wakeups>,
-    mut stop: oneshot::Receiver<()>,
-) {
-    let channel = channel(&events_table);
+async fn listen(pool: PgPool, watched: [Watched; 2], mut stop: oneshot::Receiver<()>) {
+    let wake_all = || watched.iter().for_each(|watched| watched.wakeups.notify());
     loop {
         let connected = tokio::select! {
-            connected = connect(&pool, &channel, &events_table) => connected,
+            connected = connect(&pool, &watched) => connected,
             _ = &mut stop => return,
         };
         match connected {
-            Ok((mut listener, table)) => {
-                // Whatever was appended while no listener was connected: look once.
-                wakeups.notify();
+            Ok((mut listener, qualified)) => {
+                // Whatever happened while no listener was connected: look once.
+                wake_all();
                 loop {
                     let received = tokio::select! {
                         received = listener.try_recv() => received,
                         _ = &mut stop => return,
                     };
                     match received {
-                        // Another schema's table of the same name notifies the same channel.
-                        Ok(Some(notification))
-                            if table
-                                .as_deref()
-                                .is_some_and(|table| notification.payload() != table) => {}
-                        Ok(Some(_)) => wakeups.notify(),
+                        Ok(Some(notification)) => {
+                            for (watched, qualified) in watched.iter().zip(&qualified) {
+                                // Another schema's table of the same name notifies the same
+                                // channel: its payload names its schema.
+                                if notification.channel() == watched.channel()
+                                    && qualified
+                                        .as_deref()
+                                        .is_none_or(|table| notification.payload() == table)
+                                {
+                                    watched.wakeups.notify();
+                                }
+                            }
+                        }
                         Ok(None) => {
                             // The connection was lost; sqlx reconnects and listens again on
                             // the next receive. Notifications in between are lost: look once.
-                            tracing::warn!(%channel, "event listener connection lost; reconnecting");
-                            wakeups.notify();
+                            tracing::warn!("event listener connection lost; reconnecting");
+                            wake_all();
                         }
                         Err(error) => {
-                            tracing::warn!(%channel, %error, "event listener failed; reconnecting");
+                            tracing::warn!(%error, "event listener failed; reconnecting");
                             break;
                         }
                     }
                 }
             }
             Err(error) => {
-                tracing::warn!(%channel, %error, "cannot listen for appends; handlers poll meanwhile");
+                tracing::warn!(%error, "cannot listen for appends; handlers poll meanwhile");
             }
         }
         tokio::select! {
@@ -106,22 +125,27 @@ async fn listen(
     }
 }
 
-/// A listening connection, and the schema-qualified name of this store's events table (as the
+/// A listening connection, and the schema-qualified name of each watched table (as its
 /// trigger sends it), when it could be resolved.
 async fn connect(
     pool: &PgPool,
-    channel: &str,
-    events_table: &str,
-) -> Result<(PgListener, Option<String>), sqlx::Error> {
+    watched: &[Watched; 2],
+) -> Result<(PgListener, [Option<String>; 2]), sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
-    let schema: Option<String> =
-        sqlx::query_scalar("SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)")
-            .bind(format!("\"{events_table}\""))
-            .fetch_optional(&mut listener)
-            .await?;
-    listener.listen(channel).await?;
-    Ok((
-        listener,
-        schema.map(|schema| format!("{schema}.{events_table}")),
-    ))
+    let mut qualified = [None, None];
+    for (slot, watched) in qualified.iter_mut().zip(watched) {
+        let schema: Option<String> = sqlx::query_scalar(
+            "SELECT n.nspname::text FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)",
+        )
+        .bind(format!("\"{}\"", watched.table))
+        .fetch_optional(&mut listener)
+        .await?;
+        *slot = schema.map(|schema| format!("{schema}.{}", watched.table));
+    }
+    let channels: Vec<String> = watched.iter().map(Watched::channel).collect();
+    listener
+        .listen_all(channels.iter().map(String::as_str))
+        .await?;
+    Ok((listener, qualified))
 }

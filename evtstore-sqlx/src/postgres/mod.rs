@@ -29,8 +29,8 @@ mod columns;
 mod listener;
 mod visibility;
 
-use columns::{check_event_columns, check_replay_columns, decode_read_rows, decode_rows};
 use crate::read_ahead::{FetchPage, Fetched, ReadAhead};
+use columns::{check_event_columns, check_replay_columns, decode_read_rows, decode_rows};
 use visibility::{
     Bound, DEFAULT_HELD_BACK_REPORT, DEFAULT_VISIBILITY_WAIT, HeldBackEpisodes, Waiter,
     report_held_back,
@@ -121,6 +121,8 @@ pub struct PgStore {
     /// Woken after each append through this store, and by the listener for appends of any
     /// process.
     wakeups: Arc<Wakeups>,
+    /// Woken when a claim is let go through this store (and, on PostgreSQL, by any process).
+    releases: Arc<Wakeups>,
     listener: Arc<listener::Listener>,
     held_back: Arc<HeldBackEpisodes>,
     held_back_report: Duration,
@@ -171,6 +173,7 @@ impl PgStore {
             gap_safe: true,
             read_ahead: ReadAhead::default(),
             wakeups: Arc::default(),
+            releases: Arc::default(),
             listener: Arc::default(),
             held_back: Arc::default(),
             held_back_report: DEFAULT_HELD_BACK_REPORT,
@@ -503,12 +506,31 @@ impl Store for PgStore {
     /// Also starts (once) the listener that wakes this store's handlers for appends of
     /// other processes.
     fn wakeups(&self) -> Option<&Wakeups> {
-        self.listener
-            .start(&self.pool, self.tables.events(), &self.wakeups);
+        self.listen();
         Some(&self.wakeups)
     }
 
+    /// Also starts (once) the listener, which wakes runners standing by when a claim is let
+    /// go by another process.
+    fn claim_releases(&self) -> Option<&Wakeups> {
+        self.listen();
+        Some(&self.releases)
+    }
+
     shared_store_methods!(Postgres, begin = "BEGIN");
+}
+
+impl PgStore {
+    /// Starts (once) the listener for appends and claims let go by any process.
+    fn listen(&self) {
+        self.listener.start(
+            &self.pool,
+            [
+                listener::Watched::new(self.tables.events(), &self.wakeups),
+                listener::Watched::new(self.tables.bookmarks(), &self.releases),
+            ],
+        );
+    }
 }
 
 impl FetchPage for PgStore {

@@ -23,7 +23,9 @@
 //! the same name; each bookmark is guarded by a claim in the store ([`Store::claim`]), so one
 //! runner handles it at a time. The claim is a lease on the database clock
 //! ([`HandlerBuilder::lease`], [`DEFAULT_LEASE`] 10 s), renewed while the runner works; a
-//! killed runner is replaced when its lease runs out, a stopped one at once. Every bookmark
+//! killed runner is replaced when its lease runs out, a stopped one at once (on SQLite and
+//! MySQL across processes, at the standby's next claim poll: see [`HandlerHandle::stop`]).
+//! Every bookmark
 //! write and projection commit is *fenced*: it names the claim's epoch and is refused
 //! ([`Error::ClaimLost`]) once another runner has taken the claim over, so that a runner paused
 //! past its lease cannot move the bookmark or commit a page any more. A plain model's side

@@ -38,9 +38,11 @@ impl HandlerHandle {
     }
 
     /// Stops the handler: it finishes the page in flight, stores its bookmark, lets its claims
-    /// go, and ends. Returns once it has ended. Another process's runner standing by takes
-    /// the claim at its next claim poll (the idle poll, at most a third of the lease) instead
-    /// of waiting for the lease to run out.
+    /// go, and ends. Returns once it has ended. A runner standing by takes the claim at once
+    /// when it runs on the same store object, or on PostgreSQL in any process (the bookmarks
+    /// table's trigger notifies it, [`Store::claim_releases`]); otherwise (SQLite and MySQL
+    /// across processes) at its next claim poll (the idle poll, at most a third of the
+    /// lease). Never does it wait for the lease to run out.
     ///
     /// Wired to Ctrl-C (and, in a service, SIGTERM), so that a deploy hands the handler over
     /// without waiting for the lease and without handling a page twice:
@@ -108,6 +110,7 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
         let mut backing_off = false;
         // Subscribed before the first run: an append during any run wakes the next wait.
         let mut wakeups = self.inner.store.wakeups().map(Wakeups::subscribe);
+        let mut releases = self.inner.store.claim_releases().map(Wakeups::subscribe);
         while !*stop.borrow() {
             let wake = {
                 let mut state = lane.state.lock().await;
@@ -122,6 +125,8 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
                 () = tokio::time::sleep_until(wake.at.into()) => {}
                 _ = stop.changed() => {}
                 () = woken(wakeups.as_mut()), if ready => next_run = Instant::now(),
+                // A claim let go: a runner standing by tries to take it now.
+                () = woken(releases.as_mut()), if !wake.holding => {}
             }
         }
         // Hand over at once instead of making the next runner wait for the lease.

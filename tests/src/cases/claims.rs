@@ -207,3 +207,43 @@ pub async fn owner_takes_its_claim_again<S: Store>(store: S) {
     ));
     assert_eq!(store.claim("model", "other", HELD).await.unwrap(), None);
 }
+
+/// A runner standing by for a claim takes it as soon as its holder stops, not at its next
+/// claim poll (here 10 s, a third of the lease; the bound below is far under it).
+pub async fn standby_takes_over_when_the_holder_stops<S: Store>(store: S) {
+    let domain = Domain::new(store.clone());
+    let runner = || {
+        domain
+            .handler("model", crate::domain::PostsModel::default())
+            .stream::<crate::domain::UserEvent>()
+            .idle_poll(Duration::from_secs(60))
+            .lease(Duration::from_secs(30))
+            .build()
+    };
+    let first = runner();
+    let first_running = first.start();
+    create_users(&domain, &["a"]).await;
+    wait_until(|| first.model().seen().len() == 1).await;
+    let second = runner();
+    let second_running = second.start();
+    // Let the second runner try the claim once and stand by.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    first_running.stop().await;
+    let stopped = std::time::Instant::now();
+    let bound = Duration::from_secs(3);
+    loop {
+        let holder = store.claim_holder("model").await.unwrap();
+        if holder.is_some_and(|holder| holder.owner == second.owner()) {
+            break;
+        }
+        assert!(
+            stopped.elapsed() < bound,
+            "the standby did not take the claim within {bound:?} of the stop"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    create_users(&domain, &["b"]).await;
+    wait_until(|| second.model().seen().len() == 1).await;
+    assert_eq!(second.model().seen_ids(), ["b"]);
+    second_running.stop().await;
+}

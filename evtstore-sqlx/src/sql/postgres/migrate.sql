@@ -83,3 +83,26 @@ BEGIN
     END IF;
 END
 $$
+;
+-- Claims let go, across processes: a bookmark row whose owner is cleared (a runner stopped)
+-- notifies `evtstore_{bookmarks}`, so that runners standing by in every process take the
+-- claim at once instead of at their next claim poll.
+CREATE OR REPLACE FUNCTION "{bookmarks}_released"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('evtstore_{bookmarks}', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME);
+    RETURN NULL;
+END
+$$
+;
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_trigger
+        WHERE tgname = '{bookmarks}_released' AND tgrelid = to_regclass('"{bookmarks}"')
+    ) THEN
+        CREATE TRIGGER "{bookmarks}_released" AFTER UPDATE OF "owner" ON "{bookmarks}"
+            FOR EACH ROW WHEN (OLD."owner" <> '' AND NEW."owner" = '')
+            EXECUTE FUNCTION "{bookmarks}_released"();
+    END IF;
+END
+$$

@@ -14,3 +14,5 @@ SELECT to_regclass('"{events}"') IS NOT NULL
           AND attname IN ('txid', 'lease_until')) = 2
    AND EXISTS (SELECT 1 FROM pg_trigger
                WHERE tgname = '{events}_wake' AND tgrelid = to_regclass('"{events}"'))
+   AND EXISTS (SELECT 1 FROM pg_trigger
+               WHERE tgname = '{bookmarks}_released' AND tgrelid = to_regclass('"{bookmarks}"'))
