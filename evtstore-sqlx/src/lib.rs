@@ -263,6 +263,15 @@ impl Store for SqlStore {
         dispatch!(self, store => store.claim_holder(name).await)
     }
 
+    async fn count_between(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        until: Cursor,
+    ) -> Result<u64, Error> {
+        dispatch!(self, store => store.count_between(streams, after, until).await)
+    }
+
     fn wakeups(&self) -> Option<&evtstore::Wakeups> {
         dispatch!(self, store => store.wakeups())
     }

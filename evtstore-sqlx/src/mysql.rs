@@ -58,6 +58,7 @@ struct Sql {
     replay: Arc<str>,
     read: String,
     last_position: String,
+    count_between: String,
     shared: SharedSql,
     legacy: LegacySql,
 }
@@ -90,6 +91,7 @@ impl Sql {
             replay: render(include_str!("sql/mysql/replay.sql")),
             read: tables.render(include_str!("sql/mysql/read.sql")),
             last_position: tables.render(include_str!("sql/mysql/last_position.sql")),
+            count_between: tables.render(include_str!("sql/mysql/count_between.sql")),
             shared: SharedSql::new(
                 tables,
                 &shared_sql_files!("mysql", plain_fenced = "bookmark_fenced"),
@@ -821,6 +823,31 @@ impl Store for MySqlStore {
             .await
             .map_err(|error| db_error(&operation, error))?;
         Ok(position.map_or(Cursor::START, Cursor::at))
+    }
+
+    async fn count_between(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        until: Cursor,
+    ) -> Result<u64, Error> {
+        if streams.is_empty() {
+            return Ok(0);
+        }
+        let mut query = sqlx::query_scalar(AssertSqlSafe(Sql::with_streams(
+            &self.sql.count_between,
+            streams.len(),
+        )))
+        .bind(after.position)
+        .bind(until.position);
+        for stream in streams {
+            query = query.bind(*stream);
+        }
+        let count: i64 = query
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|error| db_error(format_args!("counting the rows of {streams:?}"), error))?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     fn wakeups(&self) -> Option<&Wakeups> {

@@ -42,6 +42,7 @@ struct Sql {
     replay: Arc<str>,
     read: Arc<str>,
     last_position: Arc<str>,
+    count_between: Arc<str>,
     has_claim_columns: Arc<str>,
     add_claim_columns: String,
     shared: SharedSql,
@@ -61,6 +62,7 @@ impl Sql {
             replay: render(include_str!("sql/sqlite/replay.sql")),
             read: render(include_str!("sql/sqlite/read.sql")),
             last_position: render(include_str!("sql/sqlite/last_position.sql")),
+            count_between: render(include_str!("sql/sqlite/count_between.sql")),
             has_claim_columns: render(include_str!("sql/sqlite/has_claim_columns.sql")),
             add_claim_columns: tables.render(include_str!("sql/sqlite/add_claim_columns.sql")),
             shared: SharedSql::new(
@@ -453,9 +455,22 @@ impl Store for SqliteStore {
         Ok(position.map_or(Cursor::START, Cursor::at))
     }
 
-    // A projection's transaction takes the write lock at once: a deferred transaction that
-    // reads and then writes fails with "database is locked", without waiting, when another
-    // connection wrote in between.
+    async fn count_between(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        until: Cursor,
+    ) -> Result<u64, Error> {
+        let count: i64 = sqlx::query_scalar(sql(&self.sql.count_between))
+            .bind(after.position)
+            .bind(until.position)
+            .bind(streams_json(streams))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|error| db_error(format_args!("counting the rows of {streams:?}"), error))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     fn wakeups(&self) -> Option<&Wakeups> {
         Some(&self.wakeups)
     }
@@ -464,6 +479,9 @@ impl Store for SqliteStore {
         Some(&self.releases)
     }
 
+    // A projection's transaction takes the write lock at once: a deferred transaction that
+    // reads and then writes fails with "database is locked", without waiting, when another
+    // connection wrote in between.
     shared_store_methods!(Sqlite, begin = "BEGIN IMMEDIATE");
 }
 

@@ -213,6 +213,35 @@ pub trait Store: Clone + Send + Sync + 'static {
         lease: Duration,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// How many rows of `streams` lie after `after` and at or before `until`: how far a
+    /// handler at `after` is behind the end `until` ([`HandlerStatus`](crate::HandlerStatus)).
+    /// The default reads the rows in pages of 10,000 and counts them; the SQL stores count in
+    /// the database.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the store cannot be read.
+    fn count_between(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        until: Cursor,
+    ) -> impl Future<Output = Result<u64, Error>> + Send {
+        async move {
+            let mut behind = 0;
+            let mut from = after;
+            while from < until {
+                let page = self.read(streams, from, 10_000).await?;
+                let Some(last) = page.last() else { break };
+                from = crate::event::row_cursor(last);
+                behind += page
+                    .iter()
+                    .filter(|row| crate::event::row_cursor(row) <= until)
+                    .count() as u64;
+            }
+            Ok(behind)
+        }
+    }
+
     /// The store's wake-up signal, if it has one: handlers started on the store wait on it
     /// between polls, so that an append wakes them at once ([`Wakeups`]). A store without one
     /// (the default) is polled. A store sends a wake-up after each append it commits, and may

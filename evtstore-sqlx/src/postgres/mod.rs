@@ -51,6 +51,7 @@ struct Sql {
     read_page: Arc<str>,
     read: Arc<str>,
     last_cursor: Arc<str>,
+    count_between: Arc<str>,
     shared: SharedSql,
 }
 
@@ -83,6 +84,7 @@ impl Sql {
                 render(include_str!("../sql/postgres/read_unsafe.sql"))
             },
             last_cursor: render(include_str!("../sql/postgres/last_cursor.sql")),
+            count_between: render(include_str!("../sql/postgres/count_between.sql")),
             shared: SharedSql::new(
                 tables,
                 &shared_sql_files!("postgres", plain_fenced = "bookmark_fenced_async"),
@@ -501,6 +503,24 @@ impl Store for PgStore {
             (Some(commit), Some(position)) => Cursor { commit, position },
             _ => Cursor::START,
         })
+    }
+
+    async fn count_between(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        until: Cursor,
+    ) -> Result<u64, Error> {
+        let count: i64 = sqlx::query_scalar(sql(&self.sql.count_between))
+            .bind(after.commit)
+            .bind(after.position)
+            .bind(until.commit)
+            .bind(until.position)
+            .bind(streams)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|error| db_error(format_args!("counting the rows of {streams:?}"), error))?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     /// Also starts (once) the listener that wakes this store's handlers for appends of

@@ -8,9 +8,6 @@ use crate::event::Cursor;
 use crate::handler::EventHandler;
 use crate::store::{ClaimHolder, Store};
 
-/// How many rows one read of [`HandlerStatus::read`] counts at a time.
-const COUNT_PAGE: usize = 10_000;
-
 /// The state of one handler, or of one segment of a segmented handler.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HandlerStatus {
@@ -33,8 +30,8 @@ pub struct HandlerStatus {
 impl HandlerStatus {
     /// The status of the handler (or segment) whose bookmark is `bookmark` and whose streams
     /// are `streams`, read from the store: what any process (a health check, an operator's
-    /// tool) can learn of a handler it does not run. It reads the rows after the bookmark to
-    /// count them, so a handler far behind takes a read per 10,000 rows.
+    /// tool) can learn of a handler it does not run: four queries on the SQL stores
+    /// ([`Store::count_between`] counts in the database).
     ///
     /// # Errors
     /// The store's errors.
@@ -45,18 +42,9 @@ impl HandlerStatus {
     ) -> Result<Self, Error> {
         let position = store.bookmark(bookmark).await?;
         let last_cursor = store.last_cursor(streams).await?;
-        let mut behind = 0;
-        let mut after = position.unwrap_or(Cursor::START);
-        // Counting stops at the end seen at the start: a busy stream must not keep it going.
-        while after < last_cursor {
-            let page = store.read(streams, after, COUNT_PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = crate::event::row_cursor(last);
-            behind += page
-                .iter()
-                .filter(|row| crate::event::row_cursor(row) <= last_cursor)
-                .count() as u64;
-        }
+        let behind = store
+            .count_between(streams, position.unwrap_or(Cursor::START), last_cursor)
+            .await?;
         let holder = store.claim_holder(bookmark).await?;
         Ok(HandlerStatus {
             bookmark: bookmark.to_owned(),

@@ -24,7 +24,32 @@ pub async fn status_shows_lag_holder_and_last_handled<S: Store>(store: S) {
         before.last_cursor,
         store.last_cursor(&streams).await.unwrap()
     );
-    assert_eq!(model.status().await.unwrap(), [before]);
+    assert_eq!(model.status().await.unwrap(), [before.clone()]);
+    // Counted between two cursors, both ends as documented, streams respected.
+    let first = store
+        .read(&["users"], evtstore::Cursor::START, 1)
+        .await
+        .unwrap()[0]
+        .as_ref()
+        .unwrap()
+        .cursor;
+    let last = before.last_cursor;
+    assert_eq!(store.count_between(&streams, first, last).await.unwrap(), 2);
+    assert_eq!(
+        store
+            .count_between(&streams, evtstore::Cursor::START, first)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .count_between(&["posts"], evtstore::Cursor::START, last)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.count_between(&streams, last, last).await.unwrap(), 0);
 
     assert_eq!(model.run_once().await.unwrap(), 3);
     let [after] = <[HandlerStatus; 1]>::try_from(model.status().await.unwrap()).unwrap();
