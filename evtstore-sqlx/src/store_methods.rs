@@ -389,6 +389,41 @@ macro_rules! shared_store_methods {
             Ok(())
         }
 
+        // Each backend's `append_in_span` and `load_in_span` run the statements; the spans
+        // are the same for all. DEBUG: one span per statement is detail under the command's
+        // INFO span.
+        async fn append(&self, append: ::evtstore::Append<'_>) -> Result<(), ::evtstore::Error> {
+            let span = ::tracing::debug_span!(
+                "evtstore.append",
+                stream = append.stream,
+                aggregate_id = append.aggregate_id,
+                events = append.events.len(),
+            );
+            ::tracing::Instrument::instrument(self.append_in_span(&append), span).await
+        }
+
+        async fn load(
+            &self,
+            stream: &str,
+            aggregate_id: &str,
+            after_version: u64,
+        ) -> Result<Vec<::evtstore::RecordedEvent>, ::evtstore::Error> {
+            let span = ::tracing::debug_span!(
+                "evtstore.load",
+                stream,
+                aggregate_id,
+                after_version,
+                events = ::tracing::field::Empty,
+            );
+            let events = ::tracing::Instrument::instrument(
+                self.load_in_span(stream, aggregate_id, after_version),
+                span.clone(),
+            )
+            .await?;
+            span.record("events", events.len());
+            Ok(events)
+        }
+
         async fn claim_holder(
             &self,
             name: &str,

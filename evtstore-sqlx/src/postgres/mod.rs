@@ -339,38 +339,6 @@ impl PgStore {
 }
 
 impl Store for PgStore {
-    async fn append(&self, append: Append<'_>) -> Result<(), Error> {
-        // DEBUG: one span per statement is detail under the command's INFO span.
-        let span = tracing::debug_span!(
-            "evtstore.append",
-            stream = append.stream,
-            aggregate_id = append.aggregate_id,
-            events = append.events.len(),
-        );
-        self.append_in_span(&append).instrument(span).await
-    }
-
-    async fn load(
-        &self,
-        stream: &str,
-        aggregate_id: &str,
-        after_version: u64,
-    ) -> Result<Vec<RecordedEvent>, Error> {
-        let span = tracing::debug_span!(
-            "evtstore.load",
-            stream,
-            aggregate_id,
-            after_version,
-            events = tracing::field::Empty,
-        );
-        let events = self
-            .load_in_span(stream, aggregate_id, after_version)
-            .instrument(span.clone())
-            .await?;
-        span.record("events", events.len());
-        Ok(events)
-    }
-
     async fn replay<F>(
         &self,
         stream: &str,
