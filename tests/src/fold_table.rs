@@ -152,32 +152,22 @@ impl FoldTables {
         let dollar = matches!(transaction, SqlTransaction::Postgres(_));
         let (log, fold) = (placeholders(&log, dollar), placeholders(&fold, dollar));
         let id = aggregate_id.to_owned();
+        /// The log row, then the fold row, in one backend's transaction.
+        macro_rules! apply {
+            ($tx:expr) => {{
+                run!($tx, log, position, id.clone(), version)?;
+                if binds_version_first {
+                    run!($tx, fold, version, id, version - 1)
+                } else {
+                    run!($tx, fold, id)
+                }
+            }};
+        }
         let outcome: Result<u64, sqlx::Error> = async {
             match transaction {
-                SqlTransaction::Sqlite(tx) => {
-                    run!(tx, log, position, id.clone(), version)?;
-                    if binds_version_first {
-                        run!(tx, fold, version, id, version - 1)
-                    } else {
-                        run!(tx, fold, id)
-                    }
-                }
-                SqlTransaction::Postgres(tx) => {
-                    run!(tx, log, position, id.clone(), version)?;
-                    if binds_version_first {
-                        run!(tx, fold, version, id, version - 1)
-                    } else {
-                        run!(tx, fold, id)
-                    }
-                }
-                SqlTransaction::MySql(tx) => {
-                    run!(tx, log, position, id.clone(), version)?;
-                    if binds_version_first {
-                        run!(tx, fold, version, id, version - 1)
-                    } else {
-                        run!(tx, fold, id)
-                    }
-                }
+                SqlTransaction::Sqlite(tx) => apply!(tx),
+                SqlTransaction::Postgres(tx) => apply!(tx),
+                SqlTransaction::MySql(tx) => apply!(tx),
                 _ => unreachable!("the tests build every backend"),
             }
         }
