@@ -12,6 +12,31 @@ pub(crate) fn db_error(operation: impl fmt::Display, error: sqlx::Error) -> Erro
     Error::database(operation, error)
 }
 
+/// Decodes the rows of a query one by one as the driver yields them, `decode` getting each
+/// row and whether it is the first (to check the result's columns once).
+///
+/// Why not `fetch_all` and then decode: a driver row keeps its bytes in the connection's read
+/// buffer, so collecting every row first keeps the whole result alive, and the buffer is grown
+/// and copied instead of reused. Reading 100,000 events on PostgreSQL took about 100 ms through
+/// `fetch_all` against 55-70 ms streamed, the same rows decoded the same way (see
+/// `BENCHMARKS.md`, "Catch-up at the read limit").
+pub(crate) async fn decode_streamed<R, T>(
+    mut rows: futures_util::stream::BoxStream<'_, Result<R, sqlx::Error>>,
+    operation: &(dyn fmt::Display + Sync),
+    mut decode: impl FnMut(&R, bool) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
+    use futures_util::TryStreamExt;
+    let mut decoded = Vec::new();
+    while let Some(row) = rows
+        .try_next()
+        .await
+        .map_err(|error| db_error(operation, error))?
+    {
+        decoded.push(decode(&row, decoded.is_empty())?);
+    }
+    Ok(decoded)
+}
+
 /// A row that cannot be an event: a NULL or out-of-range value in a required column.
 #[derive(Debug)]
 pub(crate) struct MalformedRow(pub(crate) String);

@@ -62,9 +62,10 @@
 //! - On PostgreSQL, an event becomes readable once every transaction that started writing
 //!   before it has ended. A read at the end of the streams that finds committed events held
 //!   back this way waits for them, up to [`PgStore::with_visibility_wait`] (1 s by default).
-//!   Reads that find a full page fetch a few pages at once and serve the next reads from
-//!   memory, so that catching up costs fewer round trips; once half of those rows are handed
-//!   out, the next ones are read in a background task while the handler works.
+//!   Reads that find a full page fetch many pages at once (on MySQL too) and serve the next
+//!   reads from memory, so that catching up costs fewer round trips; while fewer than one
+//!   such read's rows are left, the next ones are read in a background task as the handler
+//!   works. Rows are decoded as the driver yields them, never collected first.
 //! - Loading an aggregate ([`evtstore::Store::replay`]) is one statement on every backend: the
 //!   snapshot under the aggregate's tag, if any, then only the events after it, each handed
 //!   over borrowed from its row.

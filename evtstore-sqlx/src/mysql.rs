@@ -21,7 +21,6 @@ use std::sync::Arc;
 use evtstore::{Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Store, Wakeups};
 use sqlx::mysql::{
     MySql, MySqlArguments, MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions,
-    MySqlRow,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Connection, Executor};
@@ -31,7 +30,8 @@ use tracing::Instrument;
 use crate::Tables;
 use crate::common::{
     Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error,
-    decode_event_of, decode_read_row, first_version, statements, version_bound, visit_replayed,
+    decode_event_of, decode_read_row, decode_streamed, first_version, statements, version_bound,
+    visit_replayed,
 };
 use crate::read_ahead::{FetchPage, Fetched, ReadAhead};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
@@ -610,12 +610,11 @@ impl MySqlStore {
             .bind(stream)
             .bind(aggregate_id)
             .bind(version_bound(after_version))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|error| db_error(&operation, error))?;
-        rows.iter()
-            .map(|row| decode_event_of(row, (stream, aggregate_id), Decoding::Checked, &operation))
-            .collect()
+            .fetch(&self.pool);
+        decode_streamed(rows, &operation, |row, _| {
+            decode_event_of(row, (stream, aggregate_id), Decoding::Checked, &operation)
+        })
+        .await
     }
 }
 
@@ -658,11 +657,11 @@ impl MySqlStore {
             .map_err(|error| db_error(&operation, error))?;
         let found = query
             .bind(i64::try_from(rows).unwrap_or(i64::MAX))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(|error| db_error(&operation, error))?;
-        let full = found.len() >= rows;
-        Ok((decode_rows(&found, &operation)?, full))
+            .fetch(&mut *conn);
+        let events =
+            decode_streamed(found, &operation, |row, _| decode_read_row(row, &operation)).await?;
+        let full = events.len() >= rows;
+        Ok((events, full))
     }
 }
 
@@ -670,12 +669,6 @@ impl FetchPage for MySqlStore {
     async fn fetch_page(&self, streams: &[&str], after: Cursor, rows: usize) -> Fetched {
         self.read_rows(streams, after, rows).await
     }
-}
-
-fn decode_rows(rows: &[MySqlRow], operation: &dyn fmt::Display) -> Result<Vec<ReadRow>, Error> {
-    rows.iter()
-        .map(|row| decode_read_row(row, operation))
-        .collect()
 }
 
 fn is_duplicate_version(error: &sqlx::Error) -> bool {

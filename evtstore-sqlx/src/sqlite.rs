@@ -12,16 +12,15 @@ use std::time::Duration;
 use evtstore::{Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Store, Wakeups};
 use sqlx::sqlite::SqliteArguments;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Sqlite};
 use tracing::Instrument;
 
 use crate::common::{
     Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error,
-    decode_event_of, decode_read_row, first_version, is_version_conflict, statements,
-    version_bound, visit_replayed,
+    decode_event_of, decode_read_row, decode_streamed, first_version, is_version_conflict,
+    statements, version_bound, visit_replayed,
 };
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 use crate::{Synchronous, Tables};
@@ -296,7 +295,7 @@ impl SqliteStore {
             let events: Vec<&str> = append.events.iter().map(|e| e.event.as_str()).collect();
             let events = serde_json::to_string(&events).map_err(|source| Error::Encode {
                 what: "events",
-                stream: append.stream,
+                stream: append.stream.to_owned(),
                 aggregate_id: append.aggregate_id.to_owned(),
                 source,
             })?;
@@ -331,19 +330,12 @@ impl SqliteStore {
             .bind(stream)
             .bind(aggregate_id)
             .bind(version_bound(after_version))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|error| db_error(&operation, error))?;
-        rows.iter()
-            .map(|row| decode_event_of(row, (stream, aggregate_id), Decoding::Checked, &operation))
-            .collect()
+            .fetch(&self.pool);
+        decode_streamed(rows, &operation, |row, _| {
+            decode_event_of(row, (stream, aggregate_id), Decoding::Checked, &operation)
+        })
+        .await
     }
-}
-
-fn decode_rows(rows: &[SqliteRow], operation: &dyn fmt::Display) -> Result<Vec<ReadRow>, Error> {
-    rows.iter()
-        .map(|row| decode_read_row(row, operation))
-        .collect()
 }
 
 fn streams_json(streams: &[&str]) -> String {
@@ -408,10 +400,8 @@ impl Store for SqliteStore {
             .bind(after.position)
             .bind(streams_json(streams))
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|error| db_error(&operation, error))?;
-        decode_rows(&rows, &operation)
+            .fetch(&self.pool);
+        decode_streamed(rows, &operation, |row, _| decode_read_row(row, &operation)).await
     }
 
     async fn last_cursor(&self, streams: &[&str]) -> Result<Cursor, Error> {

@@ -284,6 +284,13 @@ impl<S: Store> Domain<S> {
         loop {
             tally.attempts += 1;
             let decision = commands.decide(&agg, command).await;
+            let decision = match decision {
+                // Not a refusal: something the command needed failed, whatever the state.
+                Err(failed) if failed.failure().is_some() => {
+                    return Err(failed.into_error(stream, aggregate_id));
+                }
+                decision => decision,
+            };
             let appends = matches!(&decision, Ok(events) if !events.is_empty());
             if unchecked && !appends {
                 // Only an append reaches the store's version check: a refusal or a no-op on a
@@ -297,11 +304,7 @@ impl<S: Store> Domain<S> {
                     continue;
                 }
             }
-            let events = decision.map_err(|source| Error::Command {
-                stream,
-                aggregate_id: aggregate_id.to_owned(),
-                source,
-            })?;
+            let events = decision.map_err(|refused| refused.into_error(stream, aggregate_id))?;
             if events.is_empty() {
                 return Ok(agg);
             }
@@ -353,7 +356,7 @@ impl<S: Store> Domain<S> {
     ) -> Result<Agg<A::State>, Error> {
         let encode_error = |what, source| Error::Encode {
             what,
-            stream: A::STREAM,
+            stream: A::STREAM.to_owned(),
             aggregate_id: agg.aggregate_id.clone(),
             source,
         };
@@ -483,7 +486,7 @@ impl<S: Store> Domain<S> {
         };
         let state = (snapshots.encode)(&agg.state).map_err(|source| Error::Encode {
             what: "snapshot",
-            stream: A::STREAM,
+            stream: A::STREAM.to_owned(),
             aggregate_id: agg.aggregate_id.clone(),
             source,
         })?;

@@ -33,6 +33,7 @@ mod handler;
 mod memory;
 mod retry;
 mod store;
+pub mod testing;
 mod wakeup;
 
 #[doc(hidden)]
@@ -41,14 +42,14 @@ pub mod doc_fixtures;
 pub use crate::aggregate::{Agg, Aggregate, Snapshot, Snapshots};
 pub use crate::command::{CommandResult, CommandSet, Commands, Events};
 pub use crate::domain::{Domain, DomainOptions, Recorded};
-pub use crate::error::{BoxError, CommandError, DecodeError, Error};
+pub use crate::error::{BoxError, CommandError, DecodeError, Error, ErrorKind};
 pub use crate::event::{
     Append, Cursor, EventMeta, Metadata, NewEvent, ReadRow, RecordedEvent, Timestamp,
     UnreadableRow, row_cursor,
 };
 pub use crate::handler::{
-    BatchReport, DEFAULT_LEASE, EventHandler, HandledBy, HandlerBuilder, HandlerHandle,
-    HandlerOptions, HandlerResult, HandlerStatus, ProjectedBy, Segment,
+    BatchReport, DEFAULT_BOOKMARK_EVERY, DEFAULT_LEASE, EventHandler, HandledBy, HandlerBuilder,
+    HandlerHandle, HandlerOptions, HandlerResult, HandlerStatus, ProjectedBy, Segment,
 };
 pub use crate::memory::{MemoryStore, MemoryTransaction};
 pub use crate::store::{Claim, ClaimHolder, Claimed, MAX_LEASE, Replayed, Store};

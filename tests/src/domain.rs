@@ -162,11 +162,9 @@ impl<S: Store> PostCommands<S> {
         if post.exists() {
             return Err(CommandError::new("post already exists"));
         }
-        let user = self
-            .domain
-            .load::<UserEvent>(&user_id)
-            .await
-            .map_err(|error| CommandError::new(error.to_string()))?;
+        // `?` keeps a failed load a failure (a database error reaches the caller as itself),
+        // not a refusal.
+        let user = self.domain.load::<UserEvent>(&user_id).await?;
         if !user.exists() {
             return Err(CommandError::new("unauthorized"));
         }

@@ -92,6 +92,7 @@ macro_rules! conformance_suite {
             handlers::two_streams_in_position_order,
             handlers::handler_reads_only_its_streams,
             handlers::small_pages_handle_everything_in_order,
+            handlers::bookmark_stored_every_interval_and_at_end,
             handlers::tail_stream_skips_history,
             handlers::tail_stream_resumes_stored_bookmark,
             handlers::always_tail_stream_skips_history,

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use common::{Backend, exec, unmigrated};
 use evtstore::{
-    Aggregate, Append, Cursor, Domain, Error, EventMeta, HandledBy, HandlerOptions, HandlerResult,
-    NewEvent, Store, Timestamp,
+    Aggregate, Append, Cursor, Domain, Error, ErrorKind, EventMeta, HandledBy, HandlerOptions,
+    HandlerResult, NewEvent, Store, Timestamp,
 };
 use evtstore_sqlx::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use evtstore_sqlx::sqlx::{self, Connection};
 use evtstore_sqlx::{ConnectOptions, PgStore, SqlStore, Tables};
-use evtstore_tests::domain::{PostsModel, UserEvent};
+use evtstore_tests::domain::{PostCommand, PostCommands, PostEvent, PostsModel, UserEvent};
 
 const BACKENDS: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, Backend::MySql];
 
@@ -205,6 +205,7 @@ async fn too_long_names_are_refused() {
             ),
             "{backend:?}: {error:?}"
         );
+        assert_eq!(error.kind(), ErrorKind::BadInput);
         let error = store.set_bookmark(&long, Cursor::at(1)).await.unwrap_err();
         assert!(
             matches!(
@@ -230,6 +231,43 @@ async fn too_long_names_are_refused() {
             .unwrap();
         assert_eq!(stored.len(), 1, "{backend:?}");
     }
+}
+
+/// A command whose method loads another aggregate with `?` and meets a database that does not
+/// answer fails with that database error (kind `Unavailable`), not a refusal, and appends
+/// nothing. The posts live on a real PostgreSQL; the users the command checks live on a store
+/// whose server is not there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_load_inside_command_is_not_a_refusal() {
+    let posts = PgStore::from_pool(
+        PgPoolOptions::new()
+            .connect_with(common::postgres_schema().await)
+            .await
+            .unwrap(),
+        Tables::default(),
+    );
+    posts.migrate().await.unwrap();
+    let unreachable = PgStore::from_pool(
+        PgPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(2))
+            .connect_lazy_with("postgres://postgres@127.0.0.1:1/test".parse().unwrap()),
+        Tables::default(),
+    );
+    let commands = Domain::new(posts.clone()).commands(PostCommands {
+        domain: Domain::new(unreachable),
+    });
+    let create = PostCommand::CreatePost {
+        user_id: "alice".into(),
+        content: "hello".into(),
+    };
+    let error = commands.execute("post-1", &create).await.unwrap_err();
+    assert!(matches!(error, Error::Database { .. }), "{error:?}");
+    assert_eq!(error.kind(), ErrorKind::Unavailable);
+    let stored = posts
+        .read_events(&[PostEvent::STREAM], Cursor::START, 10)
+        .await
+        .unwrap();
+    assert!(stored.is_empty(), "{stored:?}");
 }
 
 /// A unique violation on (stream, aggregate_id, version) is a version conflict, also when the
@@ -423,7 +461,9 @@ async fn lost_connection_mid_batch_keeps_the_bookmark() {
         .unwrap();
     let store = PgStore::from_pool(pool, Tables::default());
     store.migrate().await.unwrap();
-    let total = 100;
+    // More events than one read fetches ahead (32 pages of 5), so that reads go on during the
+    // run and one of them meets the lock.
+    let total = 500;
     let events: Vec<NewEvent> = (1..=total)
         .map(|version| NewEvent {
             version,

@@ -8,7 +8,7 @@ use evtstore::{Domain, DomainOptions, Store};
 use crate::counter::{
     Count, Counted, Counter, CounterCommands, SnapCommands, SnapCounted, added_json,
 };
-use crate::measure::{Lines, Target, best_of_rounds, fresh, report, runs, scale};
+use crate::measure::{Lines, Target, best_of_rounds, fresh, report, report_versus, runs, scale};
 
 /// The plain sqlx baseline of one backend, on the store's tables.
 pub(crate) trait Baseline: Clone + Send + Sync + 'static {
@@ -295,5 +295,61 @@ pub(crate) async fn catch_up<S: Store + Analyze, B: Baseline>(
         b,
         count,
         Target::AtLeast(0.8),
+    );
+    // Where the handler's time goes: the same pages read through `Store::read` alone, each
+    // event decoded as the handler decodes it, with no handler around them.
+    let (reads, _) = best_of_rounds(
+        || async {
+            let start = Instant::now();
+            let mut cursor = evtstore::Cursor::START;
+            let mut seen = 0;
+            loop {
+                let page = store.read(&["counters"], cursor, 500).await.expect("read");
+                let Some(last) = page.last() else { break };
+                cursor = evtstore::row_cursor(last);
+                for row in page {
+                    let recorded = row.expect("readable");
+                    let event =
+                        <Counted as evtstore::Aggregate>::decode(&recorded).expect("decode");
+                    let Counted::Added { amount, .. } = event;
+                    seen += usize::try_from(amount).unwrap_or(0);
+                }
+            }
+            let elapsed = start.elapsed();
+            assert!(seen >= count);
+            elapsed
+        },
+        || async { s },
+    )
+    .await;
+    let (memory, handler) = best_of_rounds(
+        || async {
+            let handler = domain
+                .handler(fresh("catch-up"), Count::default())
+                .stream::<Counted>()
+                .bookmark_in_memory()
+                .build();
+            let start = Instant::now();
+            let handled = handler.run_once().await.expect("catch up");
+            let elapsed = start.elapsed();
+            assert!(handled >= count);
+            elapsed
+        },
+        || async { s },
+    )
+    .await;
+    report_versus(
+        backend,
+        "catch-up breakdown: handler, bookmark in memory",
+        ("memory", "stored"),
+        (memory, handler),
+        count,
+    );
+    report_versus(
+        backend,
+        "catch-up breakdown: store reads alone, page 500, decoded",
+        ("reads", "handler"),
+        (reads, s),
+        count,
     );
 }

@@ -84,29 +84,29 @@ fn check_columns(
     Ok(())
 }
 
-/// Decodes the event rows of a load of `stream`/`aggregate_id`.
-pub(super) fn decode_rows(
-    rows: &[PgRow],
+/// Decodes one event row of a load of `stream`/`aggregate_id`, checking the result's columns
+/// on its `first` row.
+pub(super) fn decode_load_row(
+    row: &PgRow,
+    first: bool,
     (stream, aggregate_id): (&str, &str),
     operation: &dyn fmt::Display,
-) -> Result<Vec<RecordedEvent>, Error> {
-    if let Some(first) = rows.first() {
-        check_event_columns(first, operation)?;
+) -> Result<RecordedEvent, Error> {
+    if first {
+        check_event_columns(row, operation)?;
     }
-    rows.iter()
-        .map(|row| decode_event_of(row, (stream, aggregate_id), Decoding::PgChecked, operation))
-        .collect()
+    decode_event_of(row, (stream, aggregate_id), Decoding::PgChecked, operation)
 }
 
-/// Decodes the rows of a read, each an event or an unreadable row in its place.
-pub(super) fn decode_read_rows(
-    rows: &[PgRow],
+/// Decodes one row of a read, an event or an unreadable row in its place, checking the
+/// result's columns on its `first` row.
+pub(super) fn decode_read_row(
+    row: &PgRow,
+    first: bool,
     operation: &dyn fmt::Display,
-) -> Result<Vec<ReadRow>, Error> {
-    if let Some(first) = rows.first() {
-        check_event_columns(first, operation)?;
+) -> Result<ReadRow, Error> {
+    if first {
+        check_event_columns(row, operation)?;
     }
-    rows.iter()
-        .map(|row| read_event_row(row, None, Decoding::PgChecked, operation))
-        .collect()
+    read_event_row(row, None, Decoding::PgChecked, operation)
 }

@@ -20,8 +20,9 @@ use tracing::Instrument;
 
 use crate::Tables;
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error, first_version,
-    is_version_conflict, read_event_row, statements, version_bound, visit_replayed,
+    Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error,
+    decode_streamed, first_version, is_version_conflict, read_event_row, statements, version_bound,
+    visit_replayed,
 };
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 
@@ -30,7 +31,7 @@ mod listener;
 mod visibility;
 
 use crate::read_ahead::{FetchPage, Fetched, ReadAhead};
-use columns::{check_event_columns, check_replay_columns, decode_read_rows, decode_rows};
+use columns::{check_event_columns, check_replay_columns, decode_load_row, decode_read_row};
 use visibility::{
     Bound, DEFAULT_HELD_BACK_REPORT, DEFAULT_VISIBILITY_WAIT, HeldBackEpisodes, Waiter,
     report_held_back,
@@ -331,10 +332,11 @@ impl PgStore {
             .bind(stream)
             .bind(aggregate_id)
             .bind(version_bound(after_version))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|error| db_error(&operation, error))?;
-        decode_rows(&rows, (stream, aggregate_id), &operation)
+            .fetch(&self.pool);
+        decode_streamed(rows, &operation, |row, first| {
+            decode_load_row(row, first, (stream, aggregate_id), &operation)
+        })
+        .await
     }
 }
 
@@ -413,10 +415,11 @@ impl Store for PgStore {
                 .bind(after.position)
                 .bind(streams)
                 .bind(limit_param)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(|error| db_error(&operation, error))?;
-            return decode_read_rows(&rows, &operation);
+                .fetch(&self.pool);
+            return decode_streamed(rows, &operation, |row, first| {
+                decode_read_row(row, first, &operation)
+            })
+            .await;
         }
         // At the end of the streams: wait for events that were committed when the read began
         // but are held back by an older transaction still running.
@@ -533,10 +536,12 @@ impl FetchPage for PgStore {
             .bind(after.position)
             .bind(streams)
             .bind(i64::try_from(rows).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|error| db_error(&operation, error))?;
-        let full = found.len() >= rows;
-        Ok((decode_read_rows(&found, &operation)?, full))
+            .fetch(&self.pool);
+        let events = decode_streamed(found, &operation, |row, first| {
+            decode_read_row(row, first, &operation)
+        })
+        .await?;
+        let full = events.len() >= rows;
+        Ok((events, full))
     }
 }

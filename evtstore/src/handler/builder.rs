@@ -55,6 +55,10 @@ pub(crate) type OnError = Arc<dyn Fn(&Error) + Send + Sync>;
 /// this long after its last renewal, plus up to one claim poll.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 
+/// How often a plain handler catching up stores its bookmark by default: see
+/// [`HandlerBuilder::bookmark_every`].
+pub const DEFAULT_BOOKMARK_EVERY: Duration = Duration::from_millis(250);
+
 #[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) options: HandlerOptions,
@@ -62,6 +66,7 @@ pub(crate) struct Settings {
     pub(crate) idle_poll: Duration,
     pub(crate) error_backoff: Duration,
     pub(crate) lease: Duration,
+    pub(crate) bookmark_every: Duration,
     pub(crate) bookmark_home: BookmarkHome,
     pub(crate) max_claimed_segments: usize,
     pub(crate) before_batch: Option<BeforeBatch>,
@@ -122,6 +127,7 @@ impl<S: Store, H: Send + Sync + 'static> HandlerBuilder<S, H> {
                 idle_poll: Duration::from_secs(1),
                 error_backoff: Duration::from_secs(10),
                 lease: DEFAULT_LEASE,
+                bookmark_every: DEFAULT_BOOKMARK_EVERY,
                 bookmark_home: BookmarkHome::Store,
                 max_claimed_segments: usize::MAX,
                 before_batch: None,
@@ -222,6 +228,24 @@ impl<S: Store, H: Send + Sync + 'static> HandlerBuilder<S, H> {
     #[must_use]
     pub fn lease(mut self, lease: Duration) -> Self {
         self.settings.lease = lease.clamp(Duration::from_millis(3), crate::store::MAX_LEASE);
+        self
+    }
+
+    /// How often a plain handler (one that is not a [`project`](Self::project)ion) stores its
+    /// bookmark while it catches up: after a page, once this long has passed since the last
+    /// write. A run always stores it when it ends (caught up, stopped or failed), so a handler
+    /// that keeps up stores it after every batch. Default [`DEFAULT_BOOKMARK_EVERY`], 250 ms;
+    /// `Duration::ZERO` stores it after every page.
+    ///
+    /// Why not after every page: each write is a statement and a commit, a round trip and
+    /// server work that compete with the reads. Catching up on PostgreSQL and MariaDB in pages
+    /// of 500, those writes took about 35% of the time (see `BENCHMARKS.md`, "Catch-up at the
+    /// read limit"). What a longer interval costs is only after a crash:
+    /// delivery is at least once, and a process taking over hands again the events handled
+    /// since the last write, at most this long's worth.
+    #[must_use]
+    pub fn bookmark_every(mut self, interval: Duration) -> Self {
+        self.settings.bookmark_every = interval;
         self
     }
 

@@ -6,8 +6,9 @@
 //! do differs:
 //!
 //! - **Plain** ([`HandlerBuilder::stream`], the model implements [`HandledBy`]): the bookmark
-//!   is stored after the page (while the next page is handled), so a crash between handling
-//!   an event and storing the bookmark hands the event over again on restart. Delivery is
+//!   is stored after the page (while the next page is handled; while catching up, at most
+//!   every [`HandlerBuilder::bookmark_every`], and always when a run ends), so a crash between
+//!   handling an event and storing the bookmark hands the event over again on restart. Delivery is
 //!   *at least once*, in order; the model should be idempotent (the event's position,
 //!   [`EventMeta::position`](crate::EventMeta), is a natural idempotency key).
 //! - **Transactional** ([`HandlerBuilder::project`], the model implements [`ProjectedBy`]):
@@ -59,7 +60,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::Error;
-pub use crate::handler::builder::{BatchReport, DEFAULT_LEASE, HandlerBuilder, HandlerOptions};
+pub use crate::handler::builder::{
+    BatchReport, DEFAULT_BOOKMARK_EVERY, DEFAULT_LEASE, HandlerBuilder, HandlerOptions,
+};
 pub(crate) use crate::handler::builder::{BookmarkHome, Settings};
 use crate::handler::dispatch::Route;
 pub use crate::handler::dispatch::{HandledBy, HandlerResult, ProjectedBy};

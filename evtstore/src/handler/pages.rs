@@ -57,6 +57,9 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
         // The bookmark of the last plain page handled, written while the next page is handled
         // so that catching up does not wait for one bookmark write per page.
         let mut unwritten = None;
+        // When the bookmark was last stored: while catching up it is stored once
+        // `bookmark_every` has passed, and always when the run ends.
+        let mut last_written = Instant::now();
         let mut page = inner
             .store
             .read(&inner.streams, cursor, settings.page_size)
@@ -118,15 +121,18 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
                     Ok::<_, Error>((settled, next, Ok(false)))
                 } else {
                     let sent = Instant::now();
+                    let due = sent.duration_since(last_written) >= settings.bookmark_every;
+                    let to_write = if due { unwritten.take() } else { None };
                     // Read the next page while this one is handled, and store the bookmark of the
                     // one before: catching up costs two round trips per page less.
                     let (progress, next, written) = tokio::join!(
                         self.handle_page(lane, page, None),
                         inner.store.read(&inner.streams, last, settings.page_size),
-                        self.write_bookmark(claim, unwritten.take()),
+                        self.write_bookmark(claim, to_write),
                     );
                     if let Ok(true) = written {
                         state.renewed(sent);
+                        last_written = sent;
                     }
                     let settled = Settled {
                         reached: progress.reached,

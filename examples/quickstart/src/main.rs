@@ -18,7 +18,7 @@ use evtstore::{Error, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Events of the `users` stream, stored as `{"type":"created","name":..}` and so on.
-#[derive(Aggregate, Clone, Debug, Serialize, Deserialize)]
+#[derive(Aggregate, Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[aggregate(stream = "users", state = User)]
 #[serde(tag = "type", rename_all = "camelCase")]
 enum UserEvent {
@@ -70,7 +70,7 @@ impl UserCommands {
 }
 
 /// Events of the `posts` stream; the post's state is kept as a snapshot tagged `v1`.
-#[derive(Aggregate, Clone, Debug, Serialize, Deserialize)]
+#[derive(Aggregate, Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[aggregate(stream = "posts", state = Post, persist = "v1")]
 #[serde(tag = "type", rename_all = "camelCase")]
 enum PostEvent {
@@ -109,8 +109,9 @@ impl<S: Store> PostCommands<S> {
         if post.exists() {
             return Err(CommandError::new("post already exists"));
         }
-        let author = self.domain.load::<UserEvent>(&user_id).await;
-        if !author.is_ok_and(|author| author.exists() && author.enabled) {
+        // `?`: a store that fails here fails the command with its own error, not a refusal.
+        let author = self.domain.load::<UserEvent>(&user_id).await?;
+        if !(author.exists() && author.enabled) {
             return Err(CommandError::new("unauthorized"));
         }
         Ok(PostEvent::PostCreated { user_id, content }.into())
@@ -230,4 +231,110 @@ async fn main() -> Result<(), Error> {
         println!("  {id}: {post}");
     }
     Ok(())
+}
+
+/// The rules and the read model tested without a database: given these events, when this
+/// command, then these events or this refusal.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use evtstore::testing::{CommandTest, HandlerTest};
+
+    fn post_commands(
+        domain: &Domain<evtstore::MemoryStore>,
+    ) -> PostCommands<evtstore::MemoryStore> {
+        PostCommands {
+            domain: domain.clone(),
+        }
+    }
+
+    fn create_post(user_id: &str) -> PostCommand {
+        PostCommand::CreatePost {
+            user_id: user_id.into(),
+            content: "Hello".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_enabled_user_posts() {
+        CommandTest::with_domain(post_commands)
+            .given(
+                "alice",
+                [UserEvent::Created {
+                    name: "Alice".into(),
+                }],
+            )
+            .when("post-1", &create_post("alice"))
+            .await
+            .then_events([PostEvent::PostCreated {
+                user_id: "alice".into(),
+                content: "Hello".into(),
+            }]);
+    }
+
+    #[tokio::test]
+    async fn a_disabled_or_unknown_user_cannot_post() {
+        CommandTest::with_domain(post_commands)
+            .given(
+                "alice",
+                [
+                    UserEvent::Created {
+                        name: "Alice".into(),
+                    },
+                    UserEvent::Disabled,
+                ],
+            )
+            .when("post-1", &create_post("alice"))
+            .await
+            .then_refused("unauthorized");
+        CommandTest::with_domain(post_commands)
+            .when("post-1", &create_post("mallory"))
+            .await
+            .then_refused("unauthorized");
+    }
+
+    #[tokio::test]
+    async fn archiving_twice_appends_once() {
+        let created = PostEvent::PostCreated {
+            user_id: "alice".into(),
+            content: "Hello".into(),
+        };
+        let archive = PostCommand::ArchivePost {
+            user_id: "alice".into(),
+        };
+        CommandTest::with_domain(post_commands)
+            .given("post-1", [created.clone()])
+            .when("post-1", &archive)
+            .await
+            .then_events([PostEvent::PostArchived]);
+        CommandTest::with_domain(post_commands)
+            .given("post-1", [created, PostEvent::PostArchived])
+            .when("post-1", &archive)
+            .await
+            .then_no_events();
+    }
+
+    #[tokio::test]
+    async fn the_read_model_lists_live_posts_by_author_name() {
+        let created = |content: &str| PostEvent::PostCreated {
+            user_id: "alice".into(),
+            content: content.into(),
+        };
+        let handled = HandlerTest::new(PostsModel::default())
+            .given(
+                "alice",
+                [UserEvent::Created {
+                    name: "Alice".into(),
+                }],
+            )
+            .given("post-1", [created("first")])
+            .given("post-2", [created("second"), PostEvent::PostArchived])
+            .handle(|handler| handler.stream::<UserEvent>().stream::<PostEvent>())
+            .await;
+        let posts = handled.model().posts.lock().unwrap().clone();
+        assert_eq!(
+            posts,
+            BTreeMap::from([("post-1".to_owned(), "\"first\" by Alice".to_owned())])
+        );
+    }
 }

@@ -79,7 +79,7 @@ pub async fn refused_command_appends_nothing<S: Store>(store: S) {
             aggregate_id,
             source,
         } => {
-            assert_eq!((*stream, aggregate_id.as_str()), ("users", "alice"));
+            assert_eq!((stream.as_str(), aggregate_id.as_str()), ("users", "alice"));
             assert_eq!(source.code.as_deref(), Some("exists"));
         }
         other => panic!("expected a command error, got {other:?}"),
@@ -165,6 +165,7 @@ pub async fn command_checks_another_aggregate<S: Store>(store: S) {
     };
     let refused = posts.execute("post-1", &create("alice")).await.unwrap_err();
     assert!(matches!(refused, Error::Command { .. }), "{refused:?}");
+    assert_eq!(refused.kind(), evtstore::ErrorKind::Refused);
     users.execute("alice", &create_user("Alice")).await.unwrap();
     let post = posts.execute("post-1", &create("alice")).await.unwrap();
     assert_eq!((post.version, post.user_id.as_str()), (1, "alice"));

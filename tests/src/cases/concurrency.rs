@@ -162,6 +162,7 @@ pub async fn conflict_without_retries_reaches_caller<S: Store>(store: S) {
         .await
         .unwrap_err();
     assert!(error.is_version_conflict(), "{error:?}");
+    assert_eq!(error.kind(), evtstore::ErrorKind::Conflict);
     assert!(error.to_string().contains("users/alice"), "{error}");
     assert_eq!(store.load("users", "alice", 0).await.unwrap().len(), 2);
     // The failed attempt dropped the stale cache entry: the next command succeeds.

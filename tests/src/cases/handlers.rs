@@ -527,3 +527,66 @@ pub async fn started_handler_wakes_on_append<S: Store>(store: S) {
     running.stop().await;
     assert_eq!(model.model().seen_ids(), ["a", "b"]);
 }
+
+/// A model that, on every event, reads the handler's stored bookmark from the store: what a
+/// process taking over at that moment would resume from.
+struct BookmarkWatcher<S> {
+    store: S,
+    bookmark: &'static str,
+    seen: std::sync::Mutex<Vec<Option<Cursor>>>,
+}
+
+impl<S: Store> evtstore::HandledBy<BookmarkWatcher<S>> for UserEvent {
+    async fn dispatch(
+        model: &BookmarkWatcher<S>,
+        _: &str,
+        _: &Self,
+        _: &evtstore::EventMeta,
+    ) -> evtstore::HandlerResult {
+        let stored = model.store.bookmark(model.bookmark).await?;
+        model.seen.lock().unwrap().push(stored);
+        Ok(())
+    }
+}
+
+/// `bookmark_every`: while catching up, a plain handler stores its bookmark between pages only
+/// once the interval has passed, and always when the run ends; with no interval it stores it
+/// after every page.
+pub async fn bookmark_stored_every_interval_and_at_end<S: Store>(store: S) {
+    let domain = Domain::new(store.clone());
+    let ids: Vec<String> = (0..4).map(|i| format!("user-{i}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    create_users(&domain, &refs).await;
+    let read = store.read(&["users"], Cursor::START, 10).await.unwrap();
+    let cursors: Vec<Cursor> = read.iter().map(evtstore::row_cursor).collect();
+    let watched = |bookmark: &'static str, every: Duration| {
+        domain
+            .handler(
+                bookmark,
+                BookmarkWatcher {
+                    store: store.clone(),
+                    bookmark,
+                    seen: std::sync::Mutex::default(),
+                },
+            )
+            .stream::<UserEvent>()
+            .page_size(1)
+            .bookmark_every(every)
+            .build()
+    };
+
+    let rarely = watched("rarely", Duration::from_secs(3600));
+    assert_eq!(rarely.run_once().await.unwrap(), 4);
+    assert_eq!(*rarely.model().seen.lock().unwrap(), [None; 4]);
+    assert_eq!(store.bookmark("rarely").await.unwrap(), Some(cursors[3]));
+
+    // Every page: the bookmark of page n is written while page n + 1 is handled, so by the
+    // time page n + 2 is handled it is stored (and nothing is stored before the first page).
+    let always = watched("always", Duration::ZERO);
+    assert_eq!(always.run_once().await.unwrap(), 4);
+    let seen = always.model().seen.lock().unwrap().clone();
+    assert_eq!(seen[0], None);
+    assert!(seen[2] >= Some(cursors[0]), "{seen:?}");
+    assert!(seen[3] >= Some(cursors[1]), "{seen:?}");
+    assert_eq!(store.bookmark("always").await.unwrap(), Some(cursors[3]));
+}
