@@ -204,6 +204,30 @@ impl<S: Store, C: CommandSet> Commands<S, C> {
 
     /// Executes a command like [`execute`](Self::execute), storing `metadata` with its events.
     ///
+    /// With a [`command_id`](Metadata::command_id) the command is idempotent per aggregate:
+    /// when events of the aggregate already carry that id, nothing is decided or appended and
+    /// the aggregate is returned as that first execution left it. A retry after a lost
+    /// response, from any process, is then safe. Two executions of one id at the same time
+    /// append once: the second loses the version race and finds the first's events when it
+    /// retries. A command that appended nothing (a refusal, no event) leaves no trace, so it
+    /// is decided again. Checking the id reads the aggregate's whole history from the store.
+    ///
+    /// ```
+    /// # use evtstore::doc_fixtures::{UserCommand, UserCommands};
+    /// use evtstore::{Domain, MemoryStore, Metadata};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let users = Domain::new(MemoryStore::new()).commands(UserCommands);
+    /// let create = UserCommand::Create { name: "Alice".into() };
+    /// let once = Metadata { command_id: Some("req-41".into()), ..Metadata::default() };
+    /// let alice = users.execute_with("alice", &create, &once).await?;
+    /// // The same request again: not refused ("user exists"), and nothing appended.
+    /// let again = users.execute_with("alice", &create, &once).await?;
+    /// assert_eq!((alice.version, again.version), (1, 1));
+    /// # Ok::<_, evtstore::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
     /// # Errors
     /// As [`execute`](Self::execute).
     pub async fn execute_with(

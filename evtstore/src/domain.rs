@@ -281,7 +281,18 @@ impl<S: Store> Domain<S> {
             ),
         };
         let mut retries = 0;
+        // Whether a command with an id may already have run: before the first decision and
+        // after every conflict (a duplicate running at the same time may be the one that won).
+        let mut may_have_run = metadata.command_id.is_some();
         loop {
+            if let Some(command_id) = metadata.command_id.as_deref()
+                && std::mem::take(&mut may_have_run)
+                && let Some(first) = self
+                    .as_left_by::<C::Aggregate>(aggregate_id, command_id)
+                    .await?
+            {
+                return Ok(first);
+            }
             tally.attempts += 1;
             let decision = commands.decide(&agg, command).await;
             let decision = match decision {
@@ -318,6 +329,7 @@ impl<S: Store> Domain<S> {
                     // The append dropped the cache entry: reload from the store.
                     agg = self.load_uncached::<C::Aggregate>(aggregate_id).await?;
                     unchecked = false;
+                    may_have_run = metadata.command_id.is_some();
                 }
                 outcome => {
                     if outcome.is_ok() {
@@ -327,6 +339,42 @@ impl<S: Store> Domain<S> {
                 }
             }
         }
+    }
+
+    /// The aggregate as the command with `command_id` left it, when events of it carry that
+    /// id: its history up to and including the last of them, folded. `None` when no event
+    /// carries it. Reads the whole history from the store (not the cache nor a snapshot,
+    /// which keep no metadata): idempotency costs one full load per command that has an id.
+    async fn as_left_by<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        command_id: &str,
+    ) -> Result<Option<Agg<A::State>>, Error> {
+        let recorded = self.store.load(A::STREAM, aggregate_id, 0).await?;
+        let carries_id = |event: &RecordedEvent| {
+            // A cheap test first: most events of a long history do not mention the id at all.
+            event.metadata.as_deref().is_some_and(|json| {
+                json.contains(command_id)
+                    && serde_json::from_str::<Metadata>(json)
+                        .is_ok_and(|metadata| metadata.command_id.as_deref() == Some(command_id))
+            })
+        };
+        let Some(last) = recorded.iter().rposition(carries_id) else {
+            return Ok(None);
+        };
+        let mut agg = Agg::new(aggregate_id);
+        for event in recorded.into_iter().take(last + 1) {
+            check_next_version(
+                A::STREAM,
+                aggregate_id,
+                agg.version,
+                event.version,
+                event.cursor.position,
+            )?;
+            A::fold(&mut agg.state, &A::decode(&event)?);
+            agg.version = event.version;
+        }
+        Ok(Some(agg))
     }
 
     /// Waits before retry number `retry` (1 for the first) of a command that hit a version

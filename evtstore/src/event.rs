@@ -1,5 +1,6 @@
 //! What a store keeps of an event, and what a handler is told about it.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -97,13 +98,47 @@ pub struct Metadata {
     /// Who acted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// The command's own id, making it idempotent: executing a command with an id that events
+    /// of the same aggregate already carry appends nothing and returns the aggregate as that
+    /// first execution left it ([`Commands::execute_with`](crate::Commands::execute_with)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_id: Option<String>,
+    /// Anything else the application wants stored with the events, as JSON values; stored
+    /// beside the fields above (`{"user":"alice","tenant":"acme"}`).
+    #[serde(flatten, default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 impl Metadata {
     /// Whether nothing is set; such metadata is not stored.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.correlation_id.is_none() && self.causation_id.is_none() && self.user.is_none()
+        self.correlation_id.is_none()
+            && self.causation_id.is_none()
+            && self.user.is_none()
+            && self.command_id.is_none()
+            && self.extra.is_empty()
+    }
+
+    /// The metadata of a command issued because of `event` (by a handler, a process manager):
+    /// the event's correlation id travels on (the event's own id when it has none), the event
+    /// is the cause (its id is `stream/aggregate_id/version`), and the acting user stays.
+    #[must_use]
+    pub fn caused_by(event: &EventMeta) -> Metadata {
+        let event_id = format!("{}/{}/{}", event.stream, event.aggregate_id, event.version);
+        Metadata {
+            correlation_id: Some(
+                event
+                    .metadata
+                    .correlation_id
+                    .clone()
+                    .unwrap_or_else(|| event_id.clone()),
+            ),
+            causation_id: Some(event_id),
+            user: event.metadata.user.clone(),
+            command_id: None,
+            extra: BTreeMap::new(),
+        }
     }
 }
 
@@ -209,4 +244,45 @@ pub struct Append<'a> {
     pub timestamp: Timestamp,
     /// The metadata stored with each of them, as JSON text, if any.
     pub metadata: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event_meta(metadata: Metadata) -> EventMeta {
+        EventMeta {
+            stream: "users",
+            aggregate_id: "alice".into(),
+            version: 3,
+            cursor: Cursor::at(9),
+            timestamp: Timestamp(0),
+            metadata,
+        }
+    }
+
+    #[test]
+    fn a_caused_command_carries_the_correlation_on_and_names_the_event() {
+        let from_request = Metadata {
+            correlation_id: Some("request-7".into()),
+            user: Some("admin".into()),
+            ..Metadata::default()
+        };
+        let caused = Metadata::caused_by(&event_meta(from_request));
+        assert_eq!(caused.correlation_id.as_deref(), Some("request-7"));
+        assert_eq!(caused.causation_id.as_deref(), Some("users/alice/3"));
+        assert_eq!(caused.user.as_deref(), Some("admin"));
+        // Without a correlation id the event starts one.
+        let caused = Metadata::caused_by(&event_meta(Metadata::default()));
+        assert_eq!(caused.correlation_id.as_deref(), Some("users/alice/3"));
+    }
+
+    #[test]
+    fn free_form_values_sit_beside_the_known_fields() {
+        let json = r#"{"user":"alice","tenant":"acme"}"#;
+        let metadata: Metadata = serde_json::from_str(json).unwrap();
+        assert_eq!(metadata.user.as_deref(), Some("alice"));
+        assert_eq!(metadata.extra["tenant"], "acme");
+        assert_eq!(serde_json::to_string(&metadata).unwrap(), json);
+    }
 }

@@ -73,6 +73,7 @@ macro_rules! conformance_suite {
             commands::command_checks_another_aggregate,
             commands::history_carries_event_metadata,
             commands::command_metadata_is_stored,
+            commands::retried_command_with_id_appends_once,
             commands::load_folds_all_events,
             concurrency::conflicting_append_is_version_conflict,
             concurrency::conflicting_batch_appends_nothing,

@@ -220,6 +220,12 @@ pub async fn command_metadata_is_stored<S: Store>(store: S) {
         correlation_id: Some("request-7".into()),
         causation_id: Some("command-3".into()),
         user: Some("admin".into()),
+        command_id: None,
+        extra: [
+            ("tenant".to_owned(), serde_json::json!("acme")),
+            ("attempt".to_owned(), serde_json::json!(2)),
+        ]
+        .into(),
     };
     users
         .execute_with("alice", &create_user("Alice"), &metadata)
@@ -236,6 +242,67 @@ pub async fn command_metadata_is_stored<S: Store>(store: S) {
         stored,
         [&metadata, &metadata, &metadata, &Metadata::default()]
     );
+}
+
+/// A command with an id runs once per aggregate: executed again with the same id (a retry
+/// after a lost response, from this process or another), it appends nothing and returns the
+/// aggregate as the first execution left it, even after later commands; another id, or the
+/// same id on another aggregate, runs.
+pub async fn retried_command_with_id_appends_once<S: Store>(store: S) {
+    let domain = Domain::new(store);
+    let users = domain.commands(UserCommands::default());
+    users.execute("alice", &create_user("Alice")).await.unwrap();
+    let once = |id: &str| Metadata {
+        command_id: Some(id.to_owned()),
+        ..Metadata::default()
+    };
+    let first = users
+        .execute_with("alice", &UserCommand::Toggle, &once("toggle-1"))
+        .await
+        .unwrap();
+    users.execute("alice", &UserCommand::Disable).await.unwrap();
+    for retry in [
+        &users,
+        &fresh_domain(&domain).commands(UserCommands::default()),
+    ] {
+        let again = retry
+            .execute_with("alice", &UserCommand::Toggle, &once("toggle-1"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (again.version, again.enabled),
+            (first.version, first.enabled)
+        );
+    }
+    let history = domain.history::<UserEvent>("alice").await.unwrap();
+    assert_eq!(
+        history.len() as u64,
+        first.version + 1,
+        "nothing appended again"
+    );
+    let other = users
+        .execute_with("alice", &UserCommand::Toggle, &once("toggle-2"))
+        .await
+        .unwrap();
+    assert_eq!(other.version, first.version + 3);
+    users.execute("bob", &create_user("Bob")).await.unwrap();
+    let bob = users
+        .execute_with("bob", &UserCommand::Toggle, &once("toggle-1"))
+        .await
+        .unwrap();
+    assert_eq!(bob.version, 3);
+    // The same id twice at once, through domains that share no cache: one appends, the other
+    // loses the version race and then finds the winner's events.
+    users.execute("carol", &create_user("Carol")).await.unwrap();
+    let elsewhere = fresh_domain(&domain).commands(UserCommands::default());
+    let toggle_c = once("toggle-c");
+    let (here, there) = tokio::join!(
+        users.execute_with("carol", &UserCommand::Toggle, &toggle_c),
+        elsewhere.execute_with("carol", &UserCommand::Toggle, &toggle_c),
+    );
+    assert_eq!((here.unwrap().version, there.unwrap().version), (3, 3));
+    let carol = domain.history::<UserEvent>("carol").await.unwrap();
+    assert_eq!(carol.len(), 3, "appended once");
 }
 
 /// Loading folds every event, also in a process that has never seen the aggregate.
