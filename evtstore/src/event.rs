@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::DecodeError;
+
 /// Where an event sits in the global order that handlers follow, and where a bookmark points.
 ///
 /// Handlers read events in ascending cursor order. `position` is the event's global position
@@ -244,6 +246,32 @@ pub struct Append<'a> {
     pub timestamp: Timestamp,
     /// The metadata stored with each of them, as JSON text, if any.
     pub metadata: Option<&'a str>,
+}
+
+/// The metadata of a recorded event, consuming it to avoid copying its strings. Fails when the
+/// stored metadata is not valid metadata JSON.
+pub(crate) fn event_meta(
+    stream: &'static str,
+    recorded: RecordedEvent,
+) -> Result<EventMeta, DecodeError> {
+    let metadata = match recorded.metadata.as_deref() {
+        None => Metadata::default(),
+        Some(json) => serde_json::from_str(json).map_err(|source| DecodeError::Malformed {
+            stream: recorded.stream.clone(),
+            aggregate_id: recorded.aggregate_id.clone(),
+            position: recorded.cursor.position,
+            event_type: "metadata".to_owned(),
+            source,
+        })?,
+    };
+    Ok(EventMeta {
+        stream,
+        aggregate_id: recorded.aggregate_id,
+        version: recorded.version,
+        cursor: recorded.cursor,
+        timestamp: recorded.timestamp,
+        metadata,
+    })
 }
 
 #[cfg(test)]

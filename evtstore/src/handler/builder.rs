@@ -113,6 +113,18 @@ impl<S: Store, H> fmt::Debug for HandlerBuilder<S, H> {
     }
 }
 
+impl<S: Store> crate::domain::Domain<S> {
+    /// Starts building an event handler whose bookmark is stored under `bookmark`, with `model`
+    /// receiving the events.
+    pub fn handler<H: Send + Sync + 'static>(
+        &self,
+        bookmark: impl Into<String>,
+        model: H,
+    ) -> HandlerBuilder<S, H> {
+        HandlerBuilder::new(self.store.clone(), bookmark.into(), model)
+    }
+}
+
 impl<S: Store, H: Send + Sync + 'static> HandlerBuilder<S, H> {
     pub(crate) fn new(store: S, name: String, model: H) -> Self {
         HandlerBuilder {

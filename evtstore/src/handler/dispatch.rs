@@ -5,9 +5,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::aggregate::Aggregate;
-use crate::domain::event_meta;
 use crate::error::{BoxError, DecodeError, Error};
-use crate::event::{Cursor, EventMeta, ReadRow, RecordedEvent, UnreadableRow};
+use crate::event::{Cursor, EventMeta, ReadRow, RecordedEvent, UnreadableRow, event_meta};
 use crate::handler::segment::Segment;
 use crate::store::Store;
 

@@ -1,4 +1,10 @@
-//! Commands: load an aggregate, decide, append what was decided.
+//! Commands: load an aggregate, decide, append what was decided. This module owns the whole
+//! algorithm: the public types here, execution and retries in `execute`, loads, replays and
+//! snapshots in `load`, appends in `append`.
+
+mod append;
+mod execute;
+mod load;
 
 use std::fmt;
 use std::future::Future;
@@ -176,6 +182,13 @@ impl<S: fmt::Debug, C> fmt::Debug for Commands<S, C> {
             .field("domain", &self.domain)
             .field("commands", &std::any::type_name::<C>())
             .finish()
+    }
+}
+
+impl<S: Store> Domain<S> {
+    /// Binds a command set to this domain.
+    pub fn commands<C: CommandSet>(&self, commands: C) -> Commands<S, C> {
+        Commands::new(self.clone(), commands)
     }
 }
 
