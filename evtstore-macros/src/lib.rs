@@ -15,6 +15,17 @@ use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
 /// Documented on its re-export, `evtstore::Aggregate`.
+///
+/// # Stream names
+/// `#[aggregate(stream = "..")]` is checked when the enum compiles, so that a name the stores
+/// cannot keep, or keep only as a trap, is never first met at run time. A stream name
+/// - is not empty, which storage could not tell from a missing name;
+/// - has at most 255 characters, the `VARCHAR(255)` of the SQL stores' `stream` columns;
+/// - neither starts nor ends with whitespace (`"users "` would be another stream than
+///   `"users"`) and holds no control character (a newline or a tab does not show in logs);
+/// - holds no quote, `"`, `'` or a backtick, with which SQL quotes identifiers and strings.
+///
+/// Spaces inside a name (`"user accounts"`) and any other Unicode are accepted.
 #[proc_macro_derive(Aggregate, attributes(aggregate))]
 pub fn derive_aggregate(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

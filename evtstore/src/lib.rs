@@ -92,7 +92,10 @@ pub use crate::wakeup::Wakeups;
 /// ```
 ///
 /// # Attributes
-/// - `#[aggregate(stream = "users")]`: the stream the events are stored in. Required.
+/// - `#[aggregate(stream = "users")]`: the stream the events are stored in. Required. Checked
+///   at compile time against what every store keeps: not empty, at most 255 characters, no
+///   leading or trailing whitespace or control characters, and none of `"`, `'` or a
+///   backtick.
 /// - `#[aggregate(state = User)]`: the type the events fold into (`Default + Clone + Send +
 ///   Sync`). Required.
 /// - `#[aggregate(persist = "v1")]`: keep the folded state as a snapshot tagged `"v1"`
@@ -353,6 +356,11 @@ pub use evtstore_macros::Aggregate;
 ///   `load`, `command_set`, `domain`), which would shadow it.
 /// - `#[serde(..)]` attributes and doc comments on an input move to its field of the command
 ///   enum: `#[serde(default)] tags: Vec<String>` makes `tags` optional in JSON.
+/// - Inputs must be `Serialize` and `Deserialize` (they are fields of the command enum): a type
+///   that is not is reported in one sentence on the input, through the field's
+///   `serialize_with`/`deserialize_with` helpers. Inputs spelled `Option<..>` (which serde
+///   reads as absent when missing) and inputs with their own `with` attributes are left to
+///   serde's own messages.
 /// - To store [`Metadata`] with the events, execute the enum:
 ///   `users.execute_with("alice", &UserCommand::Disable, &metadata)`.
 ///

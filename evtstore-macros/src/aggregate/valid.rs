@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use syn::{Data, Type};
+use syn::{Data, LitStr, Type};
 
 use super::ast::{Input, Shape};
 use crate::ctxt::Ctxt;
@@ -16,7 +16,13 @@ pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
     check_not_generic(cx, input);
     check_has_variants(cx, input);
     check_required_keys(cx, input);
-    check_nonempty_names(cx, input);
+    if let Some(stream) = &input.attrs.stream {
+        check_stream_not_empty(cx, stream);
+        check_stream_fits_its_column(cx, stream);
+        check_stream_not_padded(cx, stream);
+        check_stream_unquoted(cx, stream);
+    }
+    check_snapshot_tag_not_empty(cx, input);
     check_variant_shapes(cx, input);
     check_newtype_payloads(cx, input);
     check_type_tag(cx, input);
@@ -89,11 +95,72 @@ fn check_required_keys(cx: &Ctxt, input: &Input<'_>) {
     }
 }
 
-/// An empty stream name or fold tag cannot be told apart from a missing one in storage.
-fn check_nonempty_names(cx: &Ctxt, input: &Input<'_>) {
-    if let Some(stream) = input.attrs.stream.as_ref().filter(|s| s.value().is_empty()) {
+/// The longest stream name the SQL stores keep: their `stream` columns are `VARCHAR(255)`.
+const MAX_STREAM_CHARS: usize = 255;
+
+/// The quotes of SQL identifiers and strings (`"`, `'`, and MySQL's backtick).
+const STREAM_QUOTES: [char; 3] = ['"', '\'', '`'];
+
+/// An empty stream name cannot be told apart from a missing one in storage.
+fn check_stream_not_empty(cx: &Ctxt, stream: &LitStr) {
+    if stream.value().is_empty() {
         cx.error_spanned_by(stream, "the stream name cannot be empty");
     }
+}
+
+/// A longer name would be refused (or, on a lax database, cut short) at the first append,
+/// long after the code compiled.
+fn check_stream_fits_its_column(cx: &Ctxt, stream: &LitStr) {
+    let length = stream.value().chars().count();
+    if length > MAX_STREAM_CHARS {
+        cx.error_spanned_by(
+            stream,
+            format!(
+                "the stream name is {length} characters long: the stores keep at most \
+                 {MAX_STREAM_CHARS}"
+            ),
+        );
+    }
+}
+
+/// `"users "` and `"users"` look alike in logs and queries but are two streams; a control
+/// character is invisible there altogether.
+fn check_stream_not_padded(cx: &Ctxt, stream: &LitStr) {
+    let name = stream.value();
+    if name.trim() != name {
+        cx.error_spanned_by(
+            stream,
+            format!(
+                "the stream name cannot start or end with whitespace: {name:?} and {:?} would \
+                 be two streams",
+                name.trim()
+            ),
+        );
+    } else if name.chars().any(char::is_control) {
+        cx.error_spanned_by(
+            stream,
+            "the stream name cannot hold control characters, such as a newline or a tab: they \
+             do not show in logs and queries",
+        );
+    }
+}
+
+/// The SQL stores and the TypeScript evtstore put stream names next to quoted identifiers and
+/// string literals; a quote in a name is a trap for anyone writing such SQL by hand.
+fn check_stream_unquoted(cx: &Ctxt, stream: &LitStr) {
+    if let Some(quote) = stream.value().chars().find(|c| STREAM_QUOTES.contains(c)) {
+        cx.error_spanned_by(
+            stream,
+            format!(
+                "the stream name cannot hold the quote `{quote}`: SQL quotes identifiers and \
+                 strings with `\"`, `'` and backticks"
+            ),
+        );
+    }
+}
+
+/// An empty fold tag cannot be told apart from a missing one in storage.
+fn check_snapshot_tag_not_empty(cx: &Ctxt, input: &Input<'_>) {
     if let Some(tag) = input
         .attrs
         .persist

@@ -5,7 +5,8 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use syn::parse::{ParseStream, Parser};
 use syn::{
-    FnArg, ImplItem, ImplItemFn, ItemImpl, Pat, PatType, ReturnType, Token, Type, Visibility,
+    FnArg, GenericArgument, ImplItem, ImplItemFn, ItemImpl, Pat, PatType, PathArguments,
+    ReturnType, Token, Type, Visibility,
 };
 
 use crate::case;
@@ -124,6 +125,30 @@ impl<'a> Input<'a> {
         Some(Ident::new(&name, base.span()))
     }
 
+    /// The event enum that the commands' return types name, `CommandResult<UserEvent>`, when
+    /// they all name the same one.
+    pub(crate) fn returned_event(&self) -> Option<&'a Type> {
+        let mut returned = self.commands.iter().filter_map(Command::returned_event);
+        let first = returned.next()?;
+        let text = quote::ToTokens::to_token_stream(first).to_string();
+        returned
+            .all(|other| quote::ToTokens::to_token_stream(other).to_string() == text)
+            .then_some(first)
+    }
+
+    /// Whether `#[command(..)]` names the state that the commands load as `&Agg<State>`
+    /// rather than the event enum: the two are easily confused, and only the enum implements
+    /// `Aggregate`.
+    pub(crate) fn event_names_the_state(&self) -> bool {
+        let Some(event) = self.args.event.as_ref().and_then(last_ident) else {
+            return false;
+        };
+        self.commands
+            .iter()
+            .filter_map(Command::loaded_state)
+            .any(|state| last_ident(state) == Some(event))
+    }
+
     /// The extension trait with the typed entry points: `UserCommands` -> `UserCommandsExt`.
     pub(crate) fn ext_ident(&self) -> Option<Ident> {
         let base = self.self_ident?;
@@ -166,6 +191,58 @@ impl<'a> Command<'a> {
         }
     }
 
+    /// `E` of a return type written `CommandResult<E>`.
+    pub(crate) fn returned_event(&self) -> Option<&'a Type> {
+        let Some(Type::Path(path)) = self.output else {
+            return None;
+        };
+        let last = path.path.segments.last()?;
+        if last.ident != "CommandResult" {
+            return None;
+        }
+        match &last.arguments {
+            PathArguments::AngleBracketed(args) => match args.args.first()? {
+                GenericArgument::Type(returned) => Some(returned),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// `State` of an aggregate parameter written `&Agg<State>`.
+    fn loaded_state(&self) -> Option<&'a Type> {
+        let Type::Reference(reference) = &*self.aggregate?.ty else {
+            return None;
+        };
+        let Type::Path(path) = &*reference.elem else {
+            return None;
+        };
+        let last = path.path.segments.last()?;
+        match &last.arguments {
+            PathArguments::AngleBracketed(args) if last.ident == "Agg" => {
+                match args.args.first()? {
+                    GenericArgument::Type(state) => Some(state),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// The inputs as written, for the fallback's entry points. A parameter after `&self` that
+    /// is not a reference cannot be the aggregate: the aggregate was left out, and that
+    /// parameter is the first input, which the callers pass.
+    pub(crate) fn written_inputs(&self) -> Vec<CommandInput<'a>> {
+        let first_input = self
+            .aggregate
+            .filter(|param| !matches!(*param.ty, Type::Reference(_)));
+        first_input
+            .into_iter()
+            .chain(self.inputs.iter().map(|input| input.original))
+            .map(CommandInput::from_syn)
+            .collect()
+    }
+
     /// Where errors about the whole signature point.
     pub(crate) fn span(&self) -> Span {
         self.ident.span()
@@ -183,6 +260,28 @@ impl<'a> CommandInput<'a> {
             .as_ref()
             .filter(|_| owned)
             .map(|name| (name, self.ty))
+    }
+
+    /// Whether the parameter's `#[serde(..)]` attributes set one of `keys`. Values are
+    /// skipped unread; a malformed attribute is serde's to report.
+    pub(crate) fn serde_sets_any(&self, keys: &[&str]) -> bool {
+        let mut found = false;
+        for attr in self
+            .field_attrs
+            .iter()
+            .filter(|attr| attr.path().is_ident(SERDE))
+        {
+            let _reported_by_serde = attr.parse_nested_meta(|meta| {
+                found |= keys.iter().any(|key| meta.path.is_ident(key));
+                if meta.input.peek(Token![=]) {
+                    meta.value()?.parse::<syn::Expr>()?;
+                } else if meta.input.peek(syn::token::Paren) {
+                    meta.input.parse::<proc_macro2::TokenTree>()?;
+                }
+                Ok(())
+            });
+        }
+        found
     }
 
     fn from_syn(original: &'a PatType) -> Self {
@@ -210,4 +309,12 @@ impl<'a> CommandInput<'a> {
 /// macro moves them.
 pub(crate) fn is_field_attr(attr: &syn::Attribute) -> bool {
     attr.path().is_ident(SERDE) || attr.path().is_ident("doc")
+}
+
+/// The last name of a type path: `UserEvent` in `crate::users::UserEvent`.
+pub(crate) fn last_ident(ty: &Type) -> Option<&Ident> {
+    match ty {
+        Type::Path(path) => path.path.segments.last().map(|segment| &segment.ident),
+        _ => None,
+    }
 }

@@ -2,11 +2,11 @@
 //! enum, `impl CommandSet` and the extension trait with the typed entry points.
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Attribute, Type, Visibility};
 
-use super::ast::{Command, Input, is_field_attr};
+use super::ast::{Command, Input, is_field_attr, last_ident};
 
 /// Everything the expansion needs that validation has made sure of.
 pub(crate) struct Names<'a> {
@@ -31,6 +31,16 @@ impl<'a> Names<'a> {
     }
 }
 
+/// Which expansion the command enum and the entry points are for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// A valid input: the enum derives serde and the entry points execute it.
+    Valid,
+    /// An input with errors: the enum and the entry points keep every parameter as written, so
+    /// that callers compile against them, and do nothing, so that their bodies cannot fail.
+    Fallback,
+}
+
 fn local(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
 }
@@ -47,33 +57,154 @@ fn usable<'b, 'a>(input: &'b Input<'a>) -> impl Iterator<Item = (&'b Command<'a>
         .filter_map(|command| command.variant.as_ref().map(|variant| (command, variant)))
 }
 
-/// The fields of a command's variant: all its inputs once validation passed; in the fallback,
-/// those that can be fields.
-fn fields<'a>(command: &Command<'a>) -> Vec<(Ident, &'a Type)> {
-    command
-        .inputs
-        .iter()
-        .filter_map(|input| input.field().map(|(name, ty)| (name.clone(), ty)))
-        .collect()
+/// One input of a command: a field of its variant and a parameter of its entry point.
+struct Field<'a> {
+    name: Ident,
+    /// The field's type; `None` for an input that cannot be a field (`impl Trait`).
+    field_ty: Option<Type>,
+    /// The entry point's parameter type, as written.
+    param_ty: &'a Type,
+    /// The attributes the field carries over from its parameter.
+    attrs: Vec<&'a Attribute>,
+    /// Whether serde is told to check the field's type (`serde_checks`).
+    checked: bool,
 }
 
-/// The attributes each field of `fields` carries over from its parameter.
-fn field_attrs<'a>(command: &Command<'a>) -> Vec<Vec<&'a Attribute>> {
-    command
-        .inputs
-        .iter()
-        .filter(|input| input.field().is_some())
-        .map(|input| input.field_attrs.clone())
-        .collect()
+/// The inputs of a command. Once validation passed, these are its parameters after the
+/// aggregate. In the fallback they are the parameters as written, even refused ones, so that
+/// a refused parameter is reported once, at the parameter, and not again at every call site
+/// as an argument too many.
+fn fields<'a>(command: &Command<'a>, mode: Mode) -> Vec<Field<'a>> {
+    match mode {
+        Mode::Valid => command
+            .inputs
+            .iter()
+            .filter_map(|input| {
+                let (name, ty) = input.field()?;
+                Some(Field {
+                    name: name.clone(),
+                    field_ty: Some(ty.clone()),
+                    param_ty: ty,
+                    attrs: input.field_attrs.clone(),
+                    checked: !input.serde_sets_any(&OWN_WITH),
+                })
+            })
+            .collect(),
+        Mode::Fallback => command
+            .written_inputs()
+            .into_iter()
+            .enumerate()
+            .filter(|(_, input)| !matches!(input.ty, Type::Infer(_)))
+            .map(|(index, input)| Field {
+                name: input
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format_ident!("input{index}")),
+                field_ty: fallback_field_type(input.ty),
+                param_ty: input.ty,
+                attrs: input
+                    .field_attrs
+                    .iter()
+                    .copied()
+                    .filter(|attr| attr.path().is_ident("doc"))
+                    .collect(),
+                checked: false,
+            })
+            .collect(),
+    }
 }
 
-fn input_names(command: &Command<'_>) -> Vec<Ident> {
-    fields(command).into_iter().map(|(name, _)| name).collect()
+/// The command enum derives `Serialize` and `Deserialize`, and serde reports a field type
+/// without them as a wall of trait bounds inside its generated code. Routed through
+/// `serialize_with` and `deserialize_with` functions bounded by traits with one message
+/// each (`input_checks`), a missing impl reads as one sentence on the input's type: the
+/// strings' span is where serde points the calls it makes of them.
+///
+/// Left out where they would change what the field does: where the parameter has its own
+/// `with`, and for an `Option`, which serde reads as `None` when the field is missing but a
+/// `deserialize_with` field would refuse. (A type alias of `Option` is not recognised here;
+/// the check is then only a cleaner error, never a change of behaviour, as long as it is
+/// spelled `Option`.)
+fn serde_checks(ty: &Type, enum_ident: &Ident) -> TokenStream {
+    let span = ty.span();
+    // Named by the enum's name, not `Self`: serde calls them from impls of its own types.
+    let serialize = syn::LitStr::new(&format!("{enum_ident}::__serialize_input"), span);
+    let is_option = last_ident(ty).is_some_and(|ident| ident == "Option");
+    let deserialize =
+        (!is_option).then(|| syn::LitStr::new(&format!("{enum_ident}::__deserialize_input"), span));
+    let deserialize = deserialize.map(|path| quote!(, deserialize_with = #path));
+    quote!(#[serde(serialize_with = #serialize #deserialize)])
+}
+
+/// The serde keys with which a parameter brings its own (de)serializing: `serde_checks`
+/// leaves those fields alone.
+const OWN_WITH: [&str; 3] = ["with", "serialize_with", "deserialize_with"];
+
+/// The functions and traits `serde_checks` names: hidden inherent functions of the command
+/// enum, private to its module.
+fn input_checks(enum_ident: &Ident) -> TokenStream {
+    let serde = quote!(::evtstore::__private::serde);
+    quote! {
+        const _: () = {
+            #[diagnostic::on_unimplemented(
+                message = "command input `{Self}` must be `Serialize`: it is a field of the command enum, which derives it",
+                label = "not `Serialize`",
+                note = "derive `serde::Serialize` for `{Self}`, or take an input of another type"
+            )]
+            trait SerializableInput: #serde::Serialize {}
+
+            #[diagnostic::do_not_recommend]
+            impl<T: #serde::Serialize + ?::core::marker::Sized> SerializableInput for T {}
+
+            #[diagnostic::on_unimplemented(
+                message = "command input `{Self}` must be `Deserialize`: it is a field of the command enum, which derives it",
+                label = "not `Deserialize`",
+                note = "derive `serde::Deserialize` for `{Self}`, or take an input of another type"
+            )]
+            trait DeserializableInput: #serde::de::DeserializeOwned {}
+
+            #[diagnostic::do_not_recommend]
+            impl<T: #serde::de::DeserializeOwned> DeserializableInput for T {}
+
+            #[automatically_derived]
+            impl #enum_ident {
+                #[allow(dead_code)]
+                fn __serialize_input<T: SerializableInput + ?::core::marker::Sized, S: #serde::Serializer>(
+                    value: &T,
+                    serializer: S,
+                ) -> ::core::result::Result<S::Ok, S::Error> {
+                    #serde::Serialize::serialize(value, serializer)
+                }
+
+                #[allow(dead_code)]
+                fn __deserialize_input<'de, T: DeserializableInput, D: #serde::Deserializer<'de>>(
+                    deserializer: D,
+                ) -> ::core::result::Result<T, D::Error> {
+                    <T as #serde::Deserialize<'de>>::deserialize(deserializer)
+                }
+            }
+        };
+    }
+}
+
+/// A type that a field of the fallback enum can have for a parameter of type `ty`: a
+/// borrowed input is kept as a `'static` borrow, so that the variant keeps its field.
+fn fallback_field_type(ty: &Type) -> Option<Type> {
+    match ty {
+        Type::Reference(reference) => {
+            let mut borrowed = reference.clone();
+            borrowed.lifetime = Some(syn::Lifetime::new("'static", Span::call_site()));
+            Some(Type::Reference(borrowed))
+        }
+        Type::ImplTrait(_) => None,
+        other => Some(other.clone()),
+    }
 }
 
 /// The impl block as written, with `async` commands that await nothing allowed: `async` is
-/// what makes them commands.
-pub(crate) fn impl_block(input: &Input<'_>) -> TokenStream {
+/// what makes them commands. In the fallback, `mut self` is allowed too: its refusal already
+/// says to take `&self`.
+pub(crate) fn impl_block(input: &Input<'_>, mode: Mode) -> TokenStream {
     let mut block = input.original.clone();
     for item in &mut block.items {
         if let syn::ImplItem::Fn(method) = item
@@ -82,6 +213,9 @@ pub(crate) fn impl_block(input: &Input<'_>) -> TokenStream {
             method
                 .attrs
                 .push(syn::parse_quote!(#[allow(clippy::unused_async)]));
+            if mode == Mode::Fallback {
+                method.attrs.push(syn::parse_quote!(#[allow(unused_mut)]));
+            }
             for arg in &mut method.sig.inputs {
                 if let syn::FnArg::Typed(param) = arg {
                     param.attrs.retain(|attr| !is_field_attr(attr));
@@ -93,10 +227,10 @@ pub(crate) fn impl_block(input: &Input<'_>) -> TokenStream {
 }
 
 pub(crate) fn expand(input: &Input<'_>, names: &Names<'_>) -> TokenStream {
-    let original = impl_block(input);
-    let command_enum = command_enum(input, names);
+    let original = impl_block(input, Mode::Valid);
+    let command_enum = command_enum(input, names, Mode::Valid);
     let command_set = command_set_impl(input, names, true);
-    let ext = ext_trait(input, names);
+    let ext = ext_trait(input, names, Mode::Valid);
     quote! {
         #original
         #command_enum
@@ -105,7 +239,7 @@ pub(crate) fn expand(input: &Input<'_>, names: &Names<'_>) -> TokenStream {
     }
 }
 
-pub(crate) fn command_enum(input: &Input<'_>, names: &Names<'_>) -> TokenStream {
+pub(crate) fn command_enum(input: &Input<'_>, names: &Names<'_>, mode: Mode) -> TokenStream {
     let Names {
         enum_ident, vis, ..
     } = names;
@@ -121,21 +255,30 @@ pub(crate) fn command_enum(input: &Input<'_>, names: &Names<'_>) -> TokenStream 
         if doc.is_empty() {
             doc.push(&fallback);
         }
-        let inputs = fields(command);
-        let is_unit = inputs.is_empty();
-        let fields = inputs
+        let fields: Vec<TokenStream> = fields(command, mode)
             .into_iter()
-            .zip(field_attrs(command))
-            .map(|((name, ty), attrs)| {
+            .filter_map(|field| {
+                let Field {
+                    name,
+                    attrs,
+                    field_ty,
+                    checked,
+                    ..
+                } = field;
+                let ty = field_ty?;
+                let serde_checks = checked.then(|| serde_checks(&ty, enum_ident));
                 let has_doc = attrs.iter().any(|attr| attr.path().is_ident("doc"));
                 let field_doc = format!(" Input `{name}` of the command.");
                 let field_doc = (!has_doc).then(|| quote!(#[doc = #field_doc]));
-                quote! {
+                Some(quote! {
                     #field_doc
                     #(#attrs)*
+                    #serde_checks
                     #name: #ty
-                }
-            });
+                })
+            })
+            .collect();
+        let is_unit = fields.is_empty();
         if is_unit {
             quote!(#(#doc)* #variant)
         } else {
@@ -148,23 +291,63 @@ pub(crate) fn command_enum(input: &Input<'_>, names: &Names<'_>) -> TokenStream 
          and field names in\n camelCase: `{{\"type\": \"createPost\", \"userId\": \"alice\"}}`. \
          Execute one with\n `Commands::execute`."
     );
+    let serde = match mode {
+        Mode::Valid => quote! {
+            #[derive(
+                ::evtstore::__private::serde::Serialize,
+                ::evtstore::__private::serde::Deserialize,
+            )]
+            #[serde(
+                crate = "::evtstore::__private::serde",
+                tag = "type",
+                rename_all = "camelCase",
+                rename_all_fields = "camelCase"
+            )]
+        },
+        Mode::Fallback => TokenStream::new(),
+    };
+    let serde_impls = match mode {
+        Mode::Valid => input_checks(enum_ident),
+        Mode::Fallback => serde_stubs(enum_ident),
+    };
     quote! {
         #[doc = #doc]
-        #[derive(
-            ::core::clone::Clone,
-            ::core::fmt::Debug,
-            ::evtstore::__private::serde::Serialize,
-            ::evtstore::__private::serde::Deserialize,
-        )]
-        #[serde(
-            crate = "::evtstore::__private::serde",
-            tag = "type",
-            rename_all = "camelCase",
-            rename_all_fields = "camelCase"
-        )]
+        #[derive(::core::clone::Clone, ::core::fmt::Debug)]
+        #serde
         #vis enum #enum_ident {
             #(#variants,)*
         }
+        #serde_impls
+    }
+}
+
+/// The fallback's serde impls: they bound nothing, so a field type that serde could not
+/// handle is not reported on top of the mistake that made the input fall back.
+fn serde_stubs(enum_ident: &Ident) -> TokenStream {
+    let serde = quote!(::evtstore::__private::serde);
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #serde::Serialize for #enum_ident {
+                fn serialize<S: #serde::Serializer>(
+                    &self,
+                    serializer: S,
+                ) -> ::core::result::Result<S::Ok, S::Error> {
+                    let _ = serializer;
+                    ::core::unreachable!()
+                }
+            }
+
+            #[automatically_derived]
+            impl<'de> #serde::Deserialize<'de> for #enum_ident {
+                fn deserialize<D: #serde::Deserializer<'de>>(
+                    deserializer: D,
+                ) -> ::core::result::Result<Self, D::Error> {
+                    let _ = deserializer;
+                    ::core::unreachable!()
+                }
+            }
+        };
     }
 }
 
@@ -180,7 +363,10 @@ pub(crate) fn command_set_impl(input: &Input<'_>, names: &Names<'_>, route: bool
     let command_var = local("command");
     let arms = usable(input).map(|(command, variant)| {
         let method = command.ident;
-        let fields = input_names(command);
+        let fields: Vec<Ident> = fields(command, Mode::Valid)
+            .into_iter()
+            .map(|field| field.name)
+            .collect();
         // Checked through `__private` traits spanned at the user's tokens: a wrong aggregate
         // type reads as one error at the parameter, a wrong return type at the return type.
         let aggregate_arg = match command.aggregate.map(|param| &*param.ty) {
@@ -250,7 +436,7 @@ pub(crate) fn command_set_impl(input: &Input<'_>, names: &Names<'_>, route: bool
 }
 
 /// The typed entry points: `users.create("alice", name)` executes `UserCommand::Create`.
-pub(crate) fn ext_trait(input: &Input<'_>, names: &Names<'_>) -> TokenStream {
+pub(crate) fn ext_trait(input: &Input<'_>, names: &Names<'_>, mode: Mode) -> TokenStream {
     let Names {
         event,
         enum_ident,
@@ -271,7 +457,10 @@ pub(crate) fn ext_trait(input: &Input<'_>, names: &Names<'_>) -> TokenStream {
     let signatures: Vec<(TokenStream, TokenStream)> = usable(input)
         .map(|(command, variant)| {
             let method = command.ident;
-            let (fields, types): (Vec<Ident>, Vec<&Type>) = fields(command).into_iter().unzip();
+            let (fields, types): (Vec<Ident>, Vec<&Type>) = fields(command, mode)
+                .into_iter()
+                .map(|field| (field.name, field.param_ty))
+                .unzip();
             let params = quote!(&self, #aggregate_id: &str #(, #fields: #types)*);
             let construct = if fields.is_empty() {
                 quote!(#enum_ident::#variant)
@@ -291,10 +480,22 @@ pub(crate) fn ext_trait(input: &Input<'_>, names: &Names<'_>) -> TokenStream {
                 fn #method(#params)
                     -> impl ::core::future::Future<Output = #output> + ::core::marker::Send;
             };
-            let definition = quote! {
-                async fn #method(#params) -> #output {
-                    ::evtstore::Commands::execute(self, #aggregate_id, &#construct).await
-                }
+            let definition = match mode {
+                Mode::Valid => quote! {
+                    async fn #method(#params) -> #output {
+                        ::evtstore::Commands::execute(self, #aggregate_id, &#construct).await
+                    }
+                },
+                // Not an `async fn`: its future would hold the parameters as written, which
+                // need not be `Send`.
+                Mode::Fallback => quote! {
+                    fn #method(#params)
+                        -> impl ::core::future::Future<Output = #output> + ::core::marker::Send
+                    {
+                        let _ = (#aggregate_id, #(#fields,)*);
+                        ::core::future::pending()
+                    }
+                },
             };
             (declaration, definition)
         })

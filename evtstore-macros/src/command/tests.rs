@@ -39,7 +39,8 @@ fn valid_impl_expands_to_enum_routing_and_entry_points() {
         "# [allow (clippy :: unused_async)] async fn create_user",
         "fn new () -> Self",
         "pub enum UserCommand",
-        "CreateUser { # [doc = \" Input `full_name` of the command.\"] full_name : String }",
+        "CreateUser { # [doc = \" Input `full_name` of the command.\"] # [serde (serialize_with = \"UserCommand::__serialize_input\" , deserialize_with = \"UserCommand::__deserialize_input\")] full_name : String }",
+        "message = \"command input `{Self}` must be `Deserialize`: it is a field of the command enum, which derives it\"",
         "Disable ,",
         "tag = \"type\" , rename_all = \"camelCase\" , rename_all_fields = \"camelCase\"",
         "impl :: evtstore :: CommandSet for UserCommands",
@@ -71,7 +72,9 @@ fn serde_attributes_and_docs_of_parameters_move_to_the_fields() {
     );
     assert!(errors(&output).is_empty(), "{output}");
     assert!(
-        output.contains("A { # [serde (default)] # [doc = \" Tags.\"] tags : Vec < String > }"),
+        output.contains(
+            "A { # [serde (default)] # [doc = \" Tags.\"] # [serde (serialize_with = \"CCommand::__serialize_input\" , deserialize_with = \"CCommand::__deserialize_input\")] tags : Vec < String > }"
+        ),
         "{output}"
     );
     assert!(
@@ -197,4 +200,90 @@ fn command_enum_names_follow_the_self_type() {
         );
         assert!(output.contains(expected), "{output}");
     }
+}
+
+#[test]
+fn inputs_with_their_own_serde_or_an_option_keep_serde_as_it_is() {
+    let output = expand(
+        quote!(E),
+        quote! {
+            impl C {
+                async fn a(
+                    &self,
+                    u: &Agg<U>,
+                    #[serde(with = "my_format")] at: Time,
+                    note: Option<String>,
+                ) -> CommandResult<E> {
+                    todo!()
+                }
+            }
+        },
+    );
+    assert!(errors(&output).is_empty(), "{output}");
+    assert!(
+        output.contains("# [serde (with = \"my_format\")] at : Time"),
+        "{output}"
+    );
+    assert!(
+        output.contains(
+            "# [serde (serialize_with = \"CCommand::__serialize_input\")] note : Option < String >"
+        ),
+        "{output}"
+    );
+}
+
+#[test]
+fn refused_parameters_stay_in_the_fallback_entry_points() {
+    let output = expand(
+        quote!(E),
+        quote! {
+            impl C {
+                async fn a(&self, u: &Agg<U>, name: &String) -> CommandResult<E> {
+                    todo!()
+                }
+                async fn b(&self, name: String) -> CommandResult<E> {
+                    todo!()
+                }
+            }
+        },
+    );
+    let found = errors(&output);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    for expected in [
+        "A { # [doc = \" Input `name` of the command.\"] name : & 'static String }",
+        "fn a (& self , aggregate_id : & str , name : & String)",
+        "B { # [doc = \" Input `name` of the command.\"] name : String }",
+        "fn b (& self , aggregate_id : & str , name : String)",
+        "impl < 'de > :: evtstore :: __private :: serde :: Deserialize < 'de > for CCommand",
+    ] {
+        assert!(
+            output.contains(expected),
+            "missing `{expected}` in {output}"
+        );
+    }
+}
+
+#[test]
+fn naming_the_state_is_one_error_and_the_fallback_uses_the_returned_events() {
+    let output = expand(
+        quote!(User),
+        quote! {
+            impl UserCommands {
+                async fn a(&self, u: &Agg<User>) -> CommandResult<UserEvent> {
+                    todo!()
+                }
+                async fn b(&self, u: &Agg<User>) -> CommandResult<UserEvent> {
+                    todo!()
+                }
+            }
+        },
+    );
+    let found = errors(&output);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].starts_with("`User` is the state the commands load as `&Agg<User>`"),
+        "{found:#?}"
+    );
+    assert!(found[0].contains("`#[command(UserEvent)]`"), "{found:#?}");
+    assert!(output.contains("type Aggregate = UserEvent ;"), "{output}");
 }

@@ -3,14 +3,15 @@
 use std::collections::HashMap;
 
 use quote::ToTokens;
-use syn::{GenericArgument, PathArguments, ReceiverKind, Safety, Type};
+use syn::{ReceiverKind, Safety, Type};
 
-use super::ast::{Command, Input};
+use super::ast::{Command, Input, last_ident};
 use crate::ctxt::Ctxt;
 use crate::symbol::RUNNER_METHODS;
 
 pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
     check_event_given(cx, input);
+    check_event_not_state(cx, input);
     check_inherent_impl(cx, input);
     check_has_commands(cx, input);
     for command in &input.commands {
@@ -36,6 +37,31 @@ fn check_event_given(cx: &Ctxt, input: &Input<'_>) {
              `#[command(UserEvent)]`",
         ));
     }
+}
+
+/// The commands load the state (`&Agg<User>`) and return the events (`UserEvent`); naming
+/// the state in `#[command(..)]` would otherwise fail as a `User: Aggregate` bound at every
+/// use of the command set.
+fn check_event_not_state(cx: &Ctxt, input: &Input<'_>) {
+    let Some(event) = input
+        .args
+        .event
+        .as_ref()
+        .filter(|_| input.event_names_the_state())
+    else {
+        return;
+    };
+    let named = tokens(event);
+    let example = input
+        .returned_event()
+        .map_or_else(|| "UserEvent".to_owned(), tokens);
+    cx.error_spanned_by(
+        event,
+        format!(
+            "`{named}` is the state the commands load as `&Agg<{named}>`: #[command] names the \
+             event enum, the one that derives `Aggregate`, as in `#[command({example})]`"
+        ),
+    );
 }
 
 /// The macro implements `CommandSet` for the self type and names the generated items after
@@ -204,7 +230,7 @@ fn check_returns_events_of(cx: &Ctxt, input: &Input<'_>, command: &Command<'_>) 
     let Some(event) = &input.args.event else {
         return;
     };
-    let Some(output) = command.output else {
+    if command.output.is_none() {
         cx.syn_error(syn::Error::new(
             command.span(),
             format!(
@@ -214,20 +240,13 @@ fn check_returns_events_of(cx: &Ctxt, input: &Input<'_>, command: &Command<'_>) 
             ),
         ));
         return;
-    };
-    let Type::Path(path) = output else {
-        return;
-    };
-    let Some(last) = path.path.segments.last() else {
-        return;
-    };
-    if last.ident != "CommandResult" {
+    }
+    // Naming the state is reported once, by `check_event_not_state`, not again here for
+    // every command returning the events.
+    if input.event_names_the_state() {
         return;
     }
-    let PathArguments::AngleBracketed(args) = &last.arguments else {
-        return;
-    };
-    let Some(GenericArgument::Type(returned)) = args.args.first() else {
+    let Some(returned) = command.returned_event() else {
         return;
     };
     if last_ident(returned) != last_ident(event) {
@@ -283,13 +302,6 @@ fn check_unique_variants(cx: &Ctxt, input: &Input<'_>) {
                 seen.insert(name, command.ident);
             }
         }
-    }
-}
-
-fn last_ident(ty: &Type) -> Option<&syn::Ident> {
-    match ty {
-        Type::Path(path) => path.path.segments.last().map(|segment| &segment.ident),
-        _ => None,
     }
 }
 

@@ -1,4 +1,10 @@
 // Mistake: An event variant holding two unnamed values.
+//
+// Two errors, both on `Created(String, u32)`: ours, which says how to write the event, and
+// serde's own derive, which refuses tuple variants of a tagged enum. A derive cannot stop
+// another derive on the same enum (it does not even see the `#[derive(..)]` list), so serde's
+// error stays; everything after them (the fold, the handler and the `Aggregate` impl) is
+// kept quiet by the fallback, where the issue saw 11 errors.
 use evtstore::prelude::*;
 use serde::{Deserialize, Serialize};
 
