@@ -190,9 +190,11 @@ impl<C: CommandSet> CommandTest<C> {
         aggregate_id: &str,
         command: &C::Command,
     ) -> CommandOutcome<C::Aggregate> {
-        let store = self.domain.store().clone();
-        self.given.store(&store).await;
-        let before = Domain::new(store.clone())
+        self.given.store(self.domain.store()).await;
+        // History reads the store, never the cache: what the command appended is what
+        // follows the given events.
+        let before = self
+            .domain
             .history::<C::Aggregate>(aggregate_id)
             .await
             .map_or(0, |history| history.len());
@@ -201,7 +203,8 @@ impl<C: CommandSet> CommandTest<C> {
             .commands(self.commands)
             .execute(aggregate_id, command)
             .await;
-        let appended = Domain::new(store)
+        let appended = self
+            .domain
             .history::<C::Aggregate>(aggregate_id)
             .await
             .map(|history| {

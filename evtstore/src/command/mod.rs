@@ -221,8 +221,8 @@ impl<S: Store, C: CommandSet> Commands<S, C> {
     /// when events of the aggregate already carry that id, nothing is decided or appended and
     /// the aggregate is returned as that first execution left it. A retry after a lost
     /// response, from any process, is then safe. Two executions of one id at the same time
-    /// append once: the second loses the version race and finds the first's events when it
-    /// retries. A command that appended nothing (a refusal, no event) leaves no trace, so it
+    /// append once: the second loses the version race (the store's optimistic concurrency)
+    /// and finds the first's events when it retries. A command that appended nothing (a refusal, no event) leaves no trace, so it
     /// is decided again. Checking the id reads the aggregate's whole history from the store.
     ///
     /// ```
