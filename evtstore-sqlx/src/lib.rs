@@ -28,16 +28,18 @@
 //!   (txid, position) and reads only rows of transactions older than the oldest one still
 //!   running (`pg_snapshot_xmin`). Nothing can later commit before a row already read. A
 //!   transaction left open anywhere on the server holds handlers back until it ends.
-//! - MySQL/MariaDB takes positions from `AUTO_INCREMENT` in one `INSERT .. SELECT` per append,
-//!   under InnoDB's table-level AUTO-INC lock, so positions enter the table in order; reads are
-//!   locking reads at `READ COMMITTED`, which read the newest rows and wait for a row still
-//!   being written instead of reading a snapshot. (A snapshot read can see a later append
-//!   without an earlier one however the writers are ordered: InnoDB collects the running
-//!   transactions for a snapshot without a lock. The first release, which serialised appends
-//!   through a locked sequence row, skipped events this way.) The server must run with
+//! - MySQL/MariaDB takes positions from `AUTO_INCREMENT` in one autocommit `INSERT .. SELECT`
+//!   per append, under InnoDB's table-level AUTO-INC lock, which it holds until it commits, so
+//!   appends commit in position order. A read first finds the settled position, the table's
+//!   last row read with a locking read that waits for its append to commit, then reads its
+//!   page with a plain snapshot read bounded by it. (A snapshot read alone can see a later
+//!   append without an earlier one however the writers are ordered: InnoDB collects the
+//!   running transactions for a snapshot without a lock. The first release, which serialised
+//!   appends through a locked sequence row, skipped events this way; the bound keeps every row
+//!   the read can return below what that race can touch.) The server must run with
 //!   `innodb_autoinc_lock_mode` 0 or 1 (MariaDB's default): the store checks it. Rows that
 //!   other programs insert with plain `INSERT .. VALUES` (the TypeScript evtstore) do not take
-//!   the AUTO-INC lock for their statement, so they are not covered.
+//!   the AUTO-INC lock until they commit, so they are not covered.
 //!
 //! Two tests of the workspace check this with concurrent writers: `tests/tests/multiprocess.rs`
 //! with writer, reader and handler processes on every backend (it fails on the first

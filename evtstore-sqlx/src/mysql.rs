@@ -1,17 +1,23 @@
 //! The MySQL/MariaDB store.
 //!
-//! Positions come from the events table's `AUTO_INCREMENT`, taken by one `INSERT .. SELECT` per
-//! append under InnoDB's table-level AUTO-INC lock, so positions enter the primary key in order;
-//! reads are locking reads, which read the newest rows and wait for the ones still being
-//! written. Together they make reading by position gap-free (see `sql/mysql/read.sql`).
+//! Positions come from the events table's `AUTO_INCREMENT`, taken by one autocommit
+//! `INSERT .. SELECT` per append, which holds InnoDB's table-level AUTO-INC lock until it
+//! commits: appends take positions, enter the primary key and commit in position order. A read
+//! first finds the settled position, the table's last one, with a locking read that waits for
+//! that row's append to commit; every position at or below it is then committed. It then reads
+//! its page with a plain consistent read bounded by it. Together they make reading by position
+//! gap-free (see `sql/mysql/settled_position.sql` and `sql/mysql/read.sql`).
 //!
-//! Why not a consistent (snapshot) read: InnoDB builds a read view by walking its lock-free
-//! hash of running transactions without a lock (`trx_sys.snapshot_ids` iterating
-//! `rw_trx_hash`). A reader paused in that walk can record transaction A as running, and then,
-//! after A commits and B (which waited for A's lock) commits too, miss B's entry: the view sees
-//! B's position 7155 and not A's 7154. No ordering of the writers fixes that; the first release
-//! serialised them through a locked sequence row and still skipped events. The locking read
-//! uses no read view. Cursors carry no commit key (`commit` is 0).
+//! Why not a consistent read alone: InnoDB builds a read view by walking its lock-free hash of
+//! running transactions without a lock (`trx_sys.snapshot_ids` iterating `rw_trx_hash`). A
+//! reader paused in that walk can record transaction A as running, and then, after A commits
+//! and B (which waited for A's lock) commits too, miss B's entry: the view sees B's position
+//! 7155 and not A's 7154. No ordering of the writers fixes that; the first release serialised
+//! them through a locked sequence row and still skipped events. Bounded by the settled
+//! position, which was committed before the view's walk began, a read cannot meet B. (The
+//! release before this one read with a locking read, which uses no read view but takes a
+//! shared lock on every row it returns: catch-up ran at about half the speed of a plain
+//! read.) Cursors carry no commit key (`commit` is 0).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -57,6 +63,7 @@ struct Sql {
     load: Arc<str>,
     replay: Arc<str>,
     read: String,
+    settled_position: Arc<str>,
     last_position: String,
     count_between: String,
     shared: SharedSql,
@@ -70,7 +77,6 @@ struct LegacySql {
     sequence: String,
     allocate: Arc<str>,
     append: String,
-    read: String,
 }
 
 impl Sql {
@@ -90,6 +96,7 @@ impl Sql {
             load: render(include_str!("sql/mysql/load.sql")),
             replay: render(include_str!("sql/mysql/replay.sql")),
             read: tables.render(include_str!("sql/mysql/read.sql")),
+            settled_position: render(include_str!("sql/mysql/settled_position.sql")),
             last_position: tables.render(include_str!("sql/mysql/last_position.sql")),
             count_between: tables.render(include_str!("sql/mysql/count_between.sql")),
             shared: SharedSql::new(
@@ -100,7 +107,6 @@ impl Sql {
                 sequence: tables.render(include_str!("sql/mysql/legacy_sequence.sql")),
                 allocate: render(include_str!("sql/mysql/legacy_allocate.sql")),
                 append: tables.render(include_str!("sql/mysql/legacy_append.sql")),
-                read: tables.render(include_str!("sql/mysql/legacy_read.sql")),
             },
         }
     }
@@ -207,8 +213,8 @@ impl MySqlStore {
     }
 
     /// Pool options whose connections run at `READ COMMITTED`, as the store's own pool does.
-    /// Reads are locking reads: at the default `REPEATABLE READ` they also lock the gap after
-    /// the last row, and appends wait for them. Use these options for a pool handed to
+    /// Each read starts with a locking read of the last row: at the default `REPEATABLE READ`
+    /// it also locks the gap after that row, and appends wait for it. Use these options for a pool handed to
     /// [`from_pool`](Self::from_pool).
     #[must_use]
     pub fn pool_options() -> MySqlPoolOptions {
@@ -223,7 +229,7 @@ impl MySqlStore {
 
     /// A store over an existing pool. Its connections should keep sqlx's default UTC
     /// `time_zone` (timestamps are stored as `DATETIME` in the session's time zone) and run at
-    /// `READ COMMITTED`, where appends and locking reads take no gap locks (at `REPEATABLE
+    /// `READ COMMITTED`, where appends and the locking read of the settled position take no gap locks (at `REPEATABLE
     /// READ` appends of one aggregate can deadlock). The store cannot tell how the pool's
     /// sessions were set up, so it switches each connection it appends or reads on to `READ
     /// COMMITTED` first, which costs a round trip; a store from [`connect`](Self::connect)
@@ -639,22 +645,36 @@ enum SchemaChange {
 
 impl MySqlStore {
     /// One read of up to `rows` rows after `after`, decoded, and whether it came back full.
+    /// The rows are those at or below the settled position, read first on the same
+    /// connection (see `sql/mysql/read.sql`); a read that comes back short of it may miss
+    /// only rows that settle later, and the next read finds them.
     async fn read_rows(&self, streams: &[&str], after: Cursor, rows: usize) -> Fetched {
         let operation = format!("reading {streams:?} after position {}", after.position);
-        let template = if self.legacy {
-            &self.sql.legacy.read
-        } else {
-            &self.sql.read
-        };
-        let mut query = sqlx::query(AssertSqlSafe(Sql::with_streams(template, streams.len())))
-            .bind(after.position);
-        for stream in streams {
-            query = query.bind(*stream);
-        }
         let mut conn = self
             .connection()
             .await
             .map_err(|error| db_error(&operation, error))?;
+        let settled = if self.legacy {
+            i64::MAX
+        } else {
+            let last: Option<i64> = sqlx::query_scalar(sql(&self.sql.settled_position))
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(|error| db_error(&operation, error))?;
+            last.unwrap_or(0)
+        };
+        if settled <= after.position {
+            return Ok((Vec::new(), false));
+        }
+        let mut query = sqlx::query(AssertSqlSafe(Sql::with_streams(
+            &self.sql.read,
+            streams.len(),
+        )))
+        .bind(after.position)
+        .bind(settled);
+        for stream in streams {
+            query = query.bind(*stream);
+        }
         let found = query
             .bind(i64::try_from(rows).unwrap_or(i64::MAX))
             .fetch(&mut *conn);
@@ -748,12 +768,13 @@ impl Store for MySqlStore {
         }
         self.check_server().await?;
         if self.legacy {
-            // The legacy reads are not gap-free: nothing may be kept from them.
+            // These reads are not gap-free: nothing may be kept from them.
             return Ok(self.read_rows(streams, after, limit).await?.0);
         }
         let operation = format!("reading {streams:?} after position {}", after.position);
-        // A locking read settles every position up to the last row it returns, so the rows of
-        // a larger read are exactly what the next reads would return (see `read_ahead`).
+        // A read up to the settled position sees every row at or below its last one, so the
+        // rows of a larger read are exactly what the next reads would return (see
+        // `read_ahead`).
         match self
             .read_ahead
             .page(self, streams, after, limit, &operation)

@@ -1,6 +1,6 @@
 //! Pages read ahead for handlers catching up, and the background read of the next ones: the
 //! same for every store whose reads are gap-free when they return (PostgreSQL's bounded
-//! snapshot reads, MySQL's locking reads), each giving its own [`FetchPage`].
+//! snapshot reads, MySQL's reads up to the settled position), each giving its own [`FetchPage`].
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -17,9 +17,9 @@ use evtstore::{Cursor, Error, ReadRow, row_cursor};
 ///
 /// This is safe because a gap-free read settles everything up to the last row it returns:
 /// nothing can later commit before or among the kept rows (on PostgreSQL every row belongs to
-/// a transaction older than any still running; on MySQL the locking read waited for every
-/// row being written), so they are exactly what the database would return for the next
-/// pages. A background read starts after the last kept row, so the same holds for what it
+/// a transaction older than any still running; on MySQL every row up to the settled position
+/// that bounded the read had committed before it began), so they are exactly what the
+/// database would return for the next pages. A background read starts after the last kept row, so the same holds for what it
 /// returns. A few chains are kept, one per handler reading, the oldest dropped first.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ReadAhead(Arc<std::sync::Mutex<VecDeque<Chain>>>);

@@ -1,15 +1,19 @@
--- Gap-free page of events. A locking read (LOCK IN SHARE MODE) does not read from a snapshot:
--- it reads the newest version of each row it meets in the primary key and, for a row whose
--- transaction is still running, waits until it commits or rolls back. Appends enter the index
--- in position order (append.sql), so every position below a row this read returns is either
--- in the index, and read or waited for, or never will be. Sessions run at READ COMMITTED (see
--- the crate docs), where locking reads take no gap locks and do not hold up appends.
--- {streams} is one `?` per stream name, comma-separated.
+-- Gap-free page of events: a plain consistent read, bounded by the settled position that
+-- settled_position.sql read just before it, on the same connection.
+--
+-- A consistent read alone is not gap-free, even though appends commit in position order:
+-- InnoDB builds a read view by walking its list of running transactions without a lock, and
+-- a walk paused after recording append A (position 10) as running can, once A and then B
+-- (position 11) have committed, miss B: the view sees 11 and not 10 (see the crate docs).
+-- Bounded by the settled position, every row the read can return was committed before its
+-- read view was opened, so the view sees all of them: what a walk can miss lies above the
+-- bound. Unlike a locking read (the previous design), it takes no lock per row.
+-- Placeholders: after, settled position, the streams, limit. {streams} is one `?` per stream
+-- name, comma-separated.
 SELECT CAST(`position` AS SIGNED), CAST(0 AS SIGNED), `stream`, `aggregate_id`,
        CAST(`version` AS SIGNED), CAST(ROUND(UNIX_TIMESTAMP(`timestamp`) * 1000) AS SIGNED),
        `event`, `metadata`
 FROM `{events}`
-WHERE `position` > ? AND `stream` IN ({streams})
+WHERE `position` > ? AND `position` <= ? AND `stream` IN ({streams})
 ORDER BY `position`
 LIMIT ?
-LOCK IN SHARE MODE
