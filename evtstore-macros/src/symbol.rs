@@ -4,6 +4,8 @@ pub(crate) const AGGREGATE: &str = "aggregate";
 pub(crate) const STREAM: &str = "stream";
 pub(crate) const STATE: &str = "state";
 pub(crate) const PERSIST: &str = "persist";
+pub(crate) const SCHEMA: &str = "schema";
+pub(crate) const UPCASTERS: &str = "upcasters";
 
 pub(crate) const SERDE: &str = "serde";
 pub(crate) const TAG: &str = "tag";
@@ -23,5 +25,12 @@ pub(crate) const COMMAND_VIS: &str = "vis";
 
 /// The methods of `evtstore::Commands`: a command of the same name would be shadowed by them
 /// in `users.load(..)`.
-pub(crate) const RUNNER_METHODS: [&str; 5] =
-    ["execute", "execute_with", "load", "command_set", "domain"];
+pub(crate) const RUNNER_METHODS: [&str; 7] = [
+    "execute",
+    "execute_with",
+    "load",
+    "command_set",
+    "domain",
+    "metadata",
+    "with_metadata",
+];

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::DecodeError;
 use crate::event::RecordedEvent;
+use crate::upcast::{Upcaster, decode_upcast};
 
 /// The event set of an aggregate: implemented on the event enum of one stream.
 ///
@@ -76,25 +77,56 @@ pub trait Aggregate: Serialize + DeserializeOwned + Clone + Send + Sync + 'stati
     /// event on each load.
     const SNAPSHOTS: Option<Snapshots<Self::State>> = None;
 
+    /// The schema version of the enum's shape: 1 (the default) until an event's stored shape
+    /// changes. Events appended under a schema above 1 carry it in a `"$schema"` field of their
+    /// JSON, so that later code knows which upcasters they need (see [`crate::upcast`]); such
+    /// an enum must not use `#[serde(deny_unknown_fields)]`.
+    const SCHEMA: u32 = 1;
+
+    /// The upcasters that read events stored under an older schema, applied in order from the
+    /// stored event's schema up to [`SCHEMA`](Self::SCHEMA) before decoding (see
+    /// [`crate::upcast`]). Empty by default.
+    const UPCASTERS: &'static [Upcaster] = &[];
+
     /// The stored type name of this event: the `type` field of its JSON.
     fn event_type(&self) -> &'static str;
 
     /// Applies one event to the state.
     fn fold(state: &mut Self::State, event: &Self);
 
-    /// Decodes a stored event of this stream, with an error that names the event on failure.
+    /// Decodes a stored event of this stream, upcast to the current schema, with an error that
+    /// names the event on failure.
     ///
     /// # Errors
     /// [`DecodeError::UnknownType`] when the stored type is not one of
     /// [`EVENT_TYPES`](Self::EVENT_TYPES), [`DecodeError::Malformed`] when the JSON does not
-    /// fit the type.
+    /// fit the type, when an upcaster fails, or when the upcasters turn the stored event into
+    /// more or fewer than one event (read those with [`decode_all`](Self::decode_all)).
     fn decode(recorded: &RecordedEvent) -> Result<Self, DecodeError> {
-        let at = EventAt {
-            stream: &recorded.stream,
-            aggregate_id: &recorded.aggregate_id,
-            position: recorded.cursor.position,
-        };
-        decode_at(&recorded.event, at)
+        let at = EventAt::of(recorded);
+        let mut decoded = decode_upcast::<Self>(&recorded.event, at)?;
+        match (decoded.next(), decoded.next()) {
+            (Some(event), None) => Ok(event),
+            (first, _) => Err(DecodeError::Malformed {
+                stream: recorded.stream.clone(),
+                aggregate_id: recorded.aggregate_id.clone(),
+                position: recorded.cursor.position,
+                event_type: first.map_or("?", |event| event.event_type()).to_owned(),
+                source: serde::de::Error::custom(
+                    "the upcasters made more or fewer than one event of it: read it with \
+                     `decode_all`",
+                ),
+            }),
+        }
+    }
+
+    /// Decodes a stored event of this stream into the events of the current schema: one,
+    /// unless an upcaster split it into several or dropped it.
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode), but for the number of events.
+    fn decode_all(recorded: &RecordedEvent) -> Result<Vec<Self>, DecodeError> {
+        Ok(decode_upcast::<Self>(&recorded.event, EventAt::of(recorded))?.collect())
     }
 }
 
@@ -104,6 +136,16 @@ pub(crate) struct EventAt<'a> {
     pub(crate) stream: &'a str,
     pub(crate) aggregate_id: &'a str,
     pub(crate) position: i64,
+}
+
+impl<'a> EventAt<'a> {
+    pub(crate) fn of(recorded: &'a RecordedEvent) -> Self {
+        EventAt {
+            stream: &recorded.stream,
+            aggregate_id: &recorded.aggregate_id,
+            position: recorded.cursor.position,
+        }
+    }
 }
 
 /// Decodes a stored event's JSON, with an error that names the event on failure.

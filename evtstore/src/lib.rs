@@ -34,6 +34,7 @@ mod memory;
 mod retry;
 mod store;
 pub mod testing;
+pub mod upcast;
 mod wakeup;
 
 #[doc(hidden)]
@@ -53,6 +54,7 @@ pub use crate::handler::{
 };
 pub use crate::memory::{MemoryStore, MemoryTransaction};
 pub use crate::store::{Claim, ClaimHolder, Claimed, MAX_LEASE, Replayed, Store};
+pub use crate::upcast::{JsonObject, Upcast, UpcastContext, Upcaster};
 pub use crate::wakeup::Wakeups;
 
 /// Derives [`Aggregate`](trait@Aggregate) for the event enum of one stream, with a fold trait
@@ -353,7 +355,7 @@ pub use evtstore_macros::Aggregate;
 ///   command set generic over the store, write the impl block generic:
 ///   `#[command(PostEvent)] impl<S: Store> PostCommands<S> { .. }` holding a `Domain<S>`.
 /// - A command cannot be named like a method of [`Commands`] (`execute`, `execute_with`,
-///   `load`, `command_set`, `domain`), which would shadow it.
+///   `load`, `command_set`, `domain`, `metadata`, `with_metadata`), which would shadow it.
 /// - `#[serde(..)]` attributes and doc comments on an input move to its field of the command
 ///   enum: `#[serde(default)] tags: Vec<String>` makes `tags` optional in JSON.
 /// - Inputs must be `Serialize` and `Deserialize` (they are fields of the command enum): a type
@@ -361,8 +363,36 @@ pub use evtstore_macros::Aggregate;
 ///   `serialize_with`/`deserialize_with` helpers. Inputs spelled `Option<..>` (which serde
 ///   reads as absent when missing) and inputs with their own `with` attributes are left to
 ///   serde's own messages.
-/// - To store [`Metadata`] with the events, execute the enum:
-///   `users.execute_with("alice", &UserCommand::Disable, &metadata)`.
+/// - A parameter typed `&Metadata`, anywhere after the aggregate, is not an input: it receives
+///   the [`Metadata`] the command is executed with (who acts, the correlation id), so that a
+///   rule can depend on the actor. Set it with [`Commands::with_metadata`] (the typed entry
+///   points then use it) or [`Commands::execute_with`]; it is stored with the events.
+///
+///   ```
+///   # use evtstore::doc_fixtures::{User, UserEvent};
+///   use evtstore::prelude::*;
+///
+///   pub struct AccountCommands;
+///
+///   #[command(UserEvent)]
+///   impl AccountCommands {
+///       /// Only the user themself may disable their account.
+///       async fn disable(&self, user: &Agg<User>, acting: &Metadata) -> CommandResult<UserEvent> {
+///           if acting.user.as_deref() != Some(user.aggregate_id.as_str()) {
+///               return Err(CommandError::new("only the user may disable their account"));
+///           }
+///           Ok(UserEvent::Disabled.into())
+///       }
+///   }
+///
+///   # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+///   let accounts = Domain::new(MemoryStore::new()).commands(AccountCommands);
+///   assert!(accounts.disable("alice").await.is_err());
+///   let alice = Metadata { user: Some("alice".into()), ..Metadata::default() };
+///   accounts.with_metadata(alice).disable("alice").await?;
+///   # Ok::<_, evtstore::Error>(())
+///   # }).unwrap();
+///   ```
 ///
 /// # What it generates
 /// The impl block stays as written. For `UserCommands` (the enum's name drops the trailing
@@ -513,6 +543,29 @@ pub mod __private {
     /// Passes a command method's result on as the decision of `E`.
     pub fn decided<E: Aggregate, R: DecisionOf<E>>(result: R) -> CommandResult<E> {
         result.into_decision()
+    }
+
+    /// Checks, when the crate compiles, that every upcaster of an enum of schema `schema` reads
+    /// a schema from 1 to `schema - 1`: another one would never run.
+    pub const fn check_upcasters(upcasters: &[crate::Upcaster], schema: u32) {
+        let mut index = 0;
+        while index < upcasters.len() {
+            let from = upcasters[index].from_schema;
+            assert!(
+                from >= 1 && from < schema,
+                "an upcaster reads a schema outside 1 to the enum's `schema` - 1, so it would \
+                 never run"
+            );
+            index += 1;
+        }
+    }
+
+    /// Hands the call's metadata to a command method's `&Metadata` parameter: the call is
+    /// spanned at that parameter's type, so a `Metadata` that is not evtstore's is reported
+    /// there.
+    #[must_use]
+    pub fn metadata_param(metadata: &crate::Metadata) -> &crate::Metadata {
+        metadata
     }
 
     /// [`Snapshots::json`] for the derive's `persist = ".."`.

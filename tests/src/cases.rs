@@ -10,6 +10,7 @@ pub mod projections;
 pub mod segments;
 pub mod snapshots;
 pub mod storage;
+pub mod upcasting;
 
 use evtstore::{Append, Error, NewEvent, Store, Timestamp};
 

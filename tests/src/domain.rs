@@ -178,6 +178,19 @@ impl<S: Store> PostCommands<S> {
         }
         Ok((!post.archived).then_some(PostEvent::PostArchived).into())
     }
+
+    /// Archive a post as the acting user of the call's metadata, who must be its author: the
+    /// rule is decided from who acts, not from a field of the command.
+    async fn archive_as_actor(
+        &self,
+        post: &Agg<Post>,
+        metadata: &Metadata,
+    ) -> CommandResult<PostEvent> {
+        if metadata.user.as_deref() != Some(post.user_id.as_str()) {
+            return Err(CommandError::new("only the author may archive a post"));
+        }
+        Ok((!post.archived).then_some(PostEvent::PostArchived).into())
+    }
 }
 
 /// Events of the `counters` stream, folded by the first version of the counter: snapshots

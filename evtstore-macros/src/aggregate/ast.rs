@@ -8,7 +8,7 @@ use syn::{Attribute, Data, DeriveInput, Expr, Field, Fields, Lit, LitStr, Meta, 
 use crate::case;
 use crate::ctxt::Ctxt;
 use crate::serde_attr::{self, SerdeEnum, SerdeVariant};
-use crate::symbol::{AGGREGATE, PERSIST, STATE, STREAM};
+use crate::symbol::{AGGREGATE, PERSIST, SCHEMA, STATE, STREAM, UPCASTERS};
 
 pub(crate) struct Input<'a> {
     pub(crate) original: &'a DeriveInput,
@@ -26,6 +26,10 @@ pub(crate) struct Attrs<'a> {
     pub(crate) stream: Option<LitStr>,
     pub(crate) state: Option<Type>,
     pub(crate) persist: Option<LitStr>,
+    /// `schema = 2`: the enum's schema version (`Aggregate::SCHEMA`).
+    pub(crate) schema: Option<syn::LitInt>,
+    /// `upcasters = USER_UPCASTERS`: a path to a `&[Upcaster]` constant.
+    pub(crate) upcasters: Option<syn::Path>,
     /// Whether `stream` was written, valid or not: an invalid one is reported once, not also
     /// as missing.
     pub(crate) stream_written: bool,
@@ -120,12 +124,19 @@ impl<'a> Attrs<'a> {
                 } else if key.is_ident(STATE) {
                     let state: Type = meta.value()?.parse()?;
                     set_once(cx, key, &mut parsed.state, Some(state));
+                } else if key.is_ident(SCHEMA) {
+                    let value = schema_value(cx, &meta)?;
+                    set_once(cx, key, &mut parsed.schema, value);
+                } else if key.is_ident(UPCASTERS) {
+                    let path: syn::Path = meta.value()?.parse()?;
+                    set_once(cx, key, &mut parsed.upcasters, Some(path));
                 } else {
                     let name = quote::ToTokens::to_token_stream(key).to_string().replace(' ', "");
                     cx.error_spanned_by(
                         key,
                         format!(
-                            "unknown aggregate attribute `{name}`: expected `stream`, `state` or `persist`"
+                            "unknown aggregate attribute `{name}`: expected `stream`, `state`, `persist`, \
+                             `schema` or `upcasters`"
                         ),
                     );
                     // Skip its value so that the keys after it are still read.
@@ -142,6 +153,35 @@ impl<'a> Attrs<'a> {
             }
         }
         parsed
+    }
+}
+
+/// Reads `schema = N`: a whole number from 1, the schema version of the enum's shape. Anything
+/// else is reported and yields `None`.
+fn schema_value(
+    cx: &Ctxt,
+    meta: &syn::meta::ParseNestedMeta<'_>,
+) -> syn::Result<Option<syn::LitInt>> {
+    let mut value: Expr = meta.value()?.parse()?;
+    while let Expr::Group(group) = value {
+        value = *group.expr;
+    }
+    match value {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(number),
+            ..
+        }) if number.suffix().is_empty()
+            && number.base10_parse::<u32>().is_ok_and(|schema| schema >= 1) =>
+        {
+            Ok(Some(number))
+        }
+        other => {
+            cx.error_spanned_by(
+                &other,
+                "`schema` takes the schema version, a whole number from 1, as in `schema = 2`",
+            );
+            Ok(None)
+        }
     }
 }
 

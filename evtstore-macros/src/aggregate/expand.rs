@@ -315,6 +315,24 @@ fn aggregate_impl(input: &Input<'_>, state: &Type, stream: &syn::LitStr) -> Toke
                 ::evtstore::__private::snapshots::<#state>(#tag);
         }
     });
+    let schema_value = input
+        .attrs
+        .schema
+        .as_ref()
+        .map_or_else(|| quote!(1), quote::ToTokens::to_token_stream);
+    let schema = input.attrs.schema.as_ref().map(|schema| {
+        quote_spanned! {schema.span()=> const SCHEMA: u32 = #schema; }
+    });
+    let upcasters = input.attrs.upcasters.as_ref().map(|upcasters| {
+        quote_spanned! {upcasters.span()=>
+            const UPCASTERS: &'static [::evtstore::Upcaster] = {
+                // Checked when the crate compiles: every upcaster reads a schema below the
+                // enum's (it would never run otherwise).
+                const _: () = ::evtstore::__private::check_upcasters(#upcasters, #schema_value);
+                #upcasters
+            };
+        }
+    });
     // One call, spanned at the state type: a state without the fold trait is one error there.
     let state_span = state.span();
     let fold_trait = Ident::new(&fold_trait.to_string(), state_span);
@@ -328,6 +346,8 @@ fn aggregate_impl(input: &Input<'_>, state: &Type, stream: &syn::LitStr) -> Toke
             const STREAM: &'static str = #stream;
             const EVENT_TYPES: &'static [&'static str] = &[#(#names),*];
             #snapshots
+            #schema
+            #upcasters
 
             fn event_type(&self) -> &'static str {
                 match self {

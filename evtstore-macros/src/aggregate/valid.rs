@@ -23,6 +23,7 @@ pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
         check_stream_unquoted(cx, stream);
     }
     check_snapshot_tag_not_empty(cx, input);
+    check_upcasters_have_a_schema(cx, input);
     check_variant_shapes(cx, input);
     check_newtype_payloads(cx, input);
     check_type_tag(cx, input);
@@ -170,6 +171,23 @@ fn check_snapshot_tag_not_empty(cx: &Ctxt, input: &Input<'_>) {
         cx.error_spanned_by(
             tag,
             "the snapshot tag cannot be empty: use a fold version such as \"v1\"",
+        );
+    }
+}
+
+/// Upcasters read events stored under a schema older than the enum's: without a schema above
+/// 1 there is none, and every upcaster would be silently ignored.
+fn check_upcasters_have_a_schema(cx: &Ctxt, input: &Input<'_>) {
+    let above_one = input
+        .attrs
+        .schema
+        .as_ref()
+        .is_some_and(|schema| schema.base10_parse::<u32>().is_ok_and(|schema| schema > 1));
+    if let Some(upcasters) = input.attrs.upcasters.as_ref().filter(|_| !above_one) {
+        cx.error_spanned_by(
+            upcasters,
+            "`upcasters` read events stored under older schemas: set `schema` to the enum's \
+             current version, 2 or more, as in `schema = 2`",
         );
     }
 }

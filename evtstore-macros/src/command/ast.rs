@@ -39,6 +39,10 @@ pub(crate) struct Command<'a> {
     pub(crate) aggregate: Option<&'a PatType>,
     /// The parameters after the aggregate: the command's inputs.
     pub(crate) inputs: Vec<CommandInput<'a>>,
+    /// The first parameter after the aggregate typed `&Metadata`, which receives the metadata
+    /// the command was executed with, and its place among the inputs (how many come before
+    /// it). It is not an input: the command enum has no field for it.
+    pub(crate) metadata: Option<(usize, &'a PatType)>,
     pub(crate) output: Option<&'a Type>,
 }
 
@@ -171,7 +175,15 @@ impl<'a> Command<'a> {
             FnArg::Receiver(_) => None,
         });
         let aggregate = typed.next();
-        let inputs = typed.map(CommandInput::from_syn).collect();
+        let mut metadata = None;
+        let mut inputs = Vec::new();
+        for param in typed {
+            if metadata.is_none() && is_metadata_param(param) {
+                metadata = Some((inputs.len(), param));
+            } else {
+                inputs.push(CommandInput::from_syn(param));
+            }
+        }
         let output = match &sig.output {
             ReturnType::Type(_, ty) => Some(&**ty),
             ReturnType::Default => None,
@@ -187,6 +199,7 @@ impl<'a> Command<'a> {
             variant,
             aggregate,
             inputs,
+            metadata,
             output,
         }
     }
@@ -239,6 +252,7 @@ impl<'a> Command<'a> {
         first_input
             .into_iter()
             .chain(self.inputs.iter().map(|input| input.original))
+            .filter(|param| !is_metadata_param(param))
             .map(CommandInput::from_syn)
             .collect()
     }
@@ -302,6 +316,22 @@ impl<'a> CommandInput<'a> {
             ty: &original.ty,
         }
     }
+}
+
+/// Whether a parameter is typed `&Metadata` (any path ending in `Metadata`, such as
+/// `&evtstore::Metadata`): it receives the call's metadata rather than being an input. Only the
+/// name can be checked before type checking; the expansion passes `&::evtstore::Metadata`
+/// there, so another type of that name fails to compile at the parameter.
+pub(crate) fn is_metadata_param(param: &PatType) -> bool {
+    let Type::Reference(reference) = &*param.ty else {
+        return false;
+    };
+    reference.mutability.is_none()
+        && matches!(&*reference.elem, Type::Path(path)
+        if path.qself.is_none()
+            && path.path.segments.last().is_some_and(|last| {
+                last.ident == "Metadata" && last.arguments.is_none()
+            }))
 }
 
 /// Attributes of a command parameter that belong to the command enum's field: serde's, such

@@ -361,12 +361,25 @@ pub(crate) fn command_set_impl(input: &Input<'_>, names: &Names<'_>, route: bool
     let (impl_generics, _, where_clause) = input.original.generics.split_for_impl();
     let aggregate = local("aggregate");
     let command_var = local("command");
+    let metadata = local("metadata");
     let arms = usable(input).map(|(command, variant)| {
         let method = command.ident;
         let fields: Vec<Ident> = fields(command, Mode::Valid)
             .into_iter()
             .map(|field| field.name)
             .collect();
+        // The method's arguments after the aggregate: the fields, cloned out of the command,
+        // with the metadata where the method takes it.
+        let mut args: Vec<TokenStream> = fields
+            .iter()
+            .map(|field| quote!(::core::clone::Clone::clone(#field)))
+            .collect();
+        if let Some((index, param)) = command.metadata {
+            let given = quote_spanned! {param.ty.span()=>
+                ::evtstore::__private::metadata_param(#metadata)
+            };
+            args.insert(index.min(args.len()), given);
+        }
         // Checked through `__private` traits spanned at the user's tokens: a wrong aggregate
         // type reads as one error at the parameter, a wrong return type at the return type.
         let aggregate_arg = match command.aggregate.map(|param| &*param.ty) {
@@ -381,7 +394,7 @@ pub(crate) fn command_set_impl(input: &Input<'_>, names: &Names<'_>, route: bool
         let call_span = command.output.map_or_else(|| command.span(), Spanned::span);
         let call = quote_spanned! {call_span=>
             ::evtstore::__private::decided::<#event, _>(
-                Self::#method(self, #aggregate_arg #(, ::core::clone::Clone::clone(#fields))*).await
+                Self::#method(self, #aggregate_arg #(, #args)*).await
             )
         };
         if fields.is_empty() {
@@ -412,7 +425,7 @@ pub(crate) fn command_set_impl(input: &Input<'_>, names: &Names<'_>, route: bool
         }
     } else {
         quote! {
-            let _ = (#aggregate, #command_var);
+            let _ = (#aggregate, #command_var, #metadata);
             ::core::unimplemented!()
         }
     };
@@ -426,6 +439,21 @@ pub(crate) fn command_set_impl(input: &Input<'_>, names: &Names<'_>, route: bool
                 &self,
                 #aggregate: &::evtstore::Agg<<#event as ::evtstore::Aggregate>::State>,
                 #command_var: &#enum_ident,
+            ) -> ::evtstore::CommandResult<#event> {
+                <Self as ::evtstore::CommandSet>::decide_with(
+                    self,
+                    #aggregate,
+                    #command_var,
+                    &::evtstore::Metadata::default(),
+                )
+                .await
+            }
+
+            async fn decide_with(
+                &self,
+                #aggregate: &::evtstore::Agg<<#event as ::evtstore::Aggregate>::State>,
+                #command_var: &#enum_ident,
+                #metadata: &::evtstore::Metadata,
             ) -> ::evtstore::CommandResult<#event> {
                 #body
             }

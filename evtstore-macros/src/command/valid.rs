@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use quote::ToTokens;
 use syn::{ReceiverKind, Safety, Type};
 
-use super::ast::{Command, Input, last_ident};
+use super::ast::{Command, Input, is_metadata_param, last_ident};
 use crate::ctxt::Ctxt;
 use crate::symbol::RUNNER_METHODS;
 
@@ -207,6 +207,10 @@ fn check_inputs(cx: &Ctxt, command: &Command<'_>) {
             );
         }
         match input.ty {
+            Type::Reference(_) if is_metadata_param(input.original) => cx.error_spanned_by(
+                input.original,
+                "a command takes at most one `&Metadata` parameter",
+            ),
             Type::Reference(_) => cx.error_spanned_by(
                 input.ty,
                 format!(

@@ -114,7 +114,7 @@ impl<S: Store> Domain<S> {
                 return Ok(first);
             }
             tally.attempts += 1;
-            let decision = commands.decide(&agg, command).await;
+            let decision = commands.decide_with(&agg, command, metadata).await;
             let decision = match decision {
                 // Not a refusal: something the command needed failed, whatever the state.
                 Err(failed) if failed.failure().is_some() => {
@@ -191,7 +191,9 @@ impl<S: Store> Domain<S> {
                 event.version,
                 event.cursor.position,
             )?;
-            A::fold(&mut agg.state, &A::decode(&event)?);
+            for decoded in A::decode_all(&event)? {
+                A::fold(&mut agg.state, &decoded);
+            }
             agg.version = event.version;
         }
         Ok(Some(agg))

@@ -1,11 +1,12 @@
 //! Loading an aggregate: its snapshot when it has a current one, the events after it folded
 //! in, checked to be whole; and its history for reading.
 
-use crate::aggregate::{Agg, Aggregate, EventAt, Snapshot, decode_at};
+use crate::aggregate::{Agg, Aggregate, EventAt, Snapshot};
 use crate::domain::{Domain, Recorded};
 use crate::error::{DecodeError, Error};
 use crate::event::event_meta;
 use crate::store::{Replayed, Store};
+use crate::upcast::decode_upcast;
 
 impl<S: Store> Domain<S> {
     /// Loads an aggregate: its snapshot when it has a current one, then the events after it.
@@ -30,18 +31,20 @@ impl<S: Store> Domain<S> {
         &self,
         aggregate_id: &str,
     ) -> Result<Vec<Recorded<A>>, Error> {
-        let recorded = self.store.load(A::STREAM, aggregate_id, 0).await?;
-        recorded
-            .into_iter()
-            .zip(0..)
-            .map(|(recorded, before)| {
-                let (version, position) = (recorded.version, recorded.cursor.position);
-                check_next_version(A::STREAM, aggregate_id, before, version, position)?;
-                let event = A::decode(&recorded)?;
-                let meta = event_meta(A::STREAM, recorded)?;
-                Ok(Recorded { event, meta })
-            })
-            .collect()
+        let stored = self.store.load(A::STREAM, aggregate_id, 0).await?;
+        let mut history = Vec::with_capacity(stored.len());
+        for (recorded, before) in stored.into_iter().zip(0..) {
+            let (version, position) = (recorded.version, recorded.cursor.position);
+            check_next_version(A::STREAM, aggregate_id, before, version, position)?;
+            let events = decode_upcast::<A>(&recorded.event, EventAt::of(&recorded))?;
+            let meta = event_meta(A::STREAM, recorded)?;
+            // An event an upcaster split is several events with the stored event's metadata.
+            history.extend(events.map(|event| Recorded {
+                event,
+                meta: meta.clone(),
+            }));
+        }
+        Ok(history)
     }
 
     /// Loads an aggregate from the store, bypassing the cache, and caches the result.
@@ -98,7 +101,9 @@ impl<S: Store> Domain<S> {
                             aggregate_id: &aggregate_id,
                             position,
                         };
-                        A::fold(&mut agg.state, &decode_at::<A>(event, at)?);
+                        for event in decode_upcast::<A>(event, at)? {
+                            A::fold(&mut agg.state, &event);
+                        }
                         agg.version = version;
                     }
                 }

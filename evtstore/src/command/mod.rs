@@ -150,6 +150,56 @@ pub trait CommandSet: Send + Sync + 'static {
         command: &Self::Command,
     ) -> impl Future<Output = CommandResult<Self::Aggregate>> + Send;
 
+    /// Decides like [`decide`](Self::decide), knowing the metadata the command was executed
+    /// with: who acts, on whose behalf, as part of what ([`Commands::with_metadata`],
+    /// [`Commands::execute_with`]). This is what execution calls. The default ignores the
+    /// metadata and calls `decide`; `#[command]` implements it, handing the metadata to every
+    /// method that takes a `&Metadata` parameter.
+    ///
+    /// ```
+    /// # use evtstore::doc_fixtures::{User, UserEvent};
+    /// use evtstore::{Agg, CommandError, CommandResult, CommandSet, Domain, MemoryStore, Metadata};
+    ///
+    /// /// Only the user themself may disable their account.
+    /// pub struct Disable;
+    ///
+    /// impl CommandSet for Disable {
+    ///     type Aggregate = UserEvent;
+    ///     type Command = ();
+    ///
+    ///     async fn decide(&self, user: &Agg<User>, command: &()) -> CommandResult<UserEvent> {
+    ///         self.decide_with(user, command, &Metadata::default()).await
+    ///     }
+    ///
+    ///     async fn decide_with(&self, user: &Agg<User>, _: &(), metadata: &Metadata)
+    ///         -> CommandResult<UserEvent>
+    ///     {
+    ///         if metadata.user.as_deref() != Some(user.aggregate_id.as_str()) {
+    ///             return Err(CommandError::new("only the user may disable their account"));
+    ///         }
+    ///         Ok(UserEvent::Disabled.into())
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let domain = Domain::new(MemoryStore::new());
+    /// let disable = domain.commands(Disable);
+    /// assert!(disable.execute("alice", &()).await.is_err());
+    /// let as_alice = Metadata { user: Some("alice".into()), ..Metadata::default() };
+    /// disable.with_metadata(as_alice).execute("alice", &()).await?;
+    /// # Ok::<_, evtstore::Error>(())
+    /// # }).unwrap();
+    /// ```
+    fn decide_with(
+        &self,
+        aggregate: &Agg<<Self::Aggregate as Aggregate>::State>,
+        command: &Self::Command,
+        metadata: &Metadata,
+    ) -> impl Future<Output = CommandResult<Self::Aggregate>> + Send {
+        let _ = metadata;
+        self.decide(aggregate, command)
+    }
+
     /// The name of a command, for the `command` field of the span each execution runs in
     /// ([`Domain::execute`] lists its fields). `None`, the default, leaves the field empty.
     ///
@@ -165,6 +215,9 @@ pub trait CommandSet: Send + Sync + 'static {
 pub struct Commands<S, C> {
     domain: Domain<S>,
     commands: Arc<C>,
+    /// What [`execute`](Self::execute) and the typed entry points store with the events and
+    /// hand to the decision ([`with_metadata`](Self::with_metadata)).
+    metadata: Arc<Metadata>,
 }
 
 impl<S: Clone, C> Clone for Commands<S, C> {
@@ -172,6 +225,7 @@ impl<S: Clone, C> Clone for Commands<S, C> {
         Commands {
             domain: self.domain.clone(),
             commands: Arc::clone(&self.commands),
+            metadata: Arc::clone(&self.metadata),
         }
     }
 }
@@ -181,6 +235,7 @@ impl<S: fmt::Debug, C> fmt::Debug for Commands<S, C> {
         f.debug_struct("Commands")
             .field("domain", &self.domain)
             .field("commands", &std::any::type_name::<C>())
+            .field("metadata", &self.metadata)
             .finish()
     }
 }
@@ -197,10 +252,49 @@ impl<S: Store, C: CommandSet> Commands<S, C> {
         Commands {
             domain,
             commands: Arc::new(commands),
+            metadata: Arc::default(),
         }
     }
 
-    /// Executes a command on the aggregate `aggregate_id` and returns the aggregate after it.
+    /// The same commands, executed with `metadata`: [`execute`](Self::execute) and the typed
+    /// entry points that `#[command]` generates store it with every event they append, and
+    /// hand it to the decision ([`CommandSet::decide_with`], a `&Metadata` parameter of a
+    /// `#[command]` method). Cheap: the command set is shared, not copied. A web service makes
+    /// one per request, with the acting user; a handler one per event, with
+    /// [`Metadata::caused_by`].
+    ///
+    /// ```
+    /// # use evtstore::doc_fixtures::{UserCommand, UserCommands};
+    /// use evtstore::{Domain, MemoryStore, Metadata};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let domain = Domain::new(MemoryStore::new());
+    /// let users = domain.commands(UserCommands);
+    /// let request = Metadata { user: Some("admin".into()), ..Metadata::default() };
+    /// users.with_metadata(request).execute("alice", &UserCommand::Create { name: "Alice".into() }).await?;
+    /// let history = domain.history::<evtstore::doc_fixtures::UserEvent>("alice").await?;
+    /// assert_eq!(history[0].meta.metadata.user.as_deref(), Some("admin"));
+    /// # Ok::<_, evtstore::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[must_use]
+    pub fn with_metadata(&self, metadata: Metadata) -> Self {
+        Commands {
+            domain: self.domain.clone(),
+            commands: Arc::clone(&self.commands),
+            metadata: Arc::new(metadata),
+        }
+    }
+
+    /// The metadata [`execute`](Self::execute) runs with (empty unless set by
+    /// [`with_metadata`](Self::with_metadata)).
+    #[must_use]
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Executes a command on the aggregate `aggregate_id` and returns the aggregate after it,
+    /// with the metadata of [`with_metadata`](Self::with_metadata), if any.
     ///
     /// # Errors
     /// [`Error::Command`] when the command refuses, [`Error::VersionConflict`] when other
@@ -211,11 +305,13 @@ impl<S: Store, C: CommandSet> Commands<S, C> {
         command: &C::Command,
     ) -> Result<Agg<<C::Aggregate as Aggregate>::State>, Error> {
         self.domain
-            .execute(&*self.commands, aggregate_id, command, &Metadata::default())
+            .execute(&*self.commands, aggregate_id, command, &self.metadata)
             .await
     }
 
-    /// Executes a command like [`execute`](Self::execute), storing `metadata` with its events.
+    /// Executes a command like [`execute`](Self::execute), with `metadata` (instead of that of
+    /// [`with_metadata`](Self::with_metadata)): stored with its events and handed to the
+    /// decision.
     ///
     /// With a [`command_id`](Metadata::command_id) the command is idempotent per aggregate:
     /// when events of the aggregate already carry that id, nothing is decided or appended and

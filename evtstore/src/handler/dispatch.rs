@@ -4,11 +4,12 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::aggregate::Aggregate;
+use crate::aggregate::{Aggregate, EventAt};
 use crate::error::{BoxError, DecodeError, Error};
 use crate::event::{Cursor, EventMeta, ReadRow, RecordedEvent, UnreadableRow, event_meta};
 use crate::handler::segment::Segment;
 use crate::store::Store;
+use crate::upcast::{Decoded, decode_upcast};
 
 /// What a handler method returns.
 pub type HandlerResult = Result<(), BoxError>;
@@ -220,9 +221,20 @@ where
         while let Some(recorded) = next_of_stream::<S, E>(context, pending, progress) {
             let cursor = recorded.cursor;
             let outcome = match decode::<E>(context.bookmark, recorded) {
-                Ok((event, meta)) => E::dispatch(model, &meta.aggregate_id, &event, &meta)
-                    .await
-                    .map_err(|source| failed(context.bookmark, &event, &meta, source)),
+                Ok((events, meta)) => {
+                    let mut outcome = Ok(());
+                    // One event, unless an upcaster split the stored one: all are handled
+                    // with its metadata, and the first failure is the stored event's.
+                    for event in events {
+                        outcome = E::dispatch(model, &meta.aggregate_id, &event, &meta)
+                            .await
+                            .map_err(|source| failed(context.bookmark, &event, &meta, source));
+                        if outcome.is_err() {
+                            break;
+                        }
+                    }
+                    outcome
+                }
                 Err(error) => Err(error),
             };
             if !settle(context, progress, cursor, outcome) {
@@ -258,8 +270,8 @@ where
         while let Some(recorded) = next_of_stream::<S, E>(context, pending, progress) {
             let cursor = recorded.cursor;
             let outcome = match decode::<E>(context.bookmark, recorded) {
-                Ok((event, meta)) => {
-                    match project_one::<S, H, E>(model, context, transaction, &event, &meta).await {
+                Ok((events, meta)) => {
+                    match project_all::<S, H, E>(model, context, transaction, events, &meta).await {
                         Ok(outcome) => outcome,
                         Err(broken) => {
                             // The transaction itself failed: the page ends here, whatever
@@ -276,6 +288,27 @@ where
             }
         }
     })
+}
+
+/// Projects the events of one stored event (one, unless an upcaster split it), each as
+/// [`project_one`] does, stopping at the first failure.
+async fn project_all<S: Store, H, E: ProjectedBy<H, S::Transaction>>(
+    model: &H,
+    context: &RouteContext<'_, S>,
+    transaction: &mut S::Transaction,
+    events: Decoded<E>,
+    meta: &EventMeta,
+) -> Result<Result<(), Error>, Error>
+where
+    H: Sync,
+{
+    for event in events {
+        let outcome = project_one::<S, H, E>(model, context, transaction, &event, meta).await?;
+        if outcome.is_err() {
+            return Ok(outcome);
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// Projects one event. The outer error is a failure of the transaction itself (a savepoint
@@ -329,7 +362,10 @@ fn failed<E: Aggregate>(bookmark: &str, event: &E, meta: &EventMeta, source: Box
 /// Decodes an event of `E`'s stream with its metadata; the error names the handler, the event
 /// and its type. This runs once per event, so it moves the record's strings into the event's
 /// metadata instead of copying them.
-fn decode<E: Aggregate>(bookmark: &str, recorded: RecordedEvent) -> Result<(E, EventMeta), Error> {
+fn decode<E: Aggregate>(
+    bookmark: &str,
+    recorded: RecordedEvent,
+) -> Result<(Decoded<E>, EventMeta), Error> {
     let failure = |error: DecodeError| {
         let (stream, aggregate_id, position, event_type) = match error {
             DecodeError::UnknownType {
@@ -366,9 +402,9 @@ fn decode<E: Aggregate>(bookmark: &str, recorded: RecordedEvent) -> Result<(E, E
             source: Box::new(error),
         }
     };
-    let event = E::decode(&recorded).map_err(failure)?;
+    let events = decode_upcast::<E>(&recorded.event, EventAt::of(&recorded)).map_err(failure)?;
     let meta = event_meta(E::STREAM, recorded).map_err(failure)?;
-    Ok((event, meta))
+    Ok((events, meta))
 }
 
 /// The handler error for a row that cannot be read: it names the row like a failing event, so

@@ -3,7 +3,9 @@
 use crate::ReadEvents;
 use evtstore::{Domain, Error, Metadata, Store};
 
-use crate::domain::{PostCommand, PostCommands, PostEvent, UserCommand, UserCommands, UserEvent};
+use crate::domain::{
+    PostCommand, PostCommands, PostCommandsExt, PostEvent, UserCommand, UserCommands, UserEvent,
+};
 use crate::{create_user, fresh_domain};
 
 /// A command returns the new aggregate with version 1; a second one, version 2.
@@ -242,6 +244,47 @@ pub async fn command_metadata_is_stored<S: Store>(store: S) {
         stored,
         [&metadata, &metadata, &metadata, &Metadata::default()]
     );
+}
+
+/// A command method taking `&Metadata` decides from the call's metadata (who acts), through
+/// `with_metadata` and the typed entry point as through `execute_with`; the metadata is stored
+/// with the events it appends.
+pub async fn command_decides_from_metadata<S: Store>(store: S) {
+    let domain = Domain::new(store);
+    let users = domain.commands(UserCommands::default());
+    let posts = domain.commands(PostCommands {
+        domain: domain.clone(),
+    });
+    users.execute("alice", &create_user("Alice")).await.unwrap();
+    let create = PostCommand::CreatePost {
+        user_id: "alice".into(),
+        content: "hello".into(),
+    };
+    posts.execute("post-1", &create).await.unwrap();
+    let acting = |user: &str| Metadata {
+        user: Some(user.into()),
+        correlation_id: Some(format!("request-of-{user}")),
+        ..Metadata::default()
+    };
+    // Nobody acting, and someone else acting: refused, nothing appended.
+    let refused = posts.archive_as_actor("post-1").await.unwrap_err();
+    assert_eq!(refused.kind(), evtstore::ErrorKind::Refused, "{refused:?}");
+    let refused = posts
+        .execute_with("post-1", &PostCommand::ArchiveAsActor, &acting("bob"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), evtstore::ErrorKind::Refused, "{refused:?}");
+    assert_eq!(posts.load("post-1").await.unwrap().version, 1);
+    // The author acting, through the typed entry point of commands carrying metadata.
+    let archived = posts
+        .with_metadata(acting("alice"))
+        .archive_as_actor("post-1")
+        .await
+        .unwrap();
+    assert_eq!((archived.version, archived.archived), (2, true));
+    let history = domain.history::<PostEvent>("post-1").await.unwrap();
+    assert_eq!(history[1].meta.metadata, acting("alice"));
+    assert_eq!(history[0].meta.metadata, Metadata::default());
 }
 
 /// A command with an id runs once per aggregate: executed again with the same id (a retry
