@@ -50,7 +50,8 @@ pub use crate::event::{
 };
 pub use crate::handler::{
     BatchReport, DEFAULT_BOOKMARK_EVERY, DEFAULT_LEASE, EventHandler, HandledBy, HandlerBuilder,
-    HandlerHandle, HandlerOptions, HandlerResult, HandlerStatus, ProjectedBy, Segment,
+    HandlerHandle, HandlerModel, HandlerOptions, HandlerResult, HandlerStatus, ProjectedBy,
+    Segment,
 };
 pub use crate::memory::{MemoryStore, MemoryTransaction};
 pub use crate::store::{Claim, ClaimHolder, Claimed, MAX_LEASE, Replayed, Store};

@@ -340,7 +340,7 @@ impl<H> fmt::Debug for HandlerTest<H> {
     }
 }
 
-impl<H: Send + Sync + 'static> HandlerTest<H> {
+impl<H: crate::HandlerModel> HandlerTest<H> {
     /// A test of `model` on an empty store.
     pub fn new(model: H) -> Self {
         HandlerTest {

@@ -284,7 +284,7 @@ fn reader_trait(input: &Input<'_>, reader: Reader) -> TokenStream {
         #[doc = #doc]
         #[diagnostic::on_unimplemented(message = #message, note = #note)]
         #[allow(clippy::ptr_arg, clippy::ref_option, clippy::trivially_copy_pass_by_ref)]
-        #vis trait #name #generics: ::core::marker::Sync {
+        #vis trait #name #generics: ::evtstore::HandlerModel {
             #(#methods)*
         }
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::handler::dispatch::{HandledBy, ProjectedBy, Route, project_route, route};
 use crate::handler::lane::{Lane, new_owner};
+use crate::handler::model::HandlerModel;
 use crate::handler::segment::Segment;
 use crate::handler::{EventHandler, Inner};
 use crate::store::Store;
@@ -116,16 +117,14 @@ impl<S: Store, H> fmt::Debug for HandlerBuilder<S, H> {
 impl<S: Store> crate::domain::Domain<S> {
     /// Starts building an event handler whose bookmark is stored under `bookmark`, with `model`
     /// receiving the events.
-    pub fn handler<H: Send + Sync + 'static>(
-        &self,
-        bookmark: impl Into<String>,
-        model: H,
-    ) -> HandlerBuilder<S, H> {
+    pub fn handler<H>(&self, bookmark: impl Into<String>, model: H) -> HandlerBuilder<S, H> {
         HandlerBuilder::new(self.store.clone(), bookmark.into(), model)
     }
 }
 
-impl<S: Store, H: Send + Sync + 'static> HandlerBuilder<S, H> {
+// No bound on the model here: a model that is not a `HandlerModel` is reported once, where it
+// implements its handler trait and where a stream is registered, not at every builder call.
+impl<S: Store, H> HandlerBuilder<S, H> {
     pub(crate) fn new(store: S, name: String, model: H) -> Self {
         HandlerBuilder {
             store,
@@ -167,7 +166,10 @@ impl<S: Store, H: Send + Sync + 'static> HandlerBuilder<S, H> {
     /// Delivery is at least once: a crash after the model handled an event and before the
     /// bookmark was stored hands the event over again.
     #[must_use]
-    pub fn stream<E: HandledBy<H>>(self) -> Self {
+    pub fn stream<E: HandledBy<H>>(self) -> Self
+    where
+        H: HandlerModel,
+    {
         self.add_route(Route {
             stream: E::STREAM,
             dispatch: route::<S, H, E>,
@@ -189,7 +191,10 @@ impl<S: Store, H: Send + Sync + 'static> HandlerBuilder<S, H> {
     /// before it are projected again in a new transaction, so the bookmark stays just before
     /// the failing event.
     #[must_use]
-    pub fn project<E: ProjectedBy<H, S::Transaction>>(self) -> Self {
+    pub fn project<E: ProjectedBy<H, S::Transaction>>(self) -> Self
+    where
+        H: HandlerModel,
+    {
         self.add_route(Route {
             stream: E::STREAM,
             dispatch: project_route::<S, H, E>,

@@ -11,6 +11,7 @@ use tokio::sync::Mutex;
 
 use crate::error::Error;
 use crate::event::Cursor;
+use crate::handler::model::HandlerModel;
 use crate::handler::segment::Segment;
 use crate::handler::{BookmarkHome, EventHandler};
 use crate::store::{Claim, Store};
@@ -111,7 +112,7 @@ pub(crate) struct Held {
     pub(crate) renewed: Instant,
 }
 
-impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
+impl<S: Store, H: HandlerModel> EventHandler<S, H> {
     /// Makes sure this handler object may run `lane`: it holds the lane's claim (renewed when
     /// a third of the lease has passed) or takes it now. Returns `false` when another runner
     /// holds it. A handler whose bookmark is in memory needs no claim.

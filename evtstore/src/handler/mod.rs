@@ -50,6 +50,7 @@
 mod builder;
 mod dispatch;
 mod lane;
+mod model;
 mod pages;
 mod runner;
 mod segment;
@@ -67,6 +68,7 @@ pub(crate) use crate::handler::builder::{BookmarkHome, Settings};
 use crate::handler::dispatch::Route;
 pub use crate::handler::dispatch::{HandledBy, HandlerResult, ProjectedBy};
 use crate::handler::lane::Lane;
+pub use crate::handler::model::HandlerModel;
 pub use crate::handler::runner::HandlerHandle;
 pub use crate::handler::segment::Segment;
 pub use crate::handler::status::HandlerStatus;
@@ -115,7 +117,7 @@ impl<S: Store, H> fmt::Debug for EventHandler<S, H> {
     }
 }
 
-impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
+impl<S: Store, H> EventHandler<S, H> {
     pub(crate) fn from_inner(inner: Inner<S, H>) -> Self {
         EventHandler {
             inner: Arc::new(inner),
@@ -148,7 +150,9 @@ impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
     pub fn owner(&self) -> &str {
         &self.inner.owner
     }
+}
 
+impl<S: Store, H: HandlerModel> EventHandler<S, H> {
     /// Handles every event after the bookmark, page after page, until a read finds nothing
     /// new, and returns how many events were handled without error. Each segment is run in
     /// turn, each even when another failed or is busy (the first error is returned after all

@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::event::{Cursor, ReadRow, UnreadableRow, row_cursor};
 use crate::handler::dispatch::{Progress, RouteContext, unreadable_row_error};
 use crate::handler::lane::{Lane, LaneState};
+use crate::handler::model::HandlerModel;
 use crate::handler::{BatchReport, BookmarkHome, EventHandler};
 use crate::store::{Claim, Store};
 
@@ -22,7 +23,7 @@ struct Settled {
     uncertain: bool,
 }
 
-impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
+impl<S: Store, H: HandlerModel> EventHandler<S, H> {
     /// Reads and handles pages of `lane` until one is empty or `stop` is set; returns
     /// (fetched, handled). The caller holds the lane's claim (see [`hold`](Self::hold)).
     pub(crate) async fn run_pages(

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::Error;
 use crate::handler::lane::{Lane, LaneState};
+use crate::handler::model::HandlerModel;
 use crate::handler::{BookmarkHome, EventHandler};
 use crate::store::Store;
 use crate::wakeup::{WakeupReceiver, Wakeups};
@@ -77,7 +78,7 @@ impl HandlerHandle {
     }
 }
 
-impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
+impl<S: Store, H: HandlerModel> EventHandler<S, H> {
     /// Runs the handler in a tokio task until [`HandlerHandle::stop`]. Each lane (the handler,
     /// or each of its segments) is claimed and run on its own: after a run that found events it
     /// runs again at once, after an empty one it waits for the idle poll interval, after an

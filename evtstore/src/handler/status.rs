@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use crate::error::Error;
 use crate::event::Cursor;
 use crate::handler::EventHandler;
+use crate::handler::model::HandlerModel;
 use crate::store::{ClaimHolder, Store};
 
 /// The state of one handler, or of one segment of a segmented handler.
@@ -57,7 +58,7 @@ impl HandlerStatus {
     }
 }
 
-impl<S: Store, H: Send + Sync + 'static> EventHandler<S, H> {
+impl<S: Store, H: HandlerModel> EventHandler<S, H> {
     /// The status of each segment (one entry for a handler that is not split), with when this
     /// handler object last handled an event of it.
     ///

@@ -1,9 +1,10 @@
 // Mistake: a read model that is not `Sync` (a `Cell` inside), registered as a handler.
 //
-// Not yet one error: the `Sync` bounds that fail are `Domain::handler`'s and the builder's
-// (evtstore's, not the macro's), next to the handler trait's own `Sync` and the `Send` of
-// each method's future. The snapshot records that cascade until evtstore names the model
-// in one sentence.
+// Three errors, each on the user's code and each naming the cause: the `async fn` whose future
+// is not `Send` (rustc's, one per implemented method), the handler trait's requirement that
+// its implementor be a `HandlerModel` (rustc names the `Cell`), and evtstore's one sentence
+// where the model is registered. No builder method reports it again: the builder takes any
+// model, and only `stream`/`project` need a `HandlerModel` (to run it on the runtime's threads).
 use evtstore::prelude::*;
 use serde::{Deserialize, Serialize};
 
