@@ -62,6 +62,7 @@ struct Sql {
     append_first: Arc<str>,
     load: Arc<str>,
     replay: Arc<str>,
+    replay_events: Arc<str>,
     read: String,
     settled_position: Arc<str>,
     last_position: String,
@@ -95,6 +96,7 @@ impl Sql {
             append_first: render(include_str!("sql/mysql/append_first.sql")),
             load: render(include_str!("sql/mysql/load.sql")),
             replay: render(include_str!("sql/mysql/replay.sql")),
+            replay_events: render(include_str!("sql/mysql/replay_events.sql")),
             read: tables.render(include_str!("sql/mysql/read.sql")),
             settled_position: render(include_str!("sql/mysql/settled_position.sql")),
             last_position: tables.render(include_str!("sql/mysql/last_position.sql")),
@@ -720,20 +722,28 @@ impl Store for MySqlStore {
             events = tracing::field::Empty,
         );
         let after = version_bound(after_version);
-        // Placeholders in text order (see replay.sql).
-        let rows = sqlx::query(sql(&self.sql.replay))
-            .bind(stream)
-            .bind(aggregate_id)
-            .bind(snapshot_tag)
-            .bind(after)
-            .bind(stream)
-            .bind(aggregate_id)
-            .bind(after)
-            .bind(stream)
-            .bind(aggregate_id)
-            .bind(snapshot_tag)
-            .bind(after)
-            .fetch(&self.pool);
+        let rows = match snapshot_tag {
+            // Placeholders in text order (see replay.sql).
+            Some(tag) => sqlx::query(sql(&self.sql.replay))
+                .bind(stream)
+                .bind(aggregate_id)
+                .bind(tag)
+                .bind(after)
+                .bind(stream)
+                .bind(aggregate_id)
+                .bind(after)
+                .bind(stream)
+                .bind(aggregate_id)
+                .bind(tag)
+                .bind(after),
+            // Without snapshots, only the events: replay.sql's union is sorted in a temporary
+            // table, these rows come in index order.
+            None => sqlx::query(sql(&self.sql.replay_events))
+                .bind(stream)
+                .bind(aggregate_id)
+                .bind(after),
+        }
+        .fetch(&self.pool);
         let operation = Replaying {
             stream,
             aggregate_id,

@@ -50,10 +50,11 @@ use crate::aggregate::{Agg, Aggregate};
 use crate::command::CommandSet;
 use crate::domain::Domain;
 use crate::error::Error;
-use crate::event::{Append, NewEvent, Timestamp};
+use crate::event::{Append, Metadata, NewEvent, Timestamp};
 use crate::handler::{EventHandler, HandlerBuilder};
 use crate::memory::MemoryStore;
 use crate::store::Store;
+use crate::upcast::encode;
 
 /// Events to store before the test acts: one aggregate's, encoded as a writer would.
 #[derive(Debug)]
@@ -74,7 +75,7 @@ impl Given {
         let events = events
             .into_iter()
             .map(|event| {
-                let json = serde_json::to_string(&event).unwrap_or_else(|error| {
+                let json = encode(&event).unwrap_or_else(|error| {
                     panic!(
                         "a given event of {}/{aggregate_id} does not encode: {error}",
                         E::STREAM
@@ -132,6 +133,7 @@ pub struct CommandTest<C> {
     domain: Domain<MemoryStore>,
     commands: C,
     given: Given,
+    metadata: Metadata,
 }
 
 impl<C> fmt::Debug for CommandTest<C> {
@@ -150,6 +152,7 @@ impl<C: CommandSet> CommandTest<C> {
             domain: Domain::new(MemoryStore::new()),
             commands,
             given: Given::default(),
+            metadata: Metadata::default(),
         }
     }
 
@@ -162,6 +165,7 @@ impl<C: CommandSet> CommandTest<C> {
             domain,
             commands,
             given: Given::default(),
+            metadata: Metadata::default(),
         }
     }
 
@@ -180,7 +184,16 @@ impl<C: CommandSet> CommandTest<C> {
         self
     }
 
-    /// Stores the given events, then runs `command` on `aggregate_id`; the outcome says what
+    /// The metadata the command runs with (who acts, the correlation id), for rules that
+    /// depend on it: what a `&Metadata` parameter of a `#[command]` method receives.
+    #[must_use]
+    pub fn acting_with(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// Stores the given events, then runs `command` on `aggregate_id`, with the metadata of
+    /// [`acting_with`](Self::acting_with) if any; the outcome says what
     /// it appended or why it did not.
     ///
     /// # Panics
@@ -201,7 +214,7 @@ impl<C: CommandSet> CommandTest<C> {
         let result = self
             .domain
             .commands(self.commands)
-            .execute(aggregate_id, command)
+            .execute_with(aggregate_id, command, &self.metadata)
             .await;
         let appended = self
             .domain

@@ -191,9 +191,15 @@ impl<A> Iterator for Decoded<A> {
     }
 }
 
+/// The JSON text an event is stored as: its own JSON, with the schema version of its enum
+/// when that is above 1 (so that later code knows which upcasters it needs).
+pub(crate) fn encode<A: Aggregate>(event: &A) -> Result<String, serde_json::Error> {
+    serde_json::to_string(event).map(|json| with_schema(json, A::SCHEMA))
+}
+
 /// The JSON text of an event appended by code of schema `schema`: the event's own JSON, with
 /// the schema version added when it is above 1 (an event without it is of schema 1).
-pub(crate) fn with_schema(mut json: String, schema: u32) -> String {
+fn with_schema(mut json: String, schema: u32) -> String {
     if schema <= 1 || !json.ends_with('}') {
         return json;
     }

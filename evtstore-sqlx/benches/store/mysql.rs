@@ -90,6 +90,13 @@ impl Baseline for MySqlBaseline {
         counter
     }
 
+    async fn round_trip(&self) {
+        sqlx::query("SELECT 1")
+            .execute(&self.0)
+            .await
+            .expect("baseline round trip");
+    }
+
     async fn stream_all(&self, stream: &str) -> usize {
         use futures_util::TryStreamExt;
         let mut rows = sqlx::query(STREAM_ALL).bind(stream).fetch(&self.0);

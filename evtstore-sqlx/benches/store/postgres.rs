@@ -79,6 +79,13 @@ impl Baseline for PgBaseline {
         counter
     }
 
+    async fn round_trip(&self) {
+        sqlx::query("SELECT 1")
+            .execute(&self.0)
+            .await
+            .expect("baseline round trip");
+    }
+
     async fn stream_all(&self, stream: &str) -> usize {
         use futures_util::TryStreamExt;
         let mut rows = sqlx::query(STREAM_ALL).bind(stream).fetch(&self.0);
@@ -120,7 +127,10 @@ pub(crate) async fn run(catch_up_events: usize) {
         .await
         .expect("bench schema");
     }
-    let schema_options = options.clone().options([("search_path", schema.as_str())]);
+    // The store's session settings, as `PgStore::connect` sets them, for the pool that the
+    // store and the baseline share.
+    let schema_options =
+        PgStore::session_options(options.clone().options([("search_path", schema.as_str())]));
     let pool = PgPoolOptions::new()
         .max_connections(10)
         .connect_with(schema_options.clone())

@@ -49,6 +49,7 @@ struct Sql {
     append: Arc<str>,
     load: Arc<str>,
     replay: Arc<str>,
+    replay_events: Arc<str>,
     read_page: Arc<str>,
     read: Arc<str>,
     last_cursor: Arc<str>,
@@ -74,6 +75,7 @@ impl Sql {
                 )
             },
             replay: render(include_str!("../sql/postgres/replay.sql")),
+            replay_events: render(include_str!("../sql/postgres/replay_events.sql")),
             read_page: if gap_safe {
                 render(include_str!("../sql/postgres/read_page.sql"))
             } else {
@@ -159,13 +161,35 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)
             .map_err(|error| Error::Config(format!("invalid PostgreSQL URL: {error}")))?;
         let pool = PgPoolOptions::new()
-            .connect_with(options)
+            .connect_with(Self::session_options(options))
             .await
             .map_err(|error| db_error("connecting to PostgreSQL", error))?;
         Ok(Self::from_pool(pool, tables))
     }
 
-    /// A store over an existing pool.
+    /// The session settings the store's own pool uses ([`connect`](Self::connect)), added to
+    /// `options`; build a pool for [`from_pool`](Self::from_pool) with them to get the same.
+    ///
+    /// It sets `plan_cache_mode` to `force_generic_plan`, unless `options` set it already.
+    /// Every statement of the store looks rows up by an index whose choice does not depend on
+    /// the values bound (an aggregate by its key, a page by its cursor), and PostgreSQL's
+    /// default (`auto`) plans a prepared statement anew at each of its first five executions
+    /// on a connection, and then again whenever its cost model prefers a plan fitted to the
+    /// values: for the replay of an aggregate with a snapshot it kept doing so, and planning
+    /// cost 0.2-0.3 ms a load, five times the round trip itself (`BENCHMARKS.md`).
+    #[must_use]
+    pub fn session_options(options: PgConnectOptions) -> PgConnectOptions {
+        if options
+            .get_options()
+            .is_some_and(|set| set.contains("plan_cache_mode"))
+        {
+            return options;
+        }
+        options.options([("plan_cache_mode", "force_generic_plan")])
+    }
+
+    /// A store over an existing pool. Its sessions keep their own settings: see
+    /// [`session_options`](Self::session_options) for what the store's own pool sets.
     pub fn from_pool(pool: PgPool, tables: Tables) -> Self {
         let sql = Arc::new(Sql::new(&tables, true));
         PgStore {
@@ -360,12 +384,19 @@ impl Store for PgStore {
             snapshot = tracing::field::Empty,
             events = tracing::field::Empty,
         );
-        let rows = sqlx::query(sql(&self.sql.replay))
-            .bind(stream)
-            .bind(aggregate_id)
-            .bind(version_bound(after_version))
-            .bind(snapshot_tag)
-            .fetch(&self.pool);
+        let rows = match snapshot_tag {
+            Some(tag) => sqlx::query(sql(&self.sql.replay))
+                .bind(stream)
+                .bind(aggregate_id)
+                .bind(version_bound(after_version))
+                .bind(tag),
+            // Without snapshots, only the events: no union to plan and merge.
+            None => sqlx::query(sql(&self.sql.replay_events))
+                .bind(stream)
+                .bind(aggregate_id)
+                .bind(version_bound(after_version)),
+        }
+        .fetch(&self.pool);
         let operation = Replaying {
             stream,
             aggregate_id,

@@ -6,7 +6,7 @@ use crate::domain::Domain;
 use crate::error::Error;
 use crate::event::{Append, Metadata, NewEvent, Timestamp};
 use crate::store::Store;
-use crate::upcast::with_schema;
+use crate::upcast::encode;
 
 impl<S: Store> Domain<S> {
     /// Appends events to a loaded aggregate at the versions after its own, and returns it with
@@ -33,8 +33,7 @@ impl<S: Store> Domain<S> {
             .iter()
             .zip(agg.version + 1..)
             .map(|(event, version)| {
-                let json = serde_json::to_string(event).map_err(|e| encode_error("event", e))?;
-                let json = with_schema(json, A::SCHEMA);
+                let json = encode(event).map_err(|e| encode_error("event", e))?;
                 Ok(NewEvent {
                     version,
                     event_type: event.event_type(),

@@ -8,6 +8,7 @@
 //! stress reader  <url> --out <file> [--page 7]
 //! stress handler <url> --name <name> --out <file> [--mode start|run-once] [--page 7]
 //! stress finish  <url>
+//! stress retrier <url> --index <n> [--aggregates 4] [--ids 40] [--no-ids]
 //! ```
 //!
 //! Every role also takes `--deadline-secs <s>` (default 300; a role still running 30 s past it
@@ -27,6 +28,13 @@
 //!   committed before it, so a reader that has read it has read all it ever will: readers stop
 //!   there without guessing how long to wait. (The end event cannot itself be skipped: a skip
 //!   needs a later event to be read past it.)
+//!
+//! - A **retrier** executes, on each of `--aggregates` aggregates (`idem-0`, ..), one tick
+//!   command per command id `cmd-0` .. `cmd-<ids - 1>` (`Metadata::command_id`), in that
+//!   order, one task per aggregate. Every retrier process executes the same ids at about the
+//!   same time, as clients retrying one request against several replicas would. It prints one
+//!   line per execution, `<aggregate> <command id> <version returned>`. With `--no-ids` it
+//!   executes the same commands without ids (the ignored test's broken variant).
 //!
 //! Readers and handlers write what they saw to `--out`: a summary line
 //! (`# key=value ...`) and then one line `<commit> <position>` per event, in the order they
@@ -231,6 +239,47 @@ async fn open(url: &str, connections: u32, legacy: bool) -> Result<SqlStore, Box
         _ => return Err(format!("unsupported URL `{url}`").into()),
     };
     Ok(store)
+}
+
+/// Executes every command id on every aggregate, printing what each execution returned.
+async fn retrier(args: &Args, store: SqlStore) -> Result<(), BoxError> {
+    let index: u32 = args.get("index", 0)?;
+    let aggregates: u32 = args.get("aggregates", 4)?;
+    let ids: u32 = args.get("ids", 40)?;
+    let with_ids = !args.flag("no-ids");
+    let commands = Domain::new(store).commands(TickCommands);
+    let spawned: Vec<_> = (0..aggregates)
+        .map(|aggregate| {
+            let commands = commands.clone();
+            tokio::spawn(async move {
+                let id = format!("idem-{aggregate}");
+                let mut lines = String::new();
+                for n in 0..ids {
+                    let command_id = format!("cmd-{n}");
+                    let metadata = Metadata {
+                        command_id: with_ids.then(|| command_id.clone()),
+                        ..Metadata::default()
+                    };
+                    let command = TickCommand::Tick {
+                        writer: index,
+                        task: aggregate,
+                        n,
+                    };
+                    let agg = commands
+                        .execute_with(&id, &command, &metadata)
+                        .await
+                        .map_err(|error| format!("{id} {command_id}: {error}"))?;
+                    writeln!(lines, "{id} {command_id} {}", agg.version)
+                        .map_err(|error| error.to_string())?;
+                }
+                Ok::<String, String>(lines)
+            })
+        })
+        .collect();
+    for task in spawned {
+        print!("{}", task.await??);
+    }
+    Ok(())
 }
 
 /// What one writer process did.
@@ -471,6 +520,7 @@ async fn run_role(args: &Args, deadline: Instant) -> Result<(), BoxError> {
         }
         "reader" => reader(args, open(&args.url, 2, legacy).await?, deadline).await?,
         "handler" => handler(args, open(&args.url, 3, legacy).await?, deadline).await?,
+        "retrier" => retrier(args, open(&args.url, 5, legacy).await?).await?,
         "finish" => {
             let commands = Domain::new(open(&args.url, 1, legacy).await?).commands(TickCommands);
             commands.execute(END_ID, &TickCommand::End).await?;
