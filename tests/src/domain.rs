@@ -106,10 +106,15 @@ impl UserCommands {
     }
 }
 
-/// Events of the `posts` stream.
+/// Events of the `posts` stream, with the TypeScript evtstore example's field names
+/// (`{"type":"postCreated","userId":..,"content":..}`).
 #[derive(Aggregate, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[aggregate(stream = "posts", state = Post)]
-#[serde(tag = "type", rename_all = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum PostEvent {
     /// A post was written.
     PostCreated {

@@ -383,7 +383,7 @@ async fn assert_migrated(store: &SqlStore, database: &Database, start: Start, la
             assert_eq!((tables, index, metadata), (3, 1, 1), "{label}");
         }
         SqlStore::Postgres(store) => {
-            let (schema, tables, indexes, columns, unpaired): (String, i64, i64, i64, i64) =
+            let (schema, tables, indexes, columns, unresumed): (String, i64, i64, i64, i64) =
                 sqlx::query_as(
                     "SELECT current_schema()::text, \
                      (SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() \
@@ -394,8 +394,10 @@ async fn assert_migrated(store: &SqlStore, database: &Database, start: Start, la
                      (SELECT COUNT(*) FROM information_schema.columns \
                       WHERE table_schema = current_schema() \
                       AND (table_name, column_name) IN (('events', 'metadata'), \
-                           ('events', 'txid'), ('bookmarks', 'txid'))), \
-                     (SELECT COUNT(*) FROM bookmarks WHERE txid IS NULL)",
+                           ('events', 'txid'), ('bookmarks', 'txid'), \
+                           ('bookmarks', 'txid_position'))), \
+                     (SELECT COUNT(*) FROM bookmarks AS b WHERE NOT EXISTS ( \
+                        SELECT 1 FROM bookmarks_resume(b.position, b.txid, b.txid_position)))",
                 )
                 .fetch_one(store.pool())
                 .await
@@ -403,9 +405,10 @@ async fn assert_migrated(store: &SqlStore, database: &Database, start: Start, la
             // The URL's search_path option reached the server: the tables are in the test's
             // own schema.
             assert_eq!(schema, database.name, "{label}: the URL's search_path");
+            // Every bookmark, the TypeScript one included, has a cursor to resume from.
             assert_eq!(
-                (tables, indexes, columns, unpaired),
-                (3, 2, 3, 0),
+                (tables, indexes, columns, unresumed),
+                (3, 2, 4, 0),
                 "{label}"
             );
         }

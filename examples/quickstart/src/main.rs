@@ -69,12 +69,18 @@ impl UserCommands {
     }
 }
 
-/// Events of the `posts` stream; the post's state is kept as a snapshot tagged `v1`.
+/// Events of the `posts` stream, stored exactly as the TypeScript evtstore's example stores them
+/// (`{"type":"postCreated","content":..,"userId":..}`), so that both libraries can share the
+/// database; the post's state is kept as a snapshot tagged `v1`.
 #[derive(Aggregate, Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[aggregate(stream = "posts", state = Post, persist = "v1")]
-#[serde(tag = "type", rename_all = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 enum PostEvent {
-    PostCreated { user_id: String, content: String },
+    PostCreated { content: String, user_id: String },
     PostArchived,
 }
 
@@ -85,7 +91,7 @@ struct Post {
 }
 
 impl PostEventFold for Post {
-    fn post_created(&mut self, user_id: &String, _content: &String) {
+    fn post_created(&mut self, _content: &String, user_id: &String) {
         self.user_id.clone_from(user_id);
     }
     fn post_archived(&mut self) {
@@ -114,7 +120,7 @@ impl<S: Store> PostCommands<S> {
         if !(author.exists() && author.enabled) {
             return Err(CommandError::new("unauthorized"));
         }
-        Ok(PostEvent::PostCreated { user_id, content }.into())
+        Ok(PostEvent::PostCreated { content, user_id }.into())
     }
 
     async fn archive_post(&self, post: &Agg<Post>, user_id: String) -> CommandResult<PostEvent> {
@@ -146,8 +152,8 @@ impl PostEventHandler for PostsModel {
     async fn post_created(
         &self,
         id: &str,
-        user_id: &String,
         content: &String,
+        user_id: &String,
         _meta: &EventMeta,
     ) -> HandlerResult {
         let author = self.authors.lock().unwrap().get(user_id).cloned();
@@ -270,6 +276,39 @@ mod tests {
                 user_id: "alice".into(),
                 content: "Hello".into(),
             }]);
+    }
+
+    /// Stored as the TypeScript evtstore's example stores it, so that both can share a database.
+    #[tokio::test]
+    async fn a_post_is_stored_as_the_typescript_example_stores_it() {
+        let domain = Domain::new(evtstore::MemoryStore::new());
+        domain
+            .commands(UserCommands)
+            .execute(
+                "alice",
+                &UserCommand::Create {
+                    name: "Alice".into(),
+                },
+            )
+            .await
+            .unwrap();
+        domain
+            .commands(post_commands(&domain))
+            .execute("post-1", &create_post("alice"))
+            .await
+            .unwrap();
+        let stored = domain.store().load("posts", "post-1", 0).await.unwrap();
+        assert_eq!(
+            stored[0].event,
+            r#"{"type":"postCreated","content":"Hello","userId":"alice"}"#
+        );
+        // Commands arrive in the TypeScript example's shape too.
+        let command: PostCommand =
+            serde_json::from_str(r#"{"type":"createPost","userId":"bob","content":"Hi"}"#).unwrap();
+        let PostCommand::CreatePost { user_id, content } = command else {
+            panic!("not a createPost: {command:?}");
+        };
+        assert_eq!((user_id.as_str(), content.as_str()), ("bob", "Hi"));
     }
 
     #[tokio::test]

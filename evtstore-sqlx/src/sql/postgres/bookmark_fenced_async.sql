@@ -5,7 +5,7 @@
 -- never an event, and the handler then hands over again the events after the one that
 -- survived.
 UPDATE "{bookmarks}"
-SET "position" = $1, "txid" = $2,
+SET "position" = $1, "txid" = $2, "txid_position" = $1,
     "lease_until" = (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $3
 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
 WHERE "bookmark" = $4 AND "owner" = $5 AND "epoch" = $6

@@ -1,4 +1,5 @@
--- The claim just granted and the bookmark under it (a TypeScript-made row may hold no
--- position: read as the start).
-SELECT "epoch", COALESCE("position", 0), COALESCE("txid", 0) FROM "{bookmarks}"
-WHERE "bookmark" = $1 AND "owner" = $2
+-- The claim just granted and the bookmark under it, as the cursor to resume from (see
+-- bookmark_get.sql; a TypeScript-made row may hold no position: read as the start).
+SELECT b."epoch", r."position", r."txid"
+FROM "{bookmarks}" AS b, "{bookmarks}_resume"(COALESCE(b."position", 0), b."txid", b."txid_position") AS r
+WHERE b."bookmark" = $1 AND b."owner" = $2

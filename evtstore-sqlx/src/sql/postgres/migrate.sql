@@ -5,7 +5,9 @@
 -- lines holding only a semicolon.
 CREATE TABLE IF NOT EXISTS "{events}" (
     "position" BIGSERIAL PRIMARY KEY,
-    "version" BIGINT NOT NULL,
+    -- INTEGER, as the TypeScript evtstore declares it: node-pg returns a BIGINT as a string,
+    -- and that library then computes the next version as "3" + 1 = "31" (then "310").
+    "version" INTEGER NOT NULL,
     "stream" VARCHAR(255) NOT NULL,
     "aggregate_id" VARCHAR(255) NOT NULL,
     "timestamp" TIMESTAMPTZ NOT NULL,
@@ -16,9 +18,21 @@ CREATE TABLE IF NOT EXISTS "{events}" (
 ;
 ALTER TABLE "{events}" ADD COLUMN IF NOT EXISTS "metadata" TEXT
 ;
+-- Tables of earlier releases declared `version` BIGINT, which the TypeScript evtstore cannot
+-- append to (above): converted once, a rewrite of the table under this migration's lock.
+DO $$
+BEGIN
+    IF (SELECT atttypid = 'bigint'::regtype FROM pg_attribute
+        WHERE attrelid = to_regclass('"{events}"') AND attname = 'version' AND NOT attisdropped)
+    THEN
+        ALTER TABLE "{events}" ALTER COLUMN "version" TYPE INTEGER;
+    END IF;
+END
+$$
+;
 -- On a table written by the TypeScript evtstore, every existing row gets this migration's
--- transaction id, so they keep their position order; the UPDATE of the bookmarks below pairs
--- its position-only bookmarks with it.
+-- transaction id, so they keep their position order; its position-only bookmarks are resumed
+-- from by `{bookmarks}_resume` below.
 ALTER TABLE "{events}" ADD COLUMN IF NOT EXISTS "txid" XID8 NOT NULL DEFAULT pg_current_xact_id()
 ;
 CREATE UNIQUE INDEX IF NOT EXISTS "{events}_stream_aggregate_id_version_unique"
@@ -29,10 +43,15 @@ CREATE INDEX IF NOT EXISTS "{events}_txid_position" ON "{events}" ("txid", "posi
 CREATE TABLE IF NOT EXISTS "{bookmarks}" (
     "bookmark" VARCHAR(255) PRIMARY KEY,
     "position" BIGINT NOT NULL,
-    "txid" BIGINT
+    "txid" BIGINT,
+    "txid_position" BIGINT
 )
 ;
 ALTER TABLE "{bookmarks}" ADD COLUMN IF NOT EXISTS "txid" BIGINT
+;
+-- The position `txid` was stored with. This library writes both together; a writer that knows
+-- nothing of them (the TypeScript evtstore) moves `position` alone, which this tells apart.
+ALTER TABLE "{bookmarks}" ADD COLUMN IF NOT EXISTS "txid_position" BIGINT
 ;
 -- The claim of the handler (or segment) the bookmark belongs to: who runs it, its fencing
 -- epoch, and until when (epoch milliseconds, database clock). Writers that know nothing of
@@ -43,14 +62,45 @@ ALTER TABLE "{bookmarks}" ADD COLUMN IF NOT EXISTS "epoch" BIGINT NOT NULL DEFAU
 ;
 ALTER TABLE "{bookmarks}" ADD COLUMN IF NOT EXISTS "lease_until" BIGINT NOT NULL DEFAULT 0
 ;
-UPDATE "{bookmarks}" AS b
-SET "txid" = COALESCE((
-    SELECT e."txid"::text::bigint FROM "{events}" AS e
-    WHERE e."position" <= b."position"
-    ORDER BY e."position" DESC
-    LIMIT 1
-), 0)
-WHERE b."txid" IS NULL
+-- Where a handler resumes from its bookmark: the cursor (position, txid) this library stored,
+-- or, when another writer moved or reset the position behind its back (the TypeScript evtstore
+-- writes `position` alone, leaving a txid that belongs to another position), a cursor worked
+-- out from the position. The stored cursor stands when `txid_position` is the position (rows
+-- of earlier releases, without it: when the txid is the one of the event at the position, or
+-- the start). A moved bookmark says the events up to its position were handled, in position
+-- order. The cursor then resumes just before the first event after that position in
+-- (txid, position) order, and never at or past the oldest transaction still running (whose
+-- events may yet land after the position): nothing after the position is skipped, and an
+-- event at or before it that committed later than one after it is handed over again (at
+-- least once).
+DROP FUNCTION IF EXISTS "{bookmarks}_resume"(BIGINT, BIGINT)
+;
+CREATE OR REPLACE FUNCTION "{bookmarks}_resume"(
+    stored_position BIGINT, stored_txid BIGINT, stored_txid_position BIGINT
+)
+RETURNS TABLE ("position" BIGINT, "txid" BIGINT) LANGUAGE sql STABLE AS $$
+    WITH kept AS (
+        SELECT stored_position, COALESCE(stored_txid, 0)
+        WHERE stored_txid_position = stored_position
+           OR (stored_txid_position IS NULL
+               AND ((stored_position IN (0, -1) AND COALESCE(stored_txid, 0) = 0)
+                    OR stored_txid = (SELECT e."txid"::text::bigint FROM "{events}" AS e
+                                      WHERE e."position" = stored_position)))
+    ), next AS (
+        SELECT e."txid"::text::bigint AS t, e."position" AS p FROM "{events}" AS e
+        WHERE e."position" > stored_position
+        ORDER BY e."txid", e."position"
+        LIMIT 1
+    ), bound AS (
+        SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin
+    )
+    SELECT * FROM kept
+    UNION ALL
+    SELECT CASE WHEN next.t < bound.xmin THEN next.p - 1 ELSE 9223372036854775807 END,
+           CASE WHEN next.t < bound.xmin THEN next.t ELSE bound.xmin - 1 END
+    FROM bound LEFT JOIN next ON true
+    WHERE NOT EXISTS (SELECT 1 FROM kept)
+$$
 ;
 CREATE TABLE IF NOT EXISTS "{snapshots}" (
     "stream" VARCHAR(255) NOT NULL,

@@ -11,8 +11,11 @@ SELECT to_regclass('"{events}"') IS NOT NULL
           AND attname IN ('metadata', 'txid')) = 2
    AND (SELECT COUNT(*) FROM pg_attribute
         WHERE attrelid = to_regclass('"{bookmarks}"') AND NOT attisdropped
-          AND attname IN ('txid', 'lease_until')) = 2
+          AND attname IN ('txid', 'lease_until', 'txid_position')) = 3
    AND EXISTS (SELECT 1 FROM pg_trigger
                WHERE tgname = '{events}_wake' AND tgrelid = to_regclass('"{events}"'))
+   AND to_regprocedure('"{bookmarks}_resume"(bigint, bigint, bigint)') IS NOT NULL
+   AND (SELECT atttypid = 'integer'::regtype FROM pg_attribute
+        WHERE attrelid = to_regclass('"{events}"') AND attname = 'version' AND NOT attisdropped)
    AND EXISTS (SELECT 1 FROM pg_trigger
                WHERE tgname = '{bookmarks}_released' AND tgrelid = to_regclass('"{bookmarks}"'))
