@@ -79,8 +79,8 @@ pub trait Aggregate: Serialize + DeserializeOwned + Clone + Send + Sync + 'stati
 
     /// The schema version of the enum's shape: 1 (the default) until an event's stored shape
     /// changes. Events appended under a schema above 1 carry it in a `"$schema"` field of their
-    /// JSON, so that later code knows which upcasters they need (see [`crate::upcast`]); such
-    /// an enum must not use `#[serde(deny_unknown_fields)]`.
+    /// JSON, so that later code knows which upcasters they need (see [`crate::upcast`]); it is
+    /// taken out before the event is decoded.
     const SCHEMA: u32 = 1;
 
     /// The upcasters that read events stored under an older schema, applied in order from the

@@ -218,27 +218,21 @@ pub(crate) fn decode_upcast<A: Aggregate>(
     json: &str,
     at: EventAt<'_>,
 ) -> Result<Decoded<A>, DecodeError> {
-    if A::UPCASTERS.is_empty() {
+    if A::SCHEMA <= 1 {
+        // Nothing this code wrote carries a schema, and no upcaster can apply (each reads a
+        // schema below the enum's).
         return decode_at(json, at).map(|event| Decoded::One(Some(event)));
     }
-    /// Only the schema field of a stored event; the rest is skipped unread.
-    #[derive(serde::Deserialize)]
-    struct Schema {
-        #[serde(rename = "$schema")]
-        schema: Option<u32>,
-    }
-    match serde_json::from_str::<Schema>(json) {
-        // Current (or newer: written by a later release during a rolling deploy): decoded as
-        // it is, the schema field ignored as serde ignores any field it does not know.
-        Ok(Schema {
-            schema: Some(schema),
-        }) if schema >= A::SCHEMA => {
-            return decode_at(json, at).map(|event| Decoded::One(Some(event)));
-        }
-        Ok(_) => {}
-        // Not an object, or a schema that is not a version: the plain decode, or the check
-        // below, says precisely what is wrong.
-        Err(_) => {}
+    // An event this library appended at a schema at or above the code's (newer: written by a
+    // later release during a rolling deploy) ends with its schema field: decoded without it,
+    // so that serde sees exactly the event's own fields.
+    if let Some((fields, schema)) = trailing_schema(json)
+        && schema >= A::SCHEMA
+    {
+        let mut own = String::with_capacity(fields.len() + 1);
+        own.push_str(fields);
+        own.push('}');
+        return decode_at(&own, at).map(|event| Decoded::One(Some(event)));
     }
     let Ok(Value::Object(mut event)) = serde_json::from_str::<Value>(json) else {
         return decode_at(json, at).map(|event| Decoded::One(Some(event)));
@@ -291,6 +285,15 @@ pub(crate) fn decode_upcast<A: Aggregate>(
     })
 }
 
+/// The event's JSON before the schema field that [`encode`] appends (`,"$schema":N}`), and N;
+/// `None` when the text does not end so.
+fn trailing_schema(json: &str) -> Option<(&str, u32)> {
+    let body = json.strip_suffix('}')?;
+    let start = body.rfind(",\"$schema\":")?;
+    let schema = body[start + ",\"$schema\":".len()..].parse().ok()?;
+    Some((&json[..start], schema))
+}
+
 /// Decodes an event from its (upcast) JSON object, through its text, so that a failure is
 /// reported as for a stored event, naming its type.
 fn decode_value<A: Aggregate>(event: JsonObject, at: EventAt<'_>) -> Result<A, DecodeError> {
@@ -313,8 +316,9 @@ mod tests {
     use super::*;
     use crate::event::{Cursor, RecordedEvent, Timestamp};
 
+    /// `deny_unknown_fields`: the schema field must be out of the way.
     #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-    #[serde(tag = "type", rename_all = "camelCase")]
+    #[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
     enum Note {
         Written { text: String },
     }
@@ -382,6 +386,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("$schema"), "{error}");
+    }
+
+    #[test]
+    fn the_trailing_schema_is_found_and_cut_off() {
+        let json = encode_note(r#"{"type":"written","text":"a,\"$schema\":1"}"#);
+        assert_eq!(
+            trailing_schema(&json),
+            Some((r#"{"type":"written","text":"a,\"$schema\":1""#, 2))
+        );
+        assert_eq!(trailing_schema(r#"{"type":"written","text":"x"}"#), None);
+        assert_eq!(trailing_schema(r#"{"$schema":2,"type":"written"}"#), None);
+    }
+
+    fn encode_note(json: &str) -> String {
+        with_schema(json.to_owned(), 2)
     }
 
     #[test]

@@ -25,6 +25,8 @@ const RETRIERS: usize = 4;
 const AGGREGATES: u32 = 4;
 /// Command ids per aggregate.
 const IDS: u32 = 40;
+/// How long after spawning the retriers they all start: time to start and connect.
+const START_DELAY: Duration = Duration::from_millis(1500);
 /// A bound far above what a run takes (a few seconds).
 const TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -65,6 +67,12 @@ fn run(backend: Backend, with_ids: bool) {
     };
     let mut processes = Processes::default();
     processes.run_to_end("migrate", stress("migrate"), Duration::from_secs(60));
+    // A common start, after every process had time to start and connect.
+    let start_at = (std::time::SystemTime::now() + START_DELAY)
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis()
+        .to_string();
     let names: Vec<String> = (0..RETRIERS)
         .map(|index| {
             let name = format!("retrier-{index}");
@@ -73,6 +81,7 @@ fn run(backend: Backend, with_ids: bool) {
                 .args(["--index", &index.to_string()])
                 .args(["--aggregates", &AGGREGATES.to_string()])
                 .args(["--ids", &IDS.to_string()])
+                .args(["--start-at", &start_at])
                 .stdout(Stdio::piped());
             if !with_ids {
                 command.arg("--no-ids");
@@ -124,8 +133,19 @@ fn run(backend: Backend, with_ids: bool) {
     // Every execution of an id returned the version of that id's event: the first execution's
     // result, whichever process ran it.
     let mut versions: BTreeMap<(String, String), Vec<(String, u64)>> = BTreeMap::new();
+    let mut windows = Vec::new();
     for (name, stdout) in &returned {
         for line in stdout.lines() {
+            if let Some(window) = line.strip_prefix("# started ") {
+                let (started, finished) = window
+                    .split_once(" finished ")
+                    .expect("`# started <ms> finished <ms>`");
+                windows.push((
+                    started.parse::<u64>().expect("ms"),
+                    finished.parse::<u64>().expect("ms"),
+                ));
+                continue;
+            }
             let mut parts = line.split(' ');
             let (Some(id), Some(command_id), Some(version)) =
                 (parts.next(), parts.next(), parts.next())
@@ -144,6 +164,14 @@ fn run(backend: Backend, with_ids: bool) {
         versions.len(),
         (AGGREGATES * IDS) as usize,
         "{backend:?}: not every execution was reported"
+    );
+    // The executions overlapped: every process was running while every other was.
+    let last_start = windows.iter().map(|(started, _)| *started).max();
+    let first_end = windows.iter().map(|(_, finished)| *finished).min();
+    assert_eq!(windows.len(), RETRIERS, "{backend:?}: {windows:?}");
+    assert!(
+        last_start < first_end,
+        "{backend:?}: the retriers did not run at the same time: {windows:?}"
     );
     for ((id, command_id), returned) in &versions {
         let n: u64 = command_id

@@ -453,3 +453,103 @@ fn postgres_bigint_version_of_earlier_releases_is_converted() {
         assert_eq!(enabled["version"], 3, "{enabled}");
     }
 }
+
+/// A bookmark that another writer moved, in position order, past an event whose transaction
+/// committed before that of an event at a lower position: resuming from it hands over the
+/// event after the position that the other writer never saw, even though its txid is below
+/// the one of the event at the position. (Resuming from the txid of the event at the position
+/// skipped it.) The event at the position itself is handed over again: at least once.
+#[test]
+fn postgres_moved_bookmark_resumes_without_skipping_a_late_commit() {
+    use evtstore_sqlx::sqlx;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let url = runtime.block_on(common::database_url(Backend::Postgres));
+    let store: SqlStore = runtime
+        .block_on(evtstore_sqlx::connect(&url))
+        .expect("connect");
+    runtime.block_on(store.migrate()).expect("migrate");
+    let evtstore_sqlx::SqlStore::Postgres(pg) = &store else {
+        unreachable!("a PostgreSQL store")
+    };
+    let insert = |id: &str| {
+        format!(
+            r#"INSERT INTO "events" ("stream", "aggregate_id", "version", "timestamp", "event")
+               VALUES ('users', '{id}', 1, now(), '{{"type":"created","name":"{id}"}}')"#
+        )
+    };
+    runtime.block_on(async {
+        // `early` takes its transaction id first and its position last.
+        let mut early = pg.pool().acquire().await.unwrap();
+        sqlx::raw_sql("BEGIN; SELECT pg_current_xact_id()")
+            .execute(&mut *early)
+            .await
+            .unwrap();
+        let mut late = pg.pool().acquire().await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "BEGIN; {}; COMMIT",
+            insert("late")
+        )))
+        .execute(&mut *late)
+        .await
+        .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("{}; COMMIT", insert("early"))))
+            .execute(&mut *early)
+            .await
+            .unwrap();
+        // What the TypeScript library writes after handling position 1 (`late`).
+        sqlx::raw_sql(r#"INSERT INTO "bookmarks" ("bookmark", "position") VALUES ('shared', 1)"#)
+            .execute(pg.pool())
+            .await
+            .unwrap();
+    });
+    let stored = runtime
+        .block_on(store.read_events(&["users"], Cursor::START, 10))
+        .unwrap();
+    let order: Vec<(&str, i64)> = stored
+        .iter()
+        .map(|event| (event.aggregate_id.as_str(), event.cursor.position))
+        .collect();
+    assert_eq!(
+        order,
+        [("early", 2), ("late", 1)],
+        "the commit order this test sets up"
+    );
+
+    let handler = Domain::new(store.clone())
+        .handler("shared", Recorder::default())
+        .stream::<UserEvent>()
+        .build();
+    runtime.block_on(handler.run_once()).unwrap();
+    let handled: Vec<String> = handler
+        .model()
+        .take()
+        .into_iter()
+        .map(|event| event.aggregate_id)
+        .collect();
+    assert!(
+        handled.contains(&"early".to_owned()),
+        "the event after the moved position was skipped: handled {handled:?}"
+    );
+    // The bookmark written back (the last event handled, `late`) is this library's again: a
+    // second run resumes from it exactly and hands over nothing.
+    assert_eq!(runtime.block_on(handler.run_once()).unwrap(), 0);
+    // The TypeScript library resets the bookmark (position 0, the stored txid left as it was):
+    // every event is handed over again, the one of the older transaction included.
+    runtime.block_on(common::exec(
+        &store,
+        r#"UPDATE "bookmarks" SET "position" = 0 WHERE "bookmark" = 'shared'"#,
+    ));
+    runtime.block_on(handler.reset());
+    runtime.block_on(handler.run_once()).unwrap();
+    let mut again: Vec<String> = handler
+        .model()
+        .take()
+        .into_iter()
+        .map(|event| event.aggregate_id)
+        .collect();
+    again.sort();
+    assert_eq!(again, ["early", "late"], "after the reset");
+}

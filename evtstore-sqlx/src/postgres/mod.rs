@@ -177,6 +177,11 @@ impl PgStore {
     /// on a connection, and then again whenever its cost model prefers a plan fitted to the
     /// values: for the replay of an aggregate with a snapshot it kept doing so, and planning
     /// cost 0.2-0.3 ms a load, five times the round trip itself (`BENCHMARKS.md`).
+    ///
+    /// The setting travels as the `options` startup parameter. PgBouncer refuses connections
+    /// that send it unless `ignore_startup_parameters` lists `options`: through PgBouncer,
+    /// configure that, or build the pool from options without these settings and hand it to
+    /// [`from_pool`](Self::from_pool).
     #[must_use]
     pub fn session_options(options: PgConnectOptions) -> PgConnectOptions {
         if options

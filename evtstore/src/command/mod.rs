@@ -261,7 +261,10 @@ impl<S: Store, C: CommandSet> Commands<S, C> {
     /// hand it to the decision ([`CommandSet::decide_with`], a `&Metadata` parameter of a
     /// `#[command]` method). Cheap: the command set is shared, not copied. A web service makes
     /// one per request, with the acting user; a handler one per event, with
-    /// [`Metadata::caused_by`].
+    /// [`Metadata::caused_by`]. A [`command_id`](Metadata::command_id) in it makes every
+    /// command executed through the returned value that one command: after the first, the
+    /// others on the same aggregate append nothing. Give an id only to execute one command
+    /// (or use [`execute_with`](Self::execute_with)).
     ///
     /// ```
     /// # use evtstore::doc_fixtures::{UserCommand, UserCommands};

@@ -290,8 +290,11 @@ where
     })
 }
 
-/// Projects the events of one stored event (one, unless an upcaster split it), each as
-/// [`project_one`] does, stopping at the first failure.
+/// Projects the events of one stored event: one, unless an upcaster split it, and then all of
+/// them or none. The outer error is a failure of the transaction itself (a savepoint that
+/// cannot be set, rolled back to or released: the database may have rolled the whole
+/// transaction back, after a deadlock for example, and a statement after that would run
+/// outside it); the inner one is the event's failure.
 async fn project_all<S: Store, H, E: ProjectedBy<H, S::Transaction>>(
     model: &H,
     context: &RouteContext<'_, S>,
@@ -302,47 +305,30 @@ async fn project_all<S: Store, H, E: ProjectedBy<H, S::Transaction>>(
 where
     H: Sync,
 {
-    for event in events {
-        let outcome = project_one::<S, H, E>(model, context, transaction, &event, meta).await?;
-        if outcome.is_err() {
-            return Ok(outcome);
+    let project = async |transaction: &mut S::Transaction| {
+        for event in events {
+            E::project(model, transaction, &meta.aggregate_id, &event, meta)
+                .await
+                .map_err(|source| failed(context.bookmark, &event, meta, source))?;
         }
-    }
-    Ok(Ok(()))
-}
-
-/// Projects one event. The outer error is a failure of the transaction itself (a savepoint
-/// that cannot be set, rolled back to or released: the database may have rolled the whole
-/// transaction back, after a deadlock for example, and a statement after that would run
-/// outside it); the inner one is the event's failure.
-async fn project_one<S: Store, H, E: ProjectedBy<H, S::Transaction>>(
-    model: &H,
-    context: &RouteContext<'_, S>,
-    transaction: &mut S::Transaction,
-    event: &E,
-    meta: &EventMeta,
-) -> Result<Result<(), Error>, Error>
-where
-    H: Sync,
-{
+        Ok(())
+    };
     if !context.continue_on_error {
         // A failure ends the page, whose transaction is then rolled back as a whole.
-        return Ok(
-            E::project(model, transaction, &meta.aggregate_id, event, meta)
-                .await
-                .map_err(|source| failed(context.bookmark, event, meta, source)),
-        );
+        return Ok(project(transaction).await);
     }
+    // One savepoint for the stored event, so that a failing one's writes are undone alone,
+    // all the parts of a split one included.
     context.store.savepoint(transaction).await?;
-    match E::project(model, transaction, &meta.aggregate_id, event, meta).await {
+    match project(transaction).await {
         Ok(()) => {
             context.store.release_savepoint(transaction).await?;
             Ok(Ok(()))
         }
-        Err(source) => {
+        Err(failure) => {
             context.store.rollback_to_savepoint(transaction).await?;
             context.store.release_savepoint(transaction).await?;
-            Ok(Err(failed(context.bookmark, event, meta, source)))
+            Ok(Err(failure))
         }
     }
 }

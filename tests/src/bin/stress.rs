@@ -8,7 +8,7 @@
 //! stress reader  <url> --out <file> [--page 7]
 //! stress handler <url> --name <name> --out <file> [--mode start|run-once] [--page 7]
 //! stress finish  <url>
-//! stress retrier <url> --index <n> [--aggregates 4] [--ids 40] [--no-ids]
+//! stress retrier <url> --index <n> [--aggregates 4] [--ids 40] [--no-ids] [--start-at <ms>]
 //! ```
 //!
 //! Every role also takes `--deadline-secs <s>` (default 300; a role still running 30 s past it
@@ -33,8 +33,10 @@
 //!   command per command id `cmd-0` .. `cmd-<ids - 1>` (`Metadata::command_id`), in that
 //!   order, one task per aggregate. Every retrier process executes the same ids at about the
 //!   same time, as clients retrying one request against several replicas would. It prints one
-//!   line per execution, `<aggregate> <command id> <version returned>`. With `--no-ids` it
-//!   executes the same commands without ids (the ignored test's broken variant).
+//!   line per execution, `<aggregate> <command id> <version returned>`, then
+//!   `# started <ms> finished <ms>` (Unix milliseconds). It starts at `--start-at` (Unix
+//!   milliseconds), connected and ready, so that all retrier processes start together. With
+//!   `--no-ids` it executes the same commands without ids (the ignored test's broken variant).
 //!
 //! Readers and handlers write what they saw to `--out`: a summary line
 //! (`# key=value ...`) and then one line `<commit> <position>` per event, in the order they
@@ -247,7 +249,15 @@ async fn retrier(args: &Args, store: SqlStore) -> Result<(), BoxError> {
     let aggregates: u32 = args.get("aggregates", 4)?;
     let ids: u32 = args.get("ids", 40)?;
     let with_ids = !args.flag("no-ids");
+    let start_at: u64 = args.get("start-at", 0)?;
     let commands = Domain::new(store).commands(TickCommands);
+    // Connected before the common start: the first command does not wait for a connection.
+    commands.load("idem-0").await?;
+    let now = unix_millis();
+    if start_at > now {
+        tokio::time::sleep(Duration::from_millis(start_at - now)).await;
+    }
+    let started = unix_millis();
     let spawned: Vec<_> = (0..aggregates)
         .map(|aggregate| {
             let commands = commands.clone();
@@ -276,10 +286,21 @@ async fn retrier(args: &Args, store: SqlStore) -> Result<(), BoxError> {
             })
         })
         .collect();
+    let mut lines = String::new();
     for task in spawned {
-        print!("{}", task.await??);
+        lines.push_str(&task.await??);
     }
+    let finished = unix_millis();
+    println!("{lines}# started {started} finished {finished}");
     Ok(())
+}
+
+fn unix_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// What one writer process did.

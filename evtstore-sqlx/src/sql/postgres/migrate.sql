@@ -65,14 +65,18 @@ ALTER TABLE "{bookmarks}" ADD COLUMN IF NOT EXISTS "lease_until" BIGINT NOT NULL
 -- Where a handler resumes from its bookmark: the cursor (position, txid) this library stored,
 -- or, when another writer moved or reset the position behind its back (the TypeScript evtstore
 -- writes `position` alone, leaving a txid that belongs to another position), a cursor worked
--- out from the position. The stored cursor stands when `txid_position` is the position (rows
--- of earlier releases, without it: when the txid is the one of the event at the position, or
--- the start). A moved bookmark says the events up to its position were handled, in position
--- order. The cursor then resumes just before the first event after that position in
--- (txid, position) order, and never at or past the oldest transaction still running (whose
--- events may yet land after the position): nothing after the position is skipped, and an
--- event at or before it that committed later than one after it is handed over again (at
--- least once).
+-- out from the position. The stored cursor stands when `txid_position` is the position (this
+-- library wrote both), or when the txid is the one of the event at the position (a bookmark of
+-- an earlier release, or of one still running during a rolling upgrade, which writes no
+-- `txid_position`). Not told apart: a position moved by another writer to another event of the
+-- very transaction whose txid is stored (events of one append share it). A moved bookmark says
+-- the events up to its position were handled, in position order. The cursor then keeps the
+-- position and takes the txid of the first event after it in (txid, position) order (no event
+-- of that transaction lies between the two positions), or, when there is none, the txid just
+-- below the oldest transaction still running (whose events may yet land after the position):
+-- nothing after the position is skipped, and an event at or before it that committed later
+-- than one after it is handed over again (at least once). The position is kept, so that a
+-- bookmark written back is still one the other writer reads right.
 DROP FUNCTION IF EXISTS "{bookmarks}_resume"(BIGINT, BIGINT)
 ;
 CREATE OR REPLACE FUNCTION "{bookmarks}_resume"(
@@ -82,12 +86,11 @@ RETURNS TABLE ("position" BIGINT, "txid" BIGINT) LANGUAGE sql STABLE AS $$
     WITH kept AS (
         SELECT stored_position, COALESCE(stored_txid, 0)
         WHERE stored_txid_position = stored_position
-           OR (stored_txid_position IS NULL
-               AND ((stored_position IN (0, -1) AND COALESCE(stored_txid, 0) = 0)
-                    OR stored_txid = (SELECT e."txid"::text::bigint FROM "{events}" AS e
-                                      WHERE e."position" = stored_position)))
+           OR (stored_position IN (0, -1) AND COALESCE(stored_txid, 0) = 0)
+           OR stored_txid = (SELECT e."txid"::text::bigint FROM "{events}" AS e
+                             WHERE e."position" = stored_position)
     ), next AS (
-        SELECT e."txid"::text::bigint AS t, e."position" AS p FROM "{events}" AS e
+        SELECT e."txid"::text::bigint AS t FROM "{events}" AS e
         WHERE e."position" > stored_position
         ORDER BY e."txid", e."position"
         LIMIT 1
@@ -96,11 +99,15 @@ RETURNS TABLE ("position" BIGINT, "txid" BIGINT) LANGUAGE sql STABLE AS $$
     )
     SELECT * FROM kept
     UNION ALL
-    SELECT CASE WHEN next.t < bound.xmin THEN next.p - 1 ELSE 9223372036854775807 END,
+    SELECT stored_position,
            CASE WHEN next.t < bound.xmin THEN next.t ELSE bound.xmin - 1 END
     FROM bound LEFT JOIN next ON true
     WHERE NOT EXISTS (SELECT 1 FROM kept)
 $$
+;
+-- The version of the function's body, checked by schema_current.sql: a changed body is
+-- replaced by the next `migrate()`.
+COMMENT ON FUNCTION "{bookmarks}_resume"(BIGINT, BIGINT, BIGINT) IS 'evtstore resume 2'
 ;
 CREATE TABLE IF NOT EXISTS "{snapshots}" (
     "stream" VARCHAR(255) NOT NULL,

@@ -14,8 +14,10 @@ SELECT to_regclass('"{events}"') IS NOT NULL
           AND attname IN ('txid', 'lease_until', 'txid_position')) = 3
    AND EXISTS (SELECT 1 FROM pg_trigger
                WHERE tgname = '{events}_wake' AND tgrelid = to_regclass('"{events}"'))
-   AND to_regprocedure('"{bookmarks}_resume"(bigint, bigint, bigint)') IS NOT NULL
-   AND (SELECT atttypid = 'integer'::regtype FROM pg_attribute
-        WHERE attrelid = to_regclass('"{events}"') AND attname = 'version' AND NOT attisdropped)
+   AND obj_description(to_regprocedure('"{bookmarks}_resume"(bigint, bigint, bigint)'), 'pg_proc')
+       IS NOT DISTINCT FROM 'evtstore resume 2'
+   AND COALESCE((SELECT atttypid = 'integer'::regtype FROM pg_attribute
+        WHERE attrelid = to_regclass('"{events}"') AND attname = 'version' AND NOT attisdropped),
+        false)
    AND EXISTS (SELECT 1 FROM pg_trigger
                WHERE tgname = '{bookmarks}_released' AND tgrelid = to_regclass('"{bookmarks}"'))
