@@ -9,10 +9,13 @@
 -- (stream, aggregate_id, version) index, already in version order, and a Merge Append puts the
 -- snapshot before it without sorting the events. (A subquery inside the union's events part
 -- would keep it from being pulled up, and then the whole result is sorted.) Only what the fold
--- needs is sent: no stream, aggregate id, timestamp or metadata.
-SELECT r."kind", r."version", r."position", r."body"
+-- needs is sent: no stream, aggregate id, timestamp or metadata. The snapshot's version is
+-- cast to the events' `integer` (see migrate.sql): a union of `integer` and `bigint` would be
+-- `bigint`, a cast of the events' column that no index condition can use, and every event of
+-- the aggregate would be read and filtered.
+SELECT r."kind", r."version"::bigint, r."position", r."body"
 FROM (
-    SELECT 0::bigint AS "kind", s."stream", s."aggregate_id", s."version",
+    SELECT 0::bigint AS "kind", s."stream", s."aggregate_id", s."version"::integer,
            NULL::bigint AS "position", s."state" AS "body"
     FROM "{snapshots}" AS s
     WHERE s."tag" = $4
