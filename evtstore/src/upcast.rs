@@ -171,7 +171,10 @@ impl Upcaster {
 const TYPE: &str = "type";
 
 /// The field that holds the schema version of an event appended under a schema above 1.
-pub(crate) const SCHEMA_FIELD: &str = "$schema";
+const SCHEMA_FIELD: &str = "$schema";
+
+/// How [`encode`] appends the schema field: after the event's own fields, last.
+const SCHEMA_MARKER: &str = ",\"$schema\":";
 
 /// The events one stored event decodes to: one, unless an upcaster split it.
 #[derive(Debug)]
@@ -204,10 +207,14 @@ fn with_schema(mut json: String, schema: u32) -> String {
         return json;
     }
     json.pop();
-    if !json.ends_with('{') {
-        json.push(',');
-    }
-    json.push_str(&format!("\"{SCHEMA_FIELD}\":{schema}}}"));
+    let marker = if json.ends_with('{') {
+        &SCHEMA_MARKER[1..]
+    } else {
+        SCHEMA_MARKER
+    };
+    json.push_str(marker);
+    json.push_str(&schema.to_string());
+    json.push('}');
     json
 }
 
@@ -289,8 +296,8 @@ pub(crate) fn decode_upcast<A: Aggregate>(
 /// `None` when the text does not end so.
 fn trailing_schema(json: &str) -> Option<(&str, u32)> {
     let body = json.strip_suffix('}')?;
-    let start = body.rfind(",\"$schema\":")?;
-    let schema = body[start + ",\"$schema\":".len()..].parse().ok()?;
+    let start = body.rfind(SCHEMA_MARKER)?;
+    let schema = body[start + SCHEMA_MARKER.len()..].parse().ok()?;
     Some((&json[..start], schema))
 }
 

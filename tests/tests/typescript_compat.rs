@@ -357,6 +357,24 @@ fn side_by_side(backend: Backend, creator: Creator) {
             shared.extend(rs_shared.model().take());
         }
     }
+    // An append at a version the TypeScript library wrote is a version conflict, not a second
+    // event of that version: both libraries' rows share the unique key.
+    let again = [evtstore::NewEvent {
+        version: 1,
+        event_type: "created",
+        event: r#"{"type":"created","name":"again"}"#.to_owned(),
+    }];
+    let conflict = runtime.block_on(store.append(evtstore::Append {
+        stream: "users",
+        aggregate_id: "u0",
+        events: &again,
+        timestamp: evtstore::Timestamp::now(),
+        metadata: None,
+    }));
+    assert!(
+        matches!(conflict, Err(evtstore::Error::VersionConflict { .. })),
+        "{label}: {conflict:?}"
+    );
     // The other library's last turn with the shared bookmark, with nothing written since.
     runtime.block_on(rs_shared.run_once()).unwrap();
     shared.extend(rs_shared.model().take());
