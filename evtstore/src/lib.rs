@@ -341,6 +341,8 @@ pub use evtstore_macros::Aggregate;
 /// // The same command as JSON, from HTTP or a queue:
 /// let command: UserCommand = serde_json::from_str(r#"{"type":"disable"}"#).unwrap();
 /// assert!(!users.execute("alice", &command).await?.enabled);
+/// // The JSON `type` of every command, to tell an unknown command from a malformed one:
+/// assert_eq!(UserCommand::TYPES, ["create", "disable"]);
 /// # Ok::<_, evtstore::Error>(())
 /// # }).unwrap();
 /// ```
@@ -428,6 +430,11 @@ pub use evtstore_macros::Aggregate;
 ///     /// Creates the user.
 ///     Create { name: String },
 ///     Disable,
+/// }
+///
+/// impl UserCommand {
+///     /// The `type` of each command of `UserCommands` in JSON, in declaration order.
+///     pub const TYPES: &'static [&'static str] = &["create", "disable"];
 /// }
 ///
 /// impl CommandSet for UserCommands {

@@ -310,12 +310,25 @@ pub(crate) fn command_enum(input: &Input<'_>, names: &Names<'_>, mode: Mode) -> 
         Mode::Valid => input_checks(enum_ident),
         Mode::Fallback => serde_stubs(enum_ident),
     };
+    // The `type` each variant has in JSON, as serde's `rename_all = "camelCase"` spells it,
+    // so that a service can tell an unknown command from a malformed one and list the known.
+    let types = usable(input).map(|(_, variant)| {
+        crate::case::RenameRule::Camel
+            .apply_to_variant(variant.to_string().trim_start_matches("r#"))
+    });
+    let types_doc =
+        format!(" The `type` of each command of `{self_name}` in JSON, in declaration order.");
     quote! {
         #[doc = #doc]
         #[derive(::core::clone::Clone, ::core::fmt::Debug)]
         #serde
         #vis enum #enum_ident {
             #(#variants,)*
+        }
+        #[automatically_derived]
+        impl #enum_ident {
+            #[doc = #types_doc]
+            #vis const TYPES: &'static [&'static str] = &[#(#types),*];
         }
         #serde_impls
     }

@@ -1,0 +1,148 @@
+//! The running service: the store, the command sets, and the projections started in the
+//! background; and how it stops.
+
+use std::sync::Arc;
+
+use evtstore::{
+    Commands, Domain, DomainOptions, Error, EventHandler, HandlerHandle, HandlerStatus,
+};
+use evtstore_sqlx::SqlStore;
+
+use crate::config::Config;
+use crate::domain::{PostCommands, PostEvent, UserCommands, UserEvent};
+use crate::read_model::{PostsProjection, UserStatsProjection, create_tables};
+use crate::read_your_writes::ReadModel;
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub struct App {
+    /// The store (events, bookmarks, and the read models' tables).
+    pub store: SqlStore,
+    /// The commands on users.
+    pub users: Commands<SqlStore, UserCommands>,
+    /// The commands on posts.
+    pub posts: Commands<SqlStore, PostCommands<SqlStore>>,
+    /// The `posts` projection.
+    pub posts_projection: EventHandler<SqlStore, PostsProjection>,
+    /// The `user-stats` projection.
+    pub user_stats: EventHandler<SqlStore, UserStatsProjection>,
+    /// The read models a command can wait for, by name.
+    pub read_models: Vec<ReadModel>,
+}
+
+impl App {
+    /// Connects, migrates the store and the read models' tables, and builds the projections
+    /// (not yet started: [`Service::start`]).
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub async fn connect(config: &Config) -> Result<Self, Error> {
+        let store = evtstore_sqlx::connect(&config.database_url).await?;
+        // Every process migrates at start; on an up-to-date schema it only reads the catalog.
+        store.migrate().await?;
+        create_tables(&store)
+            .await
+            .map_err(|error| Error::database("creating the read models' tables", error))?;
+        let options = DomainOptions {
+            retries: config.command_retries,
+            ..DomainOptions::default()
+        };
+        let domain = Domain::with_options(store.clone(), options);
+
+        let posts_model = ReadModel::new("posts", &["posts"]);
+        let user_stats_model = ReadModel::new("user-stats", &["users", "posts"]);
+        let posts_projection = domain
+            .handler(posts_model.name, PostsProjection)
+            .project::<PostEvent>()
+            .lease(config.lease)
+            .after_batch(wake(&posts_model))
+            .build();
+        let user_stats = domain
+            .handler(user_stats_model.name, UserStatsProjection)
+            .project::<UserEvent>()
+            .project::<PostEvent>()
+            .lease(config.lease)
+            .after_batch(wake(&user_stats_model))
+            .build();
+        Ok(App {
+            users: domain.commands(UserCommands),
+            posts: domain.commands(PostCommands {
+                domain: domain.clone(),
+            }),
+            store,
+            posts_projection,
+            user_stats,
+            read_models: vec![posts_model, user_stats_model],
+        })
+    }
+
+    /// The read model named `name`.
+    #[must_use]
+    pub fn read_model(&self, name: &str) -> Option<&ReadModel> {
+        self.read_models.iter().find(|model| model.name == name)
+    }
+
+    /// Each projection's lag, claim and last activity, with whether this process runs it.
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub async fn statuses(&self) -> Result<Vec<(HandlerStatus, bool)>, Error> {
+        let mut statuses = Vec::new();
+        for (status, owner) in self
+            .posts_projection
+            .status()
+            .await?
+            .into_iter()
+            .map(|status| (status, self.posts_projection.owner()))
+            .chain(
+                self.user_stats
+                    .status()
+                    .await?
+                    .into_iter()
+                    .map(|status| (status, self.user_stats.owner())),
+            )
+        {
+            let runs_here = status
+                .holder
+                .as_ref()
+                .is_some_and(|holder| holder.owner == owner);
+            statuses.push((status, runs_here));
+        }
+        Ok(statuses)
+    }
+}
+
+/// The `after_batch` hook that wakes commands waiting for `model`.
+fn wake(model: &ReadModel) -> impl Fn(evtstore::BatchReport) + Send + Sync + 'static {
+    let batches = Arc::clone(&model.batches);
+    move |_| batches.notify_waiters()
+}
+
+/// The app with its projections running.
+#[derive(Debug)]
+pub struct Service {
+    /// The app the routes share.
+    pub app: Arc<App>,
+    handles: Vec<HandlerHandle>,
+}
+
+impl Service {
+    /// Starts the projections. Every process starts them; the claims let one process run
+    /// each at a time, and another take over when it stops or dies.
+    #[must_use]
+    pub fn start(app: App) -> Self {
+        let handles = vec![app.posts_projection.start(), app.user_stats.start()];
+        Service {
+            app: Arc::new(app),
+            handles,
+        }
+    }
+
+    /// Stops the projections: each finishes its batch, stores its bookmark, and lets its
+    /// claim go, so that another process takes over at once.
+    pub async fn stop(self) {
+        for handle in self.handles {
+            handle.stop().await;
+        }
+    }
+}
