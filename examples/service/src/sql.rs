@@ -5,8 +5,8 @@
 //! A service written for one database would use that backend's store type and plain sqlx
 //! instead; this one keeps all three so that the same tests run on each.
 
+use evtstore_sqlx::SqlTransaction;
 use evtstore_sqlx::sqlx::{self, AssertSqlSafe};
-use evtstore_sqlx::{SqlStore, SqlTransaction};
 
 /// A value bound to a `?` placeholder.
 #[derive(Clone, Copy, Debug)]
@@ -125,33 +125,6 @@ macro_rules! fetch_all {
 }
 pub(crate) use bind_args;
 pub(crate) use fetch_all;
-
-/// Which of the three backends the store is, for the statements that differ (table
-/// definitions).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    /// SQLite.
-    Sqlite,
-    /// PostgreSQL.
-    Postgres,
-    /// MySQL or MariaDB.
-    MySql,
-}
-
-impl Backend {
-    /// The backend of `store`.
-    ///
-    /// # Errors
-    /// A configuration error for a backend this service does not know.
-    pub fn of(store: &SqlStore) -> Result<Self, sqlx::Error> {
-        match store {
-            SqlStore::Sqlite(_) => Ok(Backend::Sqlite),
-            SqlStore::Postgres(_) => Ok(Backend::Postgres),
-            SqlStore::MySql(_) => Ok(Backend::MySql),
-            _ => Err(unsupported()),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
