@@ -218,6 +218,51 @@ async fn sigterm_hands_the_projections_over_at_once() {
     drop_database(Backend::Postgres, &database).await;
 }
 
+/// SIGTERM while a request is in flight: the request still gets its answer, then the process
+/// exits 0. The request waits for the `posts` projection, which runs in another process that
+/// is frozen (SIGSTOP), so it is certainly in flight when the signal comes.
+#[tokio::test]
+async fn sigterm_lets_requests_in_flight_finish() {
+    let (url, database) = fresh_database(Backend::Postgres).await;
+    let env = [("DATABASE_URL", url.as_str())];
+    let runner = Server::start("runner", &env, None);
+    let runner_api = Api::new(&runner);
+    runner_api
+        .post("/users/alice", &[], r#"{"type":"create","name":"Alice"}"#)
+        .await;
+    runner_api
+        .health_until(Duration::from_secs(10), "the runner runs both", |h| {
+            runs_all(h, &runner) && caught_up(h)
+        })
+        .await;
+    let mut serving = Server::start("serving", &env, None);
+    let serving_api = Api::new(&serving);
+
+    signal(&runner, "-STOP");
+    let in_flight = tokio::spawn({
+        let api = serving_api.clone();
+        async move { post(&api, "p1", "alice", "wait_ms=2000").await }
+    });
+    // Long enough for the request to arrive and start waiting; it waits 2 s.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let terminated = tokio::task::spawn_blocking(move || {
+        let status = serving.terminate(Duration::from_secs(20));
+        (serving, status)
+    });
+    let reply = in_flight.await.expect("the request task");
+    signal(&runner, "-CONT");
+    let (_serving, status) = terminated.await.expect("the terminating task");
+    assert_eq!(
+        reply.status, 200,
+        "the request in flight was answered: {reply:?}"
+    );
+    assert_eq!(reply.body["readModel"]["caughtUp"], false, "{reply:?}");
+    assert!(status.success(), "{status:?}");
+
+    drop(runner);
+    drop_database(Backend::Postgres, &database).await;
+}
+
 /// Runs `sql` on the server's maintenance connection.
 async fn admin(sql: &str) {
     let mut connection = sqlx::PgConnection::connect(&common::postgres_url())

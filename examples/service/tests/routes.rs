@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Api, Backend, Reply, Server, caught_up, drop_database, fresh_database, handlers};
-use evtstore::{Domain, Metadata};
+use evtstore::{Append, Domain, Metadata, NewEvent, Store, Timestamp};
 use serde_json::Value;
 use service::domain::{PostEvent, UserCommand, UserCommands};
 
@@ -297,8 +297,48 @@ async fn every_route_and_status(backend: Backend) {
         assert_eq!(handler["position"], handler["lastPosition"], "{handler}");
     }
 
+    // 500: a stored event this code cannot read (written by another program) fails the
+    // command without saying more than that; the log has the cause.
+    plant_unknown_event(&url, "mallory").await;
+    let broken = api
+        .post(
+            "/users/mallory",
+            &[("x-user", "mallory")],
+            r#"{"type":"disable"}"#,
+        )
+        .await;
+    assert_eq!(
+        (broken.status, broken.error()),
+        (500, "internal"),
+        "{broken:?}"
+    );
+    assert!(
+        !broken.message().contains("renamed"),
+        "no details leak: {broken:?}"
+    );
+
     drop(server);
     drop_database(backend, &database).await;
+}
+
+/// Appends, bypassing the domain, a `users` event of a type the code does not know.
+async fn plant_unknown_event(url: &str, user: &str) {
+    let store = evtstore_sqlx::connect(url).await.unwrap();
+    let events = [NewEvent {
+        version: 1,
+        event_type: "renamed",
+        event: r#"{"type":"renamed","name":"M"}"#.to_owned(),
+    }];
+    store
+        .append(Append {
+            stream: "users",
+            aggregate_id: user,
+            events: &events,
+            timestamp: Timestamp::now(),
+            metadata: None,
+        })
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
