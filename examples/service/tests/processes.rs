@@ -125,6 +125,12 @@ async fn share_the_work_and_survive_a_kill(lease_ms: &str) {
     }
 
     // The wait is bounded: with the projection's process frozen, it answers "not caught up".
+    // Frozen only once both projections are idle: frozen inside a page's transaction, it
+    // would hold back every gap-safe reader of the cluster (`pg_snapshot_xmin`), other tests'
+    // included.
+    second_api
+        .health_until(Duration::from_secs(10), "both idle", caught_up)
+        .await;
     signal(&first, "-STOP");
     let frozen = post(&second_api, "frozen", "alice", "wait_ms=300").await;
     signal(&first, "-CONT");
@@ -238,6 +244,7 @@ async fn sigterm_lets_requests_in_flight_finish() {
     let mut serving = Server::start("serving", &env, None);
     let serving_api = Api::new(&serving);
 
+    // Frozen while idle (caught up above), so that it holds no transaction open.
     signal(&runner, "-STOP");
     let in_flight = tokio::spawn({
         let api = serving_api.clone();
