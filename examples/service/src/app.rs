@@ -2,6 +2,7 @@
 //! background; and how it stops.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use evtstore::{
     Commands, Domain, DomainOptions, Error, EventHandler, HandlerHandle, HandlerStatus,
@@ -10,23 +11,27 @@ use evtstore_sqlx::SqlStore;
 
 use crate::config::Config;
 use crate::domain::{PostCommands, PostEvent, UserCommands, UserEvent};
-use crate::read_model::{PostsProjection, UserStatsProjection, create_tables};
-use crate::read_your_writes::ReadModel;
+use crate::read_model::{PostsProjection, ReadModel, UserStatsProjection, create_tables};
+
+/// How long a projection waits after a failure before it tries again: short, so that it is
+/// back soon after a database outage; an event it cannot handle fails again each time, loudly.
+const ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
 /// What every request handler shares.
 #[derive(Debug)]
 pub struct App {
-    /// The store (events, bookmarks, and the read models' tables).
+    /// Events, bookmarks and the read models' tables, in one database: a projection's writes
+    /// and its bookmark commit together.
     pub store: SqlStore,
-    /// The commands on users.
+    /// Executes user commands with the request's metadata.
     pub users: Commands<SqlStore, UserCommands>,
-    /// The commands on posts.
+    /// Executes post commands; they load the author through the same domain.
     pub posts: Commands<SqlStore, PostCommands<SqlStore>>,
-    /// The `posts` projection.
+    /// Keeps `service_posts`; every process builds it, one runs it at a time.
     pub posts_projection: EventHandler<SqlStore, PostsProjection>,
-    /// The `user-stats` projection.
-    pub user_stats: EventHandler<SqlStore, UserStatsProjection>,
-    /// The read models a command can wait for, by name.
+    /// Keeps `service_users`; every process builds it, one runs it at a time.
+    pub user_stats_projection: EventHandler<SqlStore, UserStatsProjection>,
+    /// What commands wait for and `/health` reports, one per projection.
     pub read_models: Vec<ReadModel>,
 }
 
@@ -55,14 +60,18 @@ impl App {
             .handler(posts_model.name, PostsProjection)
             .project::<PostEvent>()
             .lease(config.lease)
-            .after_batch(wake(&posts_model))
+            .error_backoff(ERROR_BACKOFF)
+            .after_batch(posts_model.after_batch())
+            .on_error(posts_model.on_error())
             .build();
-        let user_stats = domain
+        let user_stats_projection = domain
             .handler(user_stats_model.name, UserStatsProjection)
             .project::<UserEvent>()
             .project::<PostEvent>()
             .lease(config.lease)
-            .after_batch(wake(&user_stats_model))
+            .error_backoff(ERROR_BACKOFF)
+            .after_batch(user_stats_model.after_batch())
+            .on_error(user_stats_model.on_error())
             .build();
         Ok(App {
             users: domain.commands(UserCommands),
@@ -71,7 +80,7 @@ impl App {
             }),
             store,
             posts_projection,
-            user_stats,
+            user_stats_projection,
             read_models: vec![posts_model, user_stats_model],
         })
     }
@@ -95,11 +104,11 @@ impl App {
             .into_iter()
             .map(|status| (status, self.posts_projection.owner()))
             .chain(
-                self.user_stats
+                self.user_stats_projection
                     .status()
                     .await?
                     .into_iter()
-                    .map(|status| (status, self.user_stats.owner())),
+                    .map(|status| (status, self.user_stats_projection.owner())),
             )
         {
             let runs_here = status
@@ -110,12 +119,6 @@ impl App {
         }
         Ok(statuses)
     }
-}
-
-/// The `after_batch` hook that wakes commands waiting for `model`.
-fn wake(model: &ReadModel) -> impl Fn(evtstore::BatchReport) + Send + Sync + 'static {
-    let batches = Arc::clone(&model.batches);
-    move |_| batches.notify_waiters()
 }
 
 /// The app with its projections running.
@@ -131,7 +134,10 @@ impl Service {
     /// each at a time, and another take over when it stops or dies.
     #[must_use]
     pub fn start(app: App) -> Self {
-        let handles = vec![app.posts_projection.start(), app.user_stats.start()];
+        let handles = vec![
+            app.posts_projection.start(),
+            app.user_stats_projection.start(),
+        ];
         Service {
             app: Arc::new(app),
             handles,
@@ -141,8 +147,7 @@ impl Service {
     /// Stops the projections: each finishes its batch, stores its bookmark, and lets its
     /// claim go, so that another process takes over at once.
     pub async fn stop(self) {
-        for handle in self.handles {
-            handle.stop().await;
-        }
+        // Both at once: each waits for its own batch.
+        futures_util::future::join_all(self.handles.into_iter().map(HandlerHandle::stop)).await;
     }
 }

@@ -24,5 +24,4 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod read_model;
-pub mod read_your_writes;
 pub mod sql;

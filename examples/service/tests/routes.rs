@@ -297,8 +297,22 @@ async fn every_route_and_status(backend: Backend) {
         assert_eq!(handler["position"], handler["lastPosition"], "{handler}");
     }
 
+    // Every error is JSON, the ones axum's routing and extractors make included.
+    let wrong_method = api.get("/posts/p1").await;
+    assert_eq!(
+        (wrong_method.status, wrong_method.error()),
+        (405, "method_not_allowed")
+    );
+    let huge = format!(
+        r#"{{"type":"createPost","content":"{}"}}"#,
+        "x".repeat(3 << 20)
+    );
+    let too_large = api.post("/posts/huge", ALICE, &huge).await;
+    assert_eq!((too_large.status, too_large.error()), (413, "too_large"));
+
     // 500: a stored event this code cannot read (written by another program) fails the
-    // command without saying more than that; the log has the cause.
+    // command without saying more than that; the log has the cause. The `user-stats`
+    // projection stops at it, and `/health` says so.
     plant_unknown_event(&url, "mallory").await;
     let broken = api
         .post(
@@ -315,6 +329,23 @@ async fn every_route_and_status(backend: Backend) {
     assert!(
         !broken.message().contains("renamed"),
         "no details leak: {broken:?}"
+    );
+    let health = api
+        .health_until(
+            Duration::from_secs(10),
+            "the stuck projection reported",
+            |h| h["status"] == "degraded",
+        )
+        .await;
+    let stuck: Vec<Value> = handlers(&health)
+        .into_iter()
+        .filter(|handler| handler["lastError"].is_string())
+        .collect();
+    assert_eq!(stuck.len(), 1, "{health}");
+    assert_eq!(stuck[0]["name"], "user-stats");
+    assert!(
+        stuck[0]["lastError"].as_str().unwrap().contains("renamed"),
+        "{health}"
     );
 
     drop(server);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use evtstore::{Agg, Aggregate, CommandSet, Commands, Metadata};
@@ -55,24 +55,26 @@ struct ReadModelCaughtUp {
 /// `POST /users/{id}`.
 pub(super) async fn user(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     params: Result<Query<CommandParams>, QueryRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<CommandResponse<crate::domain::User>>, ApiError> {
-    let command: UserCommand = parse_command(&body, UserEvent::STREAM, UserCommand::TYPES)?;
+    let Path(id) = id?;
+    let command: UserCommand = parse_command(&body?, UserEvent::STREAM, UserCommand::TYPES)?;
     execute(&app, &app.users, &id, &command, params, &headers).await
 }
 
 /// `POST /posts/{id}`.
 pub(super) async fn post(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     params: Result<Query<CommandParams>, QueryRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<CommandResponse<crate::domain::Post>>, ApiError> {
-    let command: PostCommand = parse_command(&body, PostEvent::STREAM, PostCommand::TYPES)?;
+    let Path(id) = id?;
+    let command: PostCommand = parse_command(&body?, PostEvent::STREAM, PostCommand::TYPES)?;
     execute(&app, &app.posts, &id, &command, params, &headers).await
 }
 
@@ -130,7 +132,7 @@ where
     C: CommandSet,
     <C::Aggregate as Aggregate>::State: Serialize,
 {
-    let Query(params) = params.map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+    let Query(params) = params?;
     let metadata = metadata(headers)?;
     // Checked before the command runs, so that a typo does not execute it and then fail.
     let wait = match &params.wait_for {
@@ -162,14 +164,23 @@ where
         version,
         state,
     } = commands.execute_with(id, command, &metadata).await?;
+    // The events are stored: from here on the answer is a success, whatever the wait meets
+    // (a client that took a failure for a refusal would send the command again).
     let read_model = match wait {
         None => None,
-        Some((model, timeout)) => Some(ReadModelCaughtUp {
-            name: model.name.to_owned(),
-            caught_up: model
+        Some((model, timeout)) => {
+            let caught_up = model
                 .wait_for_stream(&app.store, C::Aggregate::STREAM, timeout)
-                .await?,
-        }),
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::warn!(read_model = model.name, %error, "waiting for the read model failed");
+                    false
+                });
+            Some(ReadModelCaughtUp {
+                name: model.name.to_owned(),
+                caught_up,
+            })
+        }
     };
     Ok(Json(CommandResponse {
         id: aggregate_id,

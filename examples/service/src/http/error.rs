@@ -47,6 +47,15 @@ impl ApiError {
         )
     }
 
+    /// 405: the address exists, not with this method.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this address does not take this method",
+        )
+    }
+
     /// 404: nothing at this address.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
@@ -99,21 +108,53 @@ impl From<evtstore::Error> for ApiError {
 }
 
 impl From<sqlx::Error> for ApiError {
-    /// A read model query: a database that cannot be reached is an outage (503); a query
-    /// that does not fit its table is a bug (500).
+    /// A read model query: a database that cannot be reached, or refuses connections, is an
+    /// outage (503); a query that does not fit the tables is a bug (500), which a retry does
+    /// not cure.
     fn from(error: sqlx::Error) -> Self {
         let kind = match &error {
-            sqlx::Error::ColumnDecode { .. }
-            | sqlx::Error::ColumnNotFound(_)
-            | sqlx::Error::ColumnIndexOutOfBounds { .. }
-            | sqlx::Error::Decode(_)
-            | sqlx::Error::TypeNotFound { .. }
-            | sqlx::Error::RowNotFound => ErrorKind::Internal,
-            _ => ErrorKind::Unavailable,
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => ErrorKind::Unavailable,
+            // SQLSTATE classes of a statement that is wrong, not of a server that is away:
+            // data (22), constraints (23), syntax or access rules (42).
+            sqlx::Error::Database(database) => {
+                match database.code().as_deref().and_then(|code| code.get(..2)) {
+                    Some("22" | "23" | "42") => ErrorKind::Internal,
+                    _ => ErrorKind::Unavailable,
+                }
+            }
+            _ => ErrorKind::Internal,
         };
         Self::of_kind(kind, format!("reading a read model: {error}"))
     }
 }
+
+/// Rejections of axum's extractors, as JSON like every other error.
+macro_rules! from_rejection {
+    ($($rejection:ty),*) => {$(
+        impl From<$rejection> for ApiError {
+            fn from(rejection: $rejection) -> Self {
+                let status = rejection.status();
+                let code = match status {
+                    StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                    status if status.is_server_error() => "internal",
+                    _ => "bad_request",
+                };
+                Self::new(status, code, rejection.body_text())
+            }
+        }
+    )*};
+}
+
+from_rejection!(
+    axum::extract::rejection::PathRejection,
+    axum::extract::rejection::QueryRejection,
+    axum::extract::rejection::BytesRejection
+);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

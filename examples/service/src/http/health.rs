@@ -14,6 +14,8 @@ use crate::http::ApiError;
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct Health {
+    /// `ok`, or `degraded` while a projection this process runs keeps failing: the service
+    /// still answers (200), but that read model is stuck.
     status: &'static str,
     /// This process's id.
     pid: u32,
@@ -39,15 +41,21 @@ struct HandlerHealth {
     runs_here: bool,
     /// How long ago this process last handled one of its events.
     last_handled_ms_ago: Option<u128>,
+    /// Its last failure in this process, while no batch has succeeded since.
+    last_error: Option<String>,
 }
 
 /// `GET /health`: 200 with every projection's lag, or 503 when the database does not answer.
 pub(super) async fn health(State(app): State<Arc<App>>) -> Result<Json<Health>, ApiError> {
-    let handlers = app
+    let handlers: Vec<HandlerHealth> = app
         .statuses()
         .await?
         .into_iter()
         .map(|(status, runs_here)| HandlerHealth {
+            last_error: app
+                .read_model(&status.bookmark)
+                .and_then(|model| model.last_error())
+                .map(|error| error.message),
             name: status.bookmark,
             position: status.position.map(|cursor| cursor.position),
             last_position: status.last_cursor.position,
@@ -63,8 +71,9 @@ pub(super) async fn health(State(app): State<Arc<App>>) -> Result<Json<Health>, 
             }),
         })
         .collect();
+    let failing = handlers.iter().any(|handler| handler.last_error.is_some());
     Ok(Json(Health {
-        status: "ok",
+        status: if failing { "degraded" } else { "ok" },
         pid: std::process::id(),
         handlers,
     }))

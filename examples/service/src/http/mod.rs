@@ -11,15 +11,17 @@
 //!
 //! Commands read these headers: `X-User` (the acting user, stored with the events and seen by
 //! the rules), `X-Correlation-Id`, and `Idempotency-Key` (a retried request with the same key
-//! appends nothing and answers as the first did). `?wait_for=posts` (or `user-stats`) makes
+//! on the same aggregate appends nothing and answers as the first did; the key is not checked
+//! against the body). `X-User` is trusted as sent: in production it must come from an
+//! authenticating proxy (or be replaced by a session or token check), never from the client. `?wait_for=posts` (or `user-stats`) makes
 //! the response wait until that read model has the command's events, for at most `wait_ms`
 //! (default 2000, at most 10000); the response says whether it caught up.
 //!
 //! Errors are JSON, `{"error": code, "message": text}`: 400 `bad_json` (not JSON, or the
 //! command's fields are wrong), 400 `bad_input`/`bad_request`, 404 `unknown_command` (the
-//! `type` names no command of the stream) and `not_found`, 409 `conflict` (other writers won
-//! every retry), 422 `refused` (the domain's rules said no), 503 `unavailable` (the database
-//! failed) and 500 `internal`.
+//! `type` names no command of the stream) and `not_found`, 405 `method_not_allowed`, 409
+//! `conflict` (other writers won every retry), 413 `too_large`, 422 `refused` (the domain's
+//! rules said no), 503 `unavailable` (the database failed) and 500 `internal`.
 
 mod commands;
 mod error;
@@ -47,6 +49,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/posts/{id}", post(commands::post))
         .route("/health", get(health::health))
         .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn(log_request))
         .with_state(app)
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
@@ -43,9 +43,10 @@ pub(super) async fn posts(
 /// `GET /users/{id}/posts`.
 pub(super) async fn user_posts(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     page: Result<Query<Page>, QueryRejection>,
 ) -> Result<Json<Posts>, ApiError> {
+    let Path(id) = id?;
     list(&app, Some(&id), page).await
 }
 
@@ -54,7 +55,7 @@ async fn list(
     user_id: Option<&str>,
     page: Result<Query<Page>, QueryRejection>,
 ) -> Result<Json<Posts>, ApiError> {
-    let Query(page) = page.map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+    let Query(page) = page?;
     let limit = page.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(format!(
@@ -71,8 +72,9 @@ async fn list(
 /// `GET /users/{id}`.
 pub(super) async fn user(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<UserView>, ApiError> {
+    let Path(id) = id?;
     read_model::user(&app.store, &id)
         .await?
         .map(Json)

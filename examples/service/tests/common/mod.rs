@@ -219,6 +219,19 @@ impl Server {
     pub fn output(&self) -> Vec<String> {
         self.output.lock().unwrap().clone()
     }
+
+    /// Waits (at most `timeout`) until it has printed a line containing `pattern`.
+    pub fn wait_for_line(&self, pattern: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.output().iter().any(|line| line.contains(pattern)) {
+            assert!(
+                Instant::now() < deadline,
+                "{} printed no line with `{pattern}` within {timeout:?}",
+                self.label
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for Server {
