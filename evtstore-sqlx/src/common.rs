@@ -283,6 +283,8 @@ where
 pub(crate) struct Replaying<'a> {
     pub(crate) stream: &'a str,
     pub(crate) aggregate_id: &'a str,
+    /// The version the replay starts after (the aggregate's cached or snapshot version).
+    pub(crate) after_version: u64,
 }
 
 impl fmt::Display for Replaying<'_> {
@@ -370,8 +372,50 @@ pub(crate) type CheckColumns<R> = fn(&R, &dyn fmt::Display) -> Result<(), Error>
 
 /// Streams the rows of a `replay` statement to `visit`, decoding each in place: with
 /// `check_columns`, the column types are checked once on the first row; without, every value
-/// is checked (SQLite's values carry their own types).
+/// is checked (SQLite's values carry their own types). The statement runs (its rows stream)
+/// inside the `evtstore.replay` span, which records whether a snapshot came and how many
+/// events; the same on every backend.
 pub(crate) async fn visit_replayed<'q, R, F>(
+    rows: futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
+    check_columns: Option<CheckColumns<R>>,
+    operation: &Replaying<'_>,
+    mut visit: F,
+) -> Result<(), Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    for<'r> &'r str: Type<R::Database> + Decode<'r, R::Database>,
+    F: FnMut(Replayed<'_>) -> Result<(), Error>,
+{
+    use tracing::Instrument;
+
+    let span = tracing::debug_span!(
+        "evtstore.replay",
+        stream = operation.stream,
+        aggregate_id = operation.aggregate_id,
+        after_version = operation.after_version,
+        snapshot = tracing::field::Empty,
+        events = tracing::field::Empty,
+    );
+    let (mut snapshot, mut events) = (false, 0_usize);
+    let counting = |item: Replayed<'_>| {
+        match item {
+            Replayed::Snapshot { .. } => snapshot = true,
+            Replayed::Event { .. } => events += 1,
+        }
+        visit(item)
+    };
+    let replayed = visit_rows(rows, check_columns, operation, counting)
+        .instrument(span.clone())
+        .await;
+    span.record("snapshot", snapshot);
+    span.record("events", events);
+    replayed
+}
+
+/// The loop of [`visit_replayed`].
+async fn visit_rows<'q, R, F>(
     mut rows: futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
     check_columns: Option<CheckColumns<R>>,
     operation: &Replaying<'_>,

@@ -31,7 +31,6 @@ use sqlx::mysql::{
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Connection, Executor};
 use tokio::sync::OnceCell;
-use tracing::Instrument;
 
 use crate::Tables;
 use crate::common::{
@@ -708,19 +707,11 @@ impl Store for MySqlStore {
         aggregate_id: &str,
         after_version: u64,
         snapshot_tag: Option<&str>,
-        mut visit: F,
+        visit: F,
     ) -> Result<(), Error>
     where
         F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
     {
-        let span = tracing::debug_span!(
-            "evtstore.replay",
-            stream,
-            aggregate_id,
-            after_version,
-            snapshot = tracing::field::Empty,
-            events = tracing::field::Empty,
-        );
         let after = version_bound(after_version);
         let rows = match snapshot_tag {
             // Placeholders in text order (see replay.sql).
@@ -747,21 +738,9 @@ impl Store for MySqlStore {
         let operation = Replaying {
             stream,
             aggregate_id,
+            after_version,
         };
-        let (mut snapshot, mut events) = (false, 0_usize);
-        let counting = |item: Replayed<'_>| {
-            match item {
-                Replayed::Snapshot { .. } => snapshot = true,
-                Replayed::Event { .. } => events += 1,
-            }
-            visit(item)
-        };
-        let replayed = visit_replayed(rows, None, &operation, counting)
-            .instrument(span.clone())
-            .await;
-        span.record("snapshot", snapshot);
-        span.record("events", events);
-        replayed
+        visit_replayed(rows, None, &operation, visit).await
     }
 
     async fn read(

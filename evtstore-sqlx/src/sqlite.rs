@@ -15,7 +15,6 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Sqlite};
-use tracing::Instrument;
 
 use crate::common::{
     Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error,
@@ -350,19 +349,11 @@ impl Store for SqliteStore {
         aggregate_id: &str,
         after_version: u64,
         snapshot_tag: Option<&str>,
-        mut visit: F,
+        visit: F,
     ) -> Result<(), Error>
     where
         F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
     {
-        let span = tracing::debug_span!(
-            "evtstore.replay",
-            stream,
-            aggregate_id,
-            after_version,
-            snapshot = tracing::field::Empty,
-            events = tracing::field::Empty,
-        );
         let rows = sqlx::query(sql(&self.sql.replay))
             .bind(stream)
             .bind(aggregate_id)
@@ -372,21 +363,9 @@ impl Store for SqliteStore {
         let operation = Replaying {
             stream,
             aggregate_id,
+            after_version,
         };
-        let (mut snapshot, mut events) = (false, 0_usize);
-        let counting = |item: Replayed<'_>| {
-            match item {
-                Replayed::Snapshot { .. } => snapshot = true,
-                Replayed::Event { .. } => events += 1,
-            }
-            visit(item)
-        };
-        let replayed = visit_replayed(rows, None, &operation, counting)
-            .instrument(span.clone())
-            .await;
-        span.record("snapshot", snapshot);
-        span.record("events", events);
-        replayed
+        visit_replayed(rows, None, &operation, visit).await
     }
 
     async fn read(
@@ -458,6 +437,7 @@ mod tests {
         let operation = Replaying {
             stream: "s",
             aggregate_id: "a",
+            after_version: 0,
         };
         let cases = [
             ("SELECT 1, NULL, 5, '{}'", "version is NULL"),

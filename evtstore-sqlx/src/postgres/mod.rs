@@ -16,7 +16,6 @@ use evtstore::{
 };
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres, Row};
-use tracing::Instrument;
 
 use crate::Tables;
 use crate::common::{
@@ -376,19 +375,11 @@ impl Store for PgStore {
         aggregate_id: &str,
         after_version: u64,
         snapshot_tag: Option<&str>,
-        mut visit: F,
+        visit: F,
     ) -> Result<(), Error>
     where
         F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
     {
-        let span = tracing::debug_span!(
-            "evtstore.replay",
-            stream,
-            aggregate_id,
-            after_version,
-            snapshot = tracing::field::Empty,
-            events = tracing::field::Empty,
-        );
         let rows = match snapshot_tag {
             Some(tag) => sqlx::query(sql(&self.sql.replay))
                 .bind(stream)
@@ -405,21 +396,9 @@ impl Store for PgStore {
         let operation = Replaying {
             stream,
             aggregate_id,
+            after_version,
         };
-        let (mut snapshot, mut events) = (false, 0_usize);
-        let counting = |item: Replayed<'_>| {
-            match item {
-                Replayed::Snapshot { .. } => snapshot = true,
-                Replayed::Event { .. } => events += 1,
-            }
-            visit(item)
-        };
-        let replayed = visit_replayed(rows, Some(check_replay_columns), &operation, counting)
-            .instrument(span.clone())
-            .await;
-        span.record("snapshot", snapshot);
-        span.record("events", events);
-        replayed
+        visit_replayed(rows, Some(check_replay_columns), &operation, visit).await
     }
 
     async fn read(
