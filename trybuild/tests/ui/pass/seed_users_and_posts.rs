@@ -196,6 +196,9 @@ async fn run() -> Result<(), evtstore::Error> {
 }
 
 fn main() {
+    // The JSON `type` of each command, camelCase as serde writes it.
+    assert_eq!(UserCommand::TYPES, ["create", "disable", "enable"]);
+    assert_eq!(PostCommand::TYPES, ["createPost", "archivePost"]);
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
