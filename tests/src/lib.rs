@@ -108,6 +108,7 @@ macro_rules! conformance_suite {
             handlers::started_handler_retries_after_error,
             handlers::started_handler_wakes_on_append,
             health::status_shows_lag_holder_and_last_handled,
+            health::waits_until_a_handler_has_handled,
             claims::second_runner_is_refused_while_first_holds,
             claims::stopped_runner_hands_over_at_once,
             claims::taken_over_claim_cannot_move_bookmark,

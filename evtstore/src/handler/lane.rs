@@ -29,6 +29,11 @@ pub(crate) struct Lane {
     /// When an event of this lane was last handled here; outside `state`, so that a status
     /// query does not wait for a run in progress.
     last_handled: std::sync::Mutex<Option<std::time::SystemTime>>,
+    /// The furthest cursor a run of this handler object has handled (and, for a projection,
+    /// committed) on this lane; outside `state` for the same reason.
+    reached: std::sync::Mutex<Option<Cursor>>,
+    /// Notified whenever `reached` moves, for [`EventHandler::wait_until_handled`].
+    pub(crate) advanced: tokio::sync::Notify,
 }
 
 impl Lane {
@@ -39,7 +44,33 @@ impl Lane {
             has_slot: AtomicBool::new(false),
             state: Mutex::new(LaneState::default()),
             last_handled: std::sync::Mutex::new(None),
+            reached: std::sync::Mutex::new(None),
+            advanced: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Notes that a run of this handler object has handled this lane up to `cursor`, and wakes
+    /// whoever waits for it.
+    pub(crate) fn advanced_to(&self, cursor: Cursor) {
+        {
+            let mut reached = self
+                .reached
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if reached.is_some_and(|reached| reached >= cursor) {
+                return;
+            }
+            *reached = Some(cursor);
+        }
+        self.advanced.notify_waiters();
+    }
+
+    /// How far runs of this handler object have handled this lane.
+    pub(crate) fn reached(&self) -> Option<Cursor> {
+        *self
+            .reached
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Notes that events of this lane were handled just now.

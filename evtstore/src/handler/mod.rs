@@ -55,6 +55,7 @@ mod pages;
 mod runner;
 mod segment;
 mod status;
+mod wait;
 
 use std::fmt;
 use std::sync::Arc;

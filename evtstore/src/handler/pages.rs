@@ -155,6 +155,7 @@ impl<S: Store, H: HandlerModel> EventHandler<S, H> {
             if settled.reached > cursor && !settled.uncertain {
                 cursor = settled.reached;
                 state.position = Some(cursor);
+                lane.advanced_to(cursor);
                 if !inner.transactional {
                     unwritten = Some(cursor);
                 }

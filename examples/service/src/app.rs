@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use evtstore::{
-    Commands, Domain, DomainOptions, Error, EventHandler, HandlerHandle, HandlerStatus,
+    Commands, Domain, DomainOptions, Error, EventHandler, HandlerHandle, HandlerStatus, Store,
 };
 use evtstore_sqlx::SqlStore;
 
@@ -89,6 +89,37 @@ impl App {
     #[must_use]
     pub fn read_model(&self, name: &str) -> Option<&ReadModel> {
         self.read_models.iter().find(|model| model.name == name)
+    }
+
+    /// Read-your-writes: waits, for at most `timeout`, until the read model `name` has handled
+    /// every event of `stream` appended so far (read after a command, the command's events
+    /// included; others appended since may make the wait longer, never shorter). Returns
+    /// whether it has, and `false` for a read model this app does not have.
+    ///
+    /// The wait works whichever process runs the projection: it reads the projection's stored
+    /// bookmark, which commits with its writes ([`EventHandler::wait_until_handled`]).
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        stream: &str,
+        timeout: Duration,
+    ) -> Result<bool, Error> {
+        let written = self.store.last_cursor(&[stream]).await?;
+        tracing::debug!(read_model = name, stream, "waiting for the read model");
+        if name == self.posts_projection.bookmark() {
+            self.posts_projection
+                .wait_until_handled(written, timeout)
+                .await
+        } else if name == self.user_stats_projection.bookmark() {
+            self.user_stats_projection
+                .wait_until_handled(written, timeout)
+                .await
+        } else {
+            Ok(false)
+        }
     }
 
     /// Each projection's lag, claim and last activity, with whether this process runs it.

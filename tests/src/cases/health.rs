@@ -87,3 +87,61 @@ pub async fn status_shows_lag_holder_and_last_handled<S: Store>(store: S) {
     );
     assert_eq!(stopped.behind, 0);
 }
+
+/// Read-your-writes: a caller can wait until a handler has the events up to a cursor, through
+/// the handler object that runs it and through another object of the same handler that does
+/// not (another process: it sees the stored bookmark), every segment of a split one; and the
+/// wait is bounded when nobody runs it.
+pub async fn waits_until_a_handler_has_handled<S: Store>(store: S) {
+    let domain = Domain::new(store.clone());
+    create_users(&domain, &["a"]).await;
+    let written = store.last_cursor(&["users"]).await.unwrap();
+    let build = || {
+        domain
+            .handler("waited", PostsModel::default())
+            .stream::<UserEvent>()
+            .segments(2)
+            .idle_poll(Duration::from_secs(60))
+            .build()
+    };
+    let (runner, elsewhere) = (build(), build());
+
+    // Nobody runs it: the wait ends at its bound, and says so.
+    let started = std::time::Instant::now();
+    let waited = elsewhere
+        .wait_until_handled(written, Duration::from_millis(50))
+        .await
+        .unwrap();
+    assert!(!waited, "nothing handled the event");
+    assert!(started.elapsed() >= Duration::from_millis(50));
+
+    let running = runner.start();
+    assert!(
+        runner
+            .wait_until_handled(written, Duration::from_secs(10))
+            .await
+            .unwrap()
+    );
+    assert_eq!(runner.model().seen_ids(), ["a"]);
+    assert!(
+        elsewhere
+            .wait_until_handled(written, Duration::from_secs(10))
+            .await
+            .unwrap(),
+        "the stored bookmarks of every segment reached the cursor"
+    );
+    assert!(elsewhere.model().seen().is_empty(), "it never ran");
+
+    // A later event, waited for from the other object while the runner handles it.
+    create_users(&domain, &["b"]).await;
+    let later = store.last_cursor(&["users"]).await.unwrap();
+    assert!(later > written);
+    assert!(
+        elsewhere
+            .wait_until_handled(later, Duration::from_secs(10))
+            .await
+            .unwrap()
+    );
+    assert_eq!(runner.model().seen_ids(), ["a", "b"]);
+    running.stop().await;
+}

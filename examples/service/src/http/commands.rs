@@ -169,8 +169,8 @@ where
     let read_model = match wait {
         None => None,
         Some((model, timeout)) => {
-            let caught_up = model
-                .wait_for_stream(&app.store, C::Aggregate::STREAM, timeout)
+            let caught_up = app
+                .wait_for(model.name, C::Aggregate::STREAM, timeout)
                 .await
                 .unwrap_or_else(|error| {
                     tracing::warn!(read_model = model.name, %error, "waiting for the read model failed");
