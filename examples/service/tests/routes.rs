@@ -162,6 +162,15 @@ async fn every_route_and_status(backend: Backend) {
         ),
         (1.into(), 1.into())
     );
+    // The same key for another command on the same aggregate: refused, nothing appended.
+    let reused = api
+        .post("/posts/p4", key, r#"{"type":"archivePost"}"#)
+        .await;
+    assert_eq!(
+        (reused.status, reused.error()),
+        (422, "idempotency_key_reused"),
+        "{reused:?}"
+    );
     let without_key = api
         .post(
             "/posts/p4",

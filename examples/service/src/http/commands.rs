@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::domain::{PostCommand, PostEvent, UserCommand, UserEvent};
-use crate::http::ApiError;
+use crate::http::{ApiError, idempotency};
 
 /// How long a command may wait for a read model unless it says (`wait_ms`).
 const DEFAULT_WAIT: Duration = Duration::from_secs(2);
@@ -130,10 +130,12 @@ async fn execute<C>(
 ) -> Result<Json<CommandResponse<<C::Aggregate as Aggregate>::State>>, ApiError>
 where
     C: CommandSet,
+    C::Command: Serialize,
     <C::Aggregate as Aggregate>::State: Serialize,
 {
     let Query(params) = params?;
-    let metadata = metadata(headers)?;
+    let mut metadata = metadata(headers)?;
+    idempotency::stamp(&mut metadata, command)?;
     // Checked before the command runs, so that a typo does not execute it and then fail.
     let wait = match &params.wait_for {
         None => None,
@@ -164,6 +166,7 @@ where
         version,
         state,
     } = commands.execute_with(id, command, &metadata).await?;
+    idempotency::check_reuse::<C::Aggregate, _>(commands.domain(), id, &metadata).await?;
     // The events are stored: from here on the answer is a success, whatever the wait meets
     // (a client that took a failure for a refusal would send the command again).
     let read_model = match wait {

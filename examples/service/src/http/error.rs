@@ -47,6 +47,15 @@ impl ApiError {
         )
     }
 
+    /// 422: the `Idempotency-Key` was used before, on this aggregate, for another command.
+    pub fn idempotency_key_reused(key: &str) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            format!("the Idempotency-Key `{key}` was used before for another command"),
+        )
+    }
+
     /// 405: the address exists, not with this method.
     pub fn method_not_allowed() -> Self {
         Self::new(
