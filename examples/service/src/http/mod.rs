@@ -12,16 +12,18 @@
 //! Commands read these headers: `X-User` (the acting user, stored with the events and seen by
 //! the rules), `X-Correlation-Id`, and `Idempotency-Key` (a retried request with the same key
 //! on the same aggregate appends nothing and answers as the first did; a key reused for
-//! another command is 422 `idempotency_key_reused`). `X-User` is trusted as sent: in production it must come from an
-//! authenticating proxy (or be replaced by a session or token check), never from the client. `?wait_for=posts` (or `user-stats`) makes
-//! the response wait until that read model has the command's events, for at most `wait_ms`
-//! (default 2000, at most 10000); the response says whether it caught up.
+//! another command is 422 `idempotency_key_reused`). `X-User` is trusted as sent: in
+//! production it must come from an authenticating proxy (or be replaced by a session or token
+//! check), never from the client. `?wait_for=posts` (or `user-stats`) makes the response wait
+//! until that read model has the command's events, for at most `wait_ms` (default 2000, at
+//! most 10000); the response says whether it caught up.
 //!
 //! Errors are JSON, `{"error": code, "message": text}`: 400 `bad_json` (not JSON, or the
 //! command's fields are wrong), 400 `bad_input`/`bad_request`, 404 `unknown_command` (the
 //! `type` names no command of the stream) and `not_found`, 405 `method_not_allowed`, 409
 //! `conflict` (other writers won every retry), 413 `too_large`, 422 `refused` (the domain's
-//! rules said no) and `idempotency_key_reused`, 503 `unavailable` (the database failed) and 500 `internal`.
+//! rules said no) and `idempotency_key_reused`, 503 `unavailable` (the database failed) and
+//! 500 `internal`.
 
 mod commands;
 mod error;
