@@ -176,7 +176,8 @@ where
                 .wait_for(model.name, C::Aggregate::STREAM, timeout)
                 .await
                 .unwrap_or_else(|error| {
-                    tracing::warn!(read_model = model.name, %error, "waiting for the read model failed");
+                    let read_model = model.name;
+                    tracing::warn!(read_model, %error, "waiting for the read model failed");
                     false
                 });
             Some(ReadModelCaughtUp {
