@@ -215,8 +215,8 @@ impl MySqlStore {
 
     /// Pool options whose connections run at `READ COMMITTED`, as the store's own pool does.
     /// Each read starts with a locking read of the last row: at the default `REPEATABLE READ`
-    /// it also locks the gap after that row, and appends wait for it. Use these options for a pool handed to
-    /// [`from_pool`](Self::from_pool).
+    /// it also locks the gap after that row, and appends wait for it. Use these options for a
+    /// pool handed to [`from_pool`](Self::from_pool).
     #[must_use]
     pub fn pool_options() -> MySqlPoolOptions {
         MySqlPoolOptions::new().after_connect(|conn, _| {
@@ -230,8 +230,8 @@ impl MySqlStore {
 
     /// A store over an existing pool. Its connections should keep sqlx's default UTC
     /// `time_zone` (timestamps are stored as `DATETIME` in the session's time zone) and run at
-    /// `READ COMMITTED`, where appends and the locking read of the settled position take no gap locks (at `REPEATABLE
-    /// READ` appends of one aggregate can deadlock). The store cannot tell how the pool's
+    /// `READ COMMITTED`, where appends and the locking read of the settled position take no
+    /// gap locks (at `REPEATABLE READ` appends of one aggregate can deadlock). The store cannot tell how the pool's
     /// sessions were set up, so it switches each connection it appends or reads on to `READ
     /// COMMITTED` first, which costs a round trip; a store from [`connect`](Self::connect)
     /// does not need it.

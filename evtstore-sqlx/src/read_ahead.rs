@@ -19,8 +19,9 @@ use evtstore::{Cursor, Error, ReadRow, row_cursor};
 /// nothing can later commit before or among the kept rows (on PostgreSQL every row belongs to
 /// a transaction older than any still running; on MySQL every row up to the settled position
 /// that bounded the read had committed before it began), so they are exactly what the
-/// database would return for the next pages. A background read starts after the last kept row, so the same holds for what it
-/// returns. A few chains are kept, one per handler reading, the oldest dropped first.
+/// database would return for the next pages. A background read starts after the last kept
+/// row, so the same holds for what it returns. A few chains are kept, one per handler
+/// reading, the oldest dropped first.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ReadAhead(Arc<std::sync::Mutex<VecDeque<Chain>>>);
 

@@ -33,8 +33,9 @@ impl<S: Store> Domain<S> {
     ///   command is decided again on the aggregate with them.
     /// - A decision that appends is checked by the store's optimistic concurrency: appending
     ///   at a version that exists is a version conflict, and the command is reloaded and
-    ///   decided again, up to [`DomainOptions::retries`](crate::DomainOptions::retries) times, after a random wait that grows
-    ///   with each retry ([`DomainOptions::retry_backoff`](crate::DomainOptions::retry_backoff)).
+    ///   decided again, up to [`DomainOptions::retries`](crate::DomainOptions::retries)
+    ///   times, after a random wait that grows with each retry
+    ///   ([`DomainOptions::retry_backoff`](crate::DomainOptions::retry_backoff)).
     ///
     /// # Tracing
     /// The command runs in an INFO span `evtstore.command` with the fields `stream`,

@@ -321,8 +321,8 @@ impl<S: Store, C: CommandSet> Commands<S, C> {
     /// the aggregate is returned as that first execution left it. A retry after a lost
     /// response, from any process, is then safe. Two executions of one id at the same time
     /// append once: the second loses the version race (the store's optimistic concurrency)
-    /// and finds the first's events when it retries. A command that appended nothing (a refusal, no event) leaves no trace, so it
-    /// is decided again. Checking the id reads the aggregate's whole history from the store.
+    /// and finds the first's events when it retries. A command that appended nothing (a
+    /// refusal, no event) leaves no trace, so it is decided again. Checking the id reads the aggregate's whole history from the store.
     ///
     /// ```
     /// # use evtstore::doc_fixtures::{UserCommand, UserCommands};

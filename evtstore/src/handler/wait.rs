@@ -27,7 +27,8 @@ impl<S: Store, H: HandlerModel> EventHandler<S, H> {
     /// "Handled" means by a run of this handler object, or, for a handler whose bookmark is
     /// kept in the store, by whichever process runs it: its stored bookmark has reached
     /// `cursor` (a projection's bookmark commits with its writes; a plain handler stores its
-    /// bookmark after handling, see [`HandlerBuilder::bookmark_every`](crate::HandlerBuilder::bookmark_every)).
+    /// bookmark after handling, see
+    /// [`HandlerBuilder::bookmark_every`](crate::HandlerBuilder::bookmark_every)).
     /// So any process that builds the handler can wait for it, whether or not it runs it. Every
     /// segment of a segmented handler must have reached `cursor` (each reads all the events).
     /// A handler whose bookmark is in memory is only seen through this object's own runs.

@@ -54,8 +54,8 @@ impl App {
         };
         let domain = Domain::with_options(store.clone(), options);
 
-        let posts_model = ReadModel::new("posts", &["posts"]);
-        let user_stats_model = ReadModel::new("user-stats", &["users", "posts"]);
+        let posts_model = ReadModel::new("posts");
+        let user_stats_model = ReadModel::new("user-stats");
         let posts_projection = domain
             .handler(posts_model.name, PostsProjection)
             .project::<PostEvent>()
@@ -89,6 +89,19 @@ impl App {
     #[must_use]
     pub fn read_model(&self, name: &str) -> Option<&ReadModel> {
         self.read_models.iter().find(|model| model.name == name)
+    }
+
+    /// The streams the projection of the read model `name` follows, as registered with it;
+    /// `None` for a read model this app does not have.
+    #[must_use]
+    pub fn read_model_streams(&self, name: &str) -> Option<&[&'static str]> {
+        if name == self.posts_projection.bookmark() {
+            Some(self.posts_projection.streams())
+        } else if name == self.user_stats_projection.bookmark() {
+            Some(self.user_stats_projection.streams())
+        } else {
+            None
+        }
     }
 
     /// Read-your-writes: waits, for at most `timeout`, until the read model `name` has handled

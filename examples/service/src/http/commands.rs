@@ -140,7 +140,7 @@ where
     let wait = match &params.wait_for {
         None => None,
         Some(name) => {
-            let model = app.read_model(name).ok_or_else(|| {
+            let streams = app.read_model_streams(name).ok_or_else(|| {
                 let known: Vec<&str> = app.read_models.iter().map(|model| model.name).collect();
                 ApiError::bad_request(format!(
                     "no read model `{name}`; there are: {}",
@@ -148,17 +148,17 @@ where
                 ))
             })?;
             let stream = C::Aggregate::STREAM;
-            if !model.streams.contains(&stream) {
+            if !streams.contains(&stream) {
                 return Err(ApiError::bad_request(format!(
                     "read model `{name}` does not follow {stream}; it follows: {}",
-                    model.streams.join(", ")
+                    streams.join(", ")
                 )));
             }
             let timeout = params
                 .wait_ms
                 .map_or(DEFAULT_WAIT, Duration::from_millis)
                 .min(MAX_WAIT);
-            Some((model, timeout))
+            Some((name.as_str(), timeout))
         }
     };
     let Agg {
@@ -171,17 +171,16 @@ where
     // (a client that took a failure for a refusal would send the command again).
     let read_model = match wait {
         None => None,
-        Some((model, timeout)) => {
+        Some((name, timeout)) => {
             let caught_up = app
-                .wait_for(model.name, C::Aggregate::STREAM, timeout)
+                .wait_for(name, C::Aggregate::STREAM, timeout)
                 .await
                 .unwrap_or_else(|error| {
-                    let read_model = model.name;
-                    tracing::warn!(read_model, %error, "waiting for the read model failed");
+                    tracing::warn!(read_model = name, %error, "waiting for the read model failed");
                     false
                 });
             Some(ReadModelCaughtUp {
-                name: model.name.to_owned(),
+                name: name.to_owned(),
                 caught_up,
             })
         }

@@ -54,8 +54,7 @@ pub(super) async fn health(State(app): State<Arc<App>>) -> Result<Json<Health>, 
         .map(|(status, runs_here)| HandlerHealth {
             last_error: app
                 .read_model(&status.bookmark)
-                .and_then(|model| model.last_error())
-                .map(|error| error.message),
+                .and_then(|model| model.last_error()),
             name: status.bookmark,
             position: status.position.map(|cursor| cursor.position),
             last_position: status.last_cursor.position,

@@ -40,10 +40,12 @@ pub(super) fn stamp<T: Serialize>(metadata: &mut Metadata, command: &T) -> Resul
 }
 
 /// After the execution: refuses when events of the aggregate carry the request's command id
-/// with another command's fingerprint (the key was used before for another request).
+/// with another command's fingerprint (the key was used before for another request). A store
+/// error while looking is logged and lets the answer through: the command may have just been
+/// stored, and a failure would make the client send it again.
 ///
 /// # Errors
-/// 422 `idempotency_key_reused`; the store's errors.
+/// 422 `idempotency_key_reused`.
 pub(super) async fn check_reuse<A: Aggregate, S: Store>(
     domain: &Domain<S>,
     aggregate_id: &str,
@@ -52,7 +54,13 @@ pub(super) async fn check_reuse<A: Aggregate, S: Store>(
     let Some(key) = &metadata.command_id else {
         return Ok(());
     };
-    let history = domain.history::<A>(aggregate_id).await?;
+    let history = match domain.history::<A>(aggregate_id).await {
+        Ok(history) => history,
+        Err(error) => {
+            tracing::warn!(%error, "cannot check the Idempotency-Key against the stored events");
+            return Ok(());
+        }
+    };
     let first = history
         .iter()
         .find(|recorded| recorded.meta.metadata.command_id.as_ref() == Some(key));

@@ -15,7 +15,7 @@ mod schema;
 mod user_stats;
 
 pub use posts::PostsProjection;
-pub use progress::{LastError, ReadModel};
+pub use progress::ReadModel;
 pub use queries::{PostView, UserView, list_posts, user};
 pub use schema::create_tables;
 pub use user_stats::UserStatsProjection;

@@ -1,36 +1,23 @@
-//! What the service knows of each read model besides its tables: its name and streams (for
-//! `?wait_for=`), and the last error of its projection (for `/health`).
+//! What the service knows of each read model besides its tables and its projection: the last
+//! error of the projection, for `/health`.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
 
-/// A read model a command can wait for, and whose health `/health` reports.
+/// A read model: its name (its projection's), and the last error of its projection.
 #[derive(Clone, Debug)]
 pub struct ReadModel {
-    /// The projection's handler name (its bookmark).
+    /// The projection's handler name (its bookmark); its streams are the handler's.
     pub name: &'static str,
-    /// The streams it follows.
-    pub streams: &'static [&'static str],
     /// The last error of its projection in this process, until a batch succeeds.
-    last_error: Arc<Mutex<Option<LastError>>>,
-}
-
-/// A projection's failure, as `/health` shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LastError {
-    /// What failed.
-    pub message: String,
-    /// When.
-    pub at: SystemTime,
+    last_error: Arc<Mutex<Option<String>>>,
 }
 
 impl ReadModel {
-    /// A read model of this name following these streams.
+    /// The read model kept by the projection named `name`.
     #[must_use]
-    pub fn new(name: &'static str, streams: &'static [&'static str]) -> Self {
+    pub fn new(name: &'static str) -> Self {
         ReadModel {
             name,
-            streams,
             last_error: Arc::default(),
         }
     }
@@ -53,16 +40,13 @@ impl ReadModel {
         let (name, last_error) = (self.name, Arc::clone(&self.last_error));
         move |error| {
             tracing::error!(read_model = name, %error, "projection failed");
-            *last_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(LastError {
-                message: error.to_string(),
-                at: SystemTime::now(),
-            });
+            *last_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
         }
     }
 
     /// The projection's last error in this process, if no batch succeeded since.
     #[must_use]
-    pub fn last_error(&self) -> Option<LastError> {
+    pub fn last_error(&self) -> Option<String> {
         self.last_error
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
