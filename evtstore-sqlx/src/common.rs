@@ -21,20 +21,35 @@ pub(crate) fn db_error(operation: impl fmt::Display, error: sqlx::Error) -> Erro
 /// `fetch_all` against 55-70 ms streamed, the same rows decoded the same way (see
 /// `BENCHMARKS.md`, "Catch-up at the read limit").
 pub(crate) async fn decode_streamed<R, T>(
+    rows: futures_util::stream::BoxStream<'_, Result<R, sqlx::Error>>,
+    operation: &(dyn fmt::Display + Sync),
+    decode: impl FnMut(&R, bool) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
+    let mut decoded = Vec::new();
+    decode_each(rows, operation, decode, |item| decoded.push(item)).await?;
+    Ok(decoded)
+}
+
+/// As [`decode_streamed`], handing each decoded row to `keep` as soon as it is decoded instead
+/// of collecting them; returns how many rows there were. Read-ahead passes rows on to the
+/// handler this way, a page at a time, while the rest of the result is still arriving.
+pub(crate) async fn decode_each<R, T>(
     mut rows: futures_util::stream::BoxStream<'_, Result<R, sqlx::Error>>,
     operation: &(dyn fmt::Display + Sync),
     mut decode: impl FnMut(&R, bool) -> Result<T, Error>,
-) -> Result<Vec<T>, Error> {
+    mut keep: impl FnMut(T),
+) -> Result<usize, Error> {
     use futures_util::TryStreamExt;
-    let mut decoded = Vec::new();
+    let mut count = 0;
     while let Some(row) = rows
         .try_next()
         .await
         .map_err(|error| db_error(operation, error))?
     {
-        decoded.push(decode(&row, decoded.is_empty())?);
+        keep(decode(&row, count == 0)?);
+        count += 1;
     }
-    Ok(decoded)
+    Ok(count)
 }
 
 /// A row that cannot be an event: a NULL or out-of-range value in a required column.

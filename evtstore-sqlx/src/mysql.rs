@@ -34,11 +34,11 @@ use tokio::sync::OnceCell;
 
 use crate::Tables;
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error,
+    Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error, decode_each,
     decode_event_of, decode_read_row, decode_streamed, first_version, statements, version_bound,
     visit_replayed,
 };
-use crate::read_ahead::{FetchPage, Fetched, ReadAhead};
+use crate::read_ahead::{FetchRows, ReadAhead};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 
 /// MySQL's error number for a duplicate key.
@@ -645,11 +645,17 @@ enum SchemaChange {
 }
 
 impl MySqlStore {
-    /// One read of up to `rows` rows after `after`, decoded, and whether it came back full.
-    /// The rows are those at or below the settled position, read first on the same
-    /// connection (see `sql/mysql/read.sql`); a read that comes back short of it may miss
-    /// only rows that settle later, and the next read finds them.
-    async fn read_rows(&self, streams: &[&str], after: Cursor, rows: usize) -> Fetched {
+    /// One read of up to `rows` rows after `after`, each handed to `keep` as it is decoded;
+    /// returns how many there were. The rows are those at or below the settled position, read
+    /// first on the same connection (see `sql/mysql/read.sql`); a read that comes back short of
+    /// it may miss only rows that settle later, and the next read finds them.
+    async fn read_rows(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        rows: usize,
+        keep: &mut (dyn FnMut(ReadRow) + Send),
+    ) -> Result<usize, Error> {
         let operation = format!("reading {streams:?} after position {}", after.position);
         let mut conn = self
             .connection()
@@ -665,7 +671,7 @@ impl MySqlStore {
             last.unwrap_or(0)
         };
         if settled <= after.position {
-            return Ok((Vec::new(), false));
+            return Ok(0);
         }
         let mut query = sqlx::query(AssertSqlSafe(Sql::with_streams(
             &self.sql.read,
@@ -679,16 +685,25 @@ impl MySqlStore {
         let found = query
             .bind(i64::try_from(rows).unwrap_or(i64::MAX))
             .fetch(&mut *conn);
-        let events =
-            decode_streamed(found, &operation, |row, _| decode_read_row(row, &operation)).await?;
-        let full = events.len() >= rows;
-        Ok((events, full))
+        decode_each(
+            found,
+            &operation,
+            |row, _| decode_read_row(row, &operation),
+            keep,
+        )
+        .await
     }
 }
 
-impl FetchPage for MySqlStore {
-    async fn fetch_page(&self, streams: &[&str], after: Cursor, rows: usize) -> Fetched {
-        self.read_rows(streams, after, rows).await
+impl FetchRows for MySqlStore {
+    async fn fetch_rows(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        rows: usize,
+        keep: &mut (dyn FnMut(ReadRow) + Send),
+    ) -> Result<usize, Error> {
+        self.read_rows(streams, after, rows, keep).await
     }
 }
 
@@ -758,17 +773,15 @@ impl Store for MySqlStore {
         self.check_server().await?;
         if self.legacy {
             // These reads are not gap-free: nothing may be kept from them.
-            return Ok(self.read_rows(streams, after, limit).await?.0);
+            let mut page = Vec::new();
+            self.read_rows(streams, after, limit, &mut |row| page.push(row))
+                .await?;
+            return Ok(page);
         }
-        let operation = format!("reading {streams:?} after position {}", after.position);
         // A read up to the settled position sees every row at or below its last one, so the
         // rows of a larger read are exactly what the next reads would return (see
         // `read_ahead`).
-        match self
-            .read_ahead
-            .page(self, streams, after, limit, &operation)
-            .await?
-        {
+        match self.read_ahead.page(self, streams, after, limit).await? {
             Ok(page) | Err(page) => Ok(page),
         }
     }

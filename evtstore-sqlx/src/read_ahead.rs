@@ -1,53 +1,98 @@
-//! Pages read ahead for handlers catching up, and the background read of the next ones: the
-//! same for every store whose reads are gap-free when they return (PostgreSQL's bounded
-//! snapshot reads, MySQL's reads up to the settled position), each giving its own [`FetchPage`].
+//! Rows read ahead for handlers catching up, streamed to them a page at a time by a reader in
+//! the background: the same for every store whose reads are gap-free when they return
+//! (PostgreSQL's bounded snapshot reads, MySQL's reads up to the settled position), each giving
+//! its own [`FetchRows`].
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use evtstore::{Cursor, Error, ReadRow, row_cursor};
+use tokio::sync::{Notify, mpsc};
 
-/// Pages read ahead for handlers catching up: a read that finds a full page fetches several
-/// pages at once and keeps the rest here, so that the next read (after the page's last event,
-/// of the same streams) is served without a round trip. While a handler works through the kept
-/// rows, the next rows are already being read in a background task, so that the database and
-/// the decoding run while the handler handles (whenever fewer than one read's rows are kept;
-/// an error of that read is returned by the read that needs its rows).
+/// Rows read ahead for handlers catching up. A read that misses starts a reader in the
+/// background, which reads many pages' rows per query and sends them on a page at a time as
+/// they are decoded, query after query: the handler starts on the first page while the rest of
+/// the query is still arriving, and the database, the decoding and the handler all run at
+/// once. Reads that follow on (after the last row of the page before, of the same streams) take
+/// their pages from it without a round trip.
 ///
 /// This is safe because a gap-free read settles everything up to the last row it returns:
-/// nothing can later commit before or among the kept rows (on PostgreSQL every row belongs to
-/// a transaction older than any still running; on MySQL every row up to the settled position
-/// that bounded the read had committed before it began), so they are exactly what the
-/// database would return for the next pages. A background read starts after the last kept
-/// row, so the same holds for what it returns. A few chains are kept, one per handler
-/// reading, the oldest dropped first.
+/// nothing can later commit before or among the rows read ahead (on PostgreSQL every row
+/// belongs to a transaction older than any still running; on MySQL every row up to the settled
+/// position that bounded the read had committed before it began), so they are exactly what
+/// the database would return for the next pages; each query of the reader starts after the
+/// last row of the one before, so the same holds for all of them, and for any prefix of them.
+/// A few chains are kept, one per handler reading, the oldest dropped first (which stops its
+/// reader).
+///
+/// Why a reader that streams, rather than whole queries kept and handed out afterwards: reading
+/// 100,000 rows on MariaDB in queries of 16,384, each query's rows collected before the first
+/// was used, took 1.56x one streamed `SELECT` of them; the same queries with their rows passed
+/// on 500 at a time as they arrived took 1.16x (`BENCHMARKS.md`). Collected rows go cold in the
+/// caches before they are used, and the handler waits for a whole query before its first page.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ReadAhead(Arc<std::sync::Mutex<VecDeque<Chain>>>);
 
-/// The rows of one read-ahead query, and whether it came back full (more rows may follow).
-pub(crate) type Fetched = Result<(Vec<ReadRow>, bool), Error>;
+/// A store's gap-free query, for [`ReadAhead`].
+pub(crate) trait FetchRows: Clone + Send + Sync + 'static {
+    /// Reads up to `rows` rows after `after`, handing each to `keep` in cursor order as soon as
+    /// it is decoded; returns how many there were (as many as `rows`: more may follow).
+    fn fetch_rows(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        rows: usize,
+        keep: &mut (dyn FnMut(ReadRow) + Send),
+    ) -> impl Future<Output = Result<usize, Error>> + Send;
+}
 
-/// Rows kept after `after` for one list of streams, in cursor order.
+/// What a reader sends to its chain, in order.
+#[derive(Debug)]
+enum Delivery {
+    /// The next rows: a page's worth, or the last rows of a query.
+    Rows(Vec<ReadRow>),
+    /// The reader has stopped: its last query came back short of full (the end of the streams
+    /// as that query saw them).
+    End,
+    /// A query failed: the rows sent before it are good, nothing follows.
+    Failed(Error),
+}
+
+/// Rows kept after `after` for one list of streams, in cursor order, and the reader that sends
+/// the ones after them.
 #[derive(Debug)]
 struct Chain {
     streams: Vec<String>,
     after: Cursor,
-    events: VecDeque<ReadRow>,
-    /// Whether the last read came back full: more rows may follow `events`.
-    more: bool,
-    /// The background read of the rows after `events`.
-    next: Option<tokio::task::JoinHandle<Fetched>>,
+    /// The rows received, as the reader sent them: pages of the page size, which a read of
+    /// that size takes as they are, without copying its rows.
+    events: VecDeque<Vec<ReadRow>>,
+    /// How many rows `events` holds.
+    kept: usize,
+    /// The reader's deliveries; `None` once it has stopped.
+    incoming: Option<mpsc::UnboundedReceiver<Delivery>>,
+    backlog: Arc<Backlog>,
+}
+
+/// How many rows a reader has sent that have not been handed out as pages yet, and the signal
+/// that some have been: a reader starts its next query only while fewer than one query's rows
+/// wait, so that a chain holds at most about two queries' rows however slow its handler.
+#[derive(Debug, Default)]
+struct Backlog {
+    rows: AtomicUsize,
+    taken: Notify,
 }
 
 impl ReadAhead {
     /// How many chains are kept.
     const CHAINS: usize = 8;
 
-    /// How many rows a read of `limit` fetches: many pages, within a bound. Reading 100,000
-    /// events in pages of 500 took about 10% less time with reads of 16,384 rows than with
-    /// reads of 4,096 (fewer queries, each streamed); a chain keeps at most two reads' rows,
-    /// a few megabytes of typical events.
+    /// How many rows one query of a reader fetches: many pages, within a bound. Reading 100,000
+    /// events in pages of 500 took about 10% less time with queries of 16,384 rows than with
+    /// queries of 4,096 (fewer queries, each streamed); a chain keeps at most about two
+    /// queries' rows, a few megabytes of typical events.
     pub(crate) fn rows_for(limit: usize) -> usize {
         limit.saturating_mul(32).min(16384).max(limit)
     }
@@ -77,134 +122,367 @@ impl ReadAhead {
         }
         chains.push_back(chain);
     }
-}
 
-/// A store's gap-free page query, for [`ReadAhead`].
-pub(crate) trait FetchPage: Clone + Send + Sync + 'static {
-    /// Up to `rows` rows after `after`, decoded, and whether the result came back full.
-    fn fetch_page(
+    /// A page of `limit` rows: from the chain read ahead for exactly this read when it holds
+    /// (or its reader brings) a full page, else from a new reader started after `after`, whose
+    /// further rows are kept for the next reads. `Err` with the rows there were when the new
+    /// reader's first query came back short of a page (the end of the streams): the store then
+    /// reads the end its own way.
+    ///
+    /// # Errors
+    /// The fetcher's errors, from whichever query brought the rows this page needed.
+    pub(crate) async fn page<F: FetchRows>(
         &self,
+        fetcher: &F,
         streams: &[&str],
         after: Cursor,
-        rows: usize,
-    ) -> impl Future<Output = Fetched> + Send;
+        limit: usize,
+    ) -> Result<Result<Vec<ReadRow>, Vec<ReadRow>>, Error> {
+        if let Some(mut chain) = self.take(streams, after) {
+            chain.fill(limit).await?;
+            if chain.kept >= limit {
+                let page = chain.take_page(limit);
+                self.keep(chain);
+                return Ok(Ok(page));
+            }
+            // Not a full page, and its reader has stopped: the database may have more by now.
+        }
+        let mut chain = Chain::start(fetcher, streams, after, limit);
+        chain.fill(limit).await?;
+        if chain.kept < limit {
+            return Ok(Err(chain.events.into_iter().flatten().collect()));
+        }
+        let page = chain.take_page(limit);
+        self.keep(chain);
+        Ok(Ok(page))
+    }
+
+    /// Keeps a chain for the next read, unless nothing more can come of it.
+    fn keep(&self, chain: Chain) {
+        if chain.kept > 0 || chain.incoming.is_some() {
+            self.put(chain);
+        }
+    }
 }
 
-impl ReadAhead {
-    /// Starts reading the rows after `after` in the background.
-    fn fetch_in_background<F: FetchPage>(
-        fetcher: &F,
-        streams: &[String],
-        after: Cursor,
-        rows: usize,
-    ) -> tokio::task::JoinHandle<Fetched> {
-        let fetcher = fetcher.clone();
-        let streams = streams.to_vec();
-        tokio::spawn(async move {
-            let streams: Vec<&str> = streams.iter().map(String::as_str).collect();
-            fetcher.fetch_page(&streams, after, rows).await
+impl Chain {
+    /// A chain after `after` whose reader starts at once, sending pages of `limit` rows.
+    fn start<F: FetchRows>(fetcher: &F, streams: &[&str], after: Cursor, limit: usize) -> Self {
+        let (sender, incoming) = mpsc::unbounded_channel();
+        let backlog = Arc::new(Backlog::default());
+        let streams: Vec<String> = streams.iter().map(|&stream| stream.to_owned()).collect();
+        tokio::spawn(read_on(
+            fetcher.clone(),
+            streams.clone(),
+            after,
+            limit,
+            sender,
+            Arc::clone(&backlog),
+        ));
+        Self {
+            streams,
+            after,
+            events: VecDeque::new(),
+            kept: 0,
+            incoming: Some(incoming),
+            backlog,
+        }
+    }
+
+    /// Receives the reader's rows until `limit` are kept or the reader has stopped.
+    ///
+    /// # Errors
+    /// A failed query's error, once the rows sent before it are used up.
+    async fn fill(&mut self, limit: usize) -> Result<(), Error> {
+        while self.kept < limit {
+            let Some(incoming) = &mut self.incoming else {
+                break;
+            };
+            match incoming.recv().await {
+                Some(Delivery::Rows(rows)) => {
+                    self.kept += rows.len();
+                    self.events.push_back(rows);
+                }
+                Some(Delivery::Failed(error)) => {
+                    self.incoming = None;
+                    return Err(error);
+                }
+                Some(Delivery::End) | None => self.incoming = None,
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves out the first `limit` rows (there are that many) and lets the reader know.
+    fn take_page(&mut self, limit: usize) -> Vec<ReadRow> {
+        let page = match self.events.pop_front() {
+            Some(rows) if rows.len() == limit => rows,
+            first => {
+                let mut page = Vec::with_capacity(limit);
+                let mut next = first;
+                while let Some(mut rows) = next {
+                    let wanted = limit - page.len();
+                    if rows.len() > wanted {
+                        let rest = rows.split_off(wanted);
+                        self.events.push_front(rest);
+                    }
+                    page.append(&mut rows);
+                    next = if page.len() < limit {
+                        self.events.pop_front()
+                    } else {
+                        None
+                    };
+                }
+                page
+            }
+        };
+        self.kept -= page.len();
+        if let Some(last) = page.last() {
+            self.after = row_cursor(last);
+        }
+        self.backlog.rows.fetch_sub(page.len(), Ordering::Relaxed);
+        self.backlog.taken.notify_one();
+        page
+    }
+}
+
+/// A chain's reader: queries of [`ReadAhead::rows_for`] rows, each starting after the last row
+/// of the one before, their rows sent on in pages of `limit` as they are decoded, until a query
+/// comes back short of full, one fails, or the chain is dropped. It waits before each query
+/// while a query's worth of rows sent is still waiting to be handed out, holding no connection
+/// meanwhile; because each query's rows are all received however slowly they are used, a
+/// query never keeps the database waiting for its client (MySQL would end it after
+/// `net_write_timeout`).
+async fn read_on<F: FetchRows>(
+    fetcher: F,
+    streams: Vec<String>,
+    mut after: Cursor,
+    limit: usize,
+    sender: mpsc::UnboundedSender<Delivery>,
+    backlog: Arc<Backlog>,
+) {
+    let streams: Vec<&str> = streams.iter().map(String::as_str).collect();
+    let rows = ReadAhead::rows_for(limit);
+    loop {
+        let mut page = Vec::with_capacity(limit);
+        let mut last = None;
+        let send = |page: Vec<ReadRow>| {
+            backlog.rows.fetch_add(page.len(), Ordering::Relaxed);
+            // A closed channel means the chain was dropped: the rows have nowhere to go, and
+            // the reader stops after this query.
+            let _ = sender.send(Delivery::Rows(page));
+        };
+        let fetched = fetcher
+            .fetch_rows(&streams, after, rows, &mut |row| {
+                last = Some(row_cursor(&row));
+                page.push(row);
+                if page.len() >= limit {
+                    send(std::mem::replace(&mut page, Vec::with_capacity(limit)));
+                }
+            })
+            .await;
+        if !page.is_empty() {
+            send(page);
+        }
+        let next = match fetched {
+            Err(error) => {
+                let _ = sender.send(Delivery::Failed(error));
+                return;
+            }
+            Ok(count) if count >= rows => last,
+            Ok(_) => None,
+        };
+        let Some(next) = next else {
+            let _ = sender.send(Delivery::End);
+            return;
+        };
+        after = next;
+        while backlog.rows.load(Ordering::Relaxed) >= rows {
+            tokio::select! {
+                () = backlog.taken.notified() => {}
+                () = sender.closed() => return,
+            }
+        }
+        if sender.is_closed() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The chain logic alone, over rows held in memory: the stores' own reads are covered by
+    //! the conformance suite on real servers.
+
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use evtstore::{RecordedEvent, Timestamp};
+
+    use super::*;
+
+    /// Rows at positions 1..=len; the query numbered `fail_at` (from 0) fails after handing
+    /// over `rows_before_failure` rows.
+    #[derive(Clone, Default)]
+    struct Rows {
+        len: i64,
+        fail_at: Option<usize>,
+        rows_before_failure: usize,
+        /// The `after` of every query, in order.
+        queries: Arc<Mutex<Vec<i64>>>,
+    }
+
+    fn row(position: i64) -> ReadRow {
+        Ok(RecordedEvent {
+            cursor: Cursor {
+                commit: 0,
+                position,
+            },
+            stream: "s".to_owned(),
+            aggregate_id: "a".to_owned(),
+            version: u64::try_from(position).unwrap_or(1),
+            timestamp: Timestamp(0),
+            event: "{}".to_owned(),
+            metadata: None,
         })
     }
 
-    /// Keeps the rows read after a page for the next reads; `full` tells whether the read
-    /// came back full, so that more rows may follow.
-    pub(crate) fn keep(&self, streams: &[&str], after: Cursor, events: Vec<ReadRow>, full: bool) {
-        if events.is_empty() {
-            return;
+    impl FetchRows for Rows {
+        async fn fetch_rows(
+            &self,
+            _streams: &[&str],
+            after: Cursor,
+            rows: usize,
+            keep: &mut (dyn FnMut(ReadRow) + Send),
+        ) -> Result<usize, Error> {
+            let query = {
+                let mut queries = self.queries.lock().unwrap();
+                queries.push(after.position);
+                queries.len() - 1
+            };
+            let mut count = 0;
+            for position in (after.position + 1..=self.len).take(rows) {
+                if self.fail_at == Some(query) && count == self.rows_before_failure {
+                    return Err(Error::Config(format!("query {query} failed")));
+                }
+                keep(row(position));
+                count += 1;
+            }
+            Ok(count)
         }
-        self.put(Chain {
-            streams: streams.iter().map(|&stream| stream.to_owned()).collect(),
-            after,
-            events: events.into(),
-            more: full,
-            next: None,
-        });
     }
 
-    /// A page of `limit` rows: from the rows read ahead for exactly this read when a full
-    /// page of them is there, else from one query of [`rows_for`](Self::rows_for) rows whose
-    /// rest is kept. `None` when that query came back short of a page (the end of the
-    /// streams): the store then reads the end its own way.
-    ///
-    /// # Errors
-    /// The fetcher's errors, and those of a background read this page needed.
-    pub(crate) async fn page<F: FetchPage>(
-        &self,
-        fetcher: &F,
-        streams: &[&str],
-        after: Cursor,
-        limit: usize,
-        operation: &str,
-    ) -> Result<Result<Vec<ReadRow>, Vec<ReadRow>>, Error> {
-        if let Some(page) = self
-            .take_ahead(fetcher, streams, after, limit, operation)
-            .await?
-        {
-            return Ok(Ok(page));
-        }
-        let rows = Self::rows_for(limit);
-        let (mut events, full) = fetcher.fetch_page(streams, after, rows).await?;
-        if events.len() < limit {
-            return Ok(Err(events));
-        }
-        let rest = events.split_off(limit);
-        self.keep(streams, row_cursor(&events[limit - 1]), rest, full);
-        Ok(Ok(events))
+    fn positions(page: &[ReadRow]) -> Vec<i64> {
+        page.iter().map(|row| row_cursor(row).position).collect()
     }
 
-    /// A full page from the rows read ahead for exactly this read, if there is one. Once less
-    /// than half a read's rows are left, the rows after them are read in the background.
-    ///
-    /// # Errors
-    /// The error of a background read this page needed.
-    async fn take_ahead<F: FetchPage>(
-        &self,
-        fetcher: &F,
-        streams: &[&str],
-        after: Cursor,
+    /// Reads pages of `limit` after `after` until a read comes back short, as a handler does.
+    async fn read_all(
+        ahead: &ReadAhead,
+        rows: &Rows,
         limit: usize,
-        operation: &str,
-    ) -> Result<Option<Vec<ReadRow>>, Error> {
-        let Some(mut chain) = self.take(streams, after) else {
-            return Ok(None);
+    ) -> Result<Vec<i64>, (Vec<i64>, Error)> {
+        let mut seen = Vec::new();
+        let mut after = Cursor::START;
+        loop {
+            match ahead.page(rows, &["s"], after, limit).await {
+                Ok(Ok(page)) => {
+                    seen.extend(positions(&page));
+                    after = row_cursor(page.last().unwrap());
+                }
+                Ok(Err(short)) => {
+                    seen.extend(positions(&short));
+                    return Ok(seen);
+                }
+                Err(error) => return Err((seen, error)),
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pages_follow_on_across_queries_in_order() {
+        let rows = Rows {
+            len: 2_000,
+            ..Rows::default()
         };
-        if chain.events.len() < limit
-            && let Some(next) = chain.next.take()
-        {
-            let (events, full) = next
-                .await
-                .map_err(|error| Error::database(operation, error))??;
-            chain.events.extend(events);
-            chain.more = full;
-        }
-        if chain.events.len() < limit {
-            // Not a full page: the database may have more by now.
-            return Ok(None);
-        }
-        // Move out only the page: the rest stays where it is.
-        let page: Vec<ReadRow> = chain.events.drain(..limit).collect();
-        let Some(last) = page.last().map(row_cursor) else {
-            return Ok(None);
+        let ahead = ReadAhead::default();
+        // 30 does not divide a query's 960 rows: pages straddle queries.
+        let seen = read_all(&ahead, &rows, 30).await.unwrap();
+        assert_eq!(seen, (1..=2_000).collect::<Vec<_>>());
+        // One query per 960 rows, not one per page: 960 + 960 + 80 rows. The last 20 make no
+        // full page, and the database may have more by then: they are read again, by a query of
+        // their own.
+        let queries = rows.queries.lock().unwrap().clone();
+        assert_eq!(queries, [0, 960, 1_920, 1_980]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_query_comes_after_the_rows_sent_before_it() {
+        let rows = Rows {
+            len: 5_000,
+            fail_at: Some(1),
+            rows_before_failure: 45,
+            ..Rows::default()
         };
-        chain.after = last;
-        let rows = Self::rows_for(limit);
-        // Keep one read in flight for as long as fewer than a read's rows are kept: the
-        // database and the decoding then run all the time the handler works, instead of
-        // waiting until half of the kept rows are used (which, when reading is slower than
-        // handling, left the database idle half the time).
-        if chain.more && chain.next.is_none() && chain.events.len() < rows {
-            let from = chain.events.back().map_or(last, row_cursor);
-            chain.next = Some(Self::fetch_in_background(
-                fetcher,
-                &chain.streams,
-                from,
-                rows,
-            ));
-            chain.more = false;
+        let ahead = ReadAhead::default();
+        let (seen, error) = read_all(&ahead, &rows, 30).await.unwrap_err();
+        assert!(error.to_string().contains("query 1 failed"), "{error}");
+        // Every page of the first query, and the whole pages of the second's 45 rows.
+        assert_eq!(seen, (1..=990).collect::<Vec<_>>());
+        // The next read after the failure starts afresh where the pages ended.
+        let page = ahead.page(&rows, &["s"], row_cursor(&row(990)), 30).await;
+        assert_eq!(
+            positions(&page.unwrap().unwrap()),
+            (991..=1_020).collect::<Vec<_>>()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reader_waits_while_a_querys_rows_are_not_taken() {
+        let rows = Rows {
+            len: 100_000,
+            ..Rows::default()
+        };
+        let ahead = ReadAhead::default();
+        let page = ahead.page(&rows, &["s"], Cursor::START, 30).await.unwrap();
+        assert_eq!(positions(&page.unwrap()), (1..=30).collect::<Vec<_>>());
+        // Time for a reader that did not wait to read on; this one stops after its second
+        // query (930 rows left of the first, fewer than a query's 960; then 1,890).
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(rows.queries.lock().unwrap().clone(), [0, 960]);
+        // Taking pages lets it go on.
+        let mut after = row_cursor(&row(30));
+        for _ in 0..40 {
+            let page = ahead.page(&rows, &["s"], after, 30).await.unwrap().unwrap();
+            after = row_cursor(page.last().unwrap());
         }
-        if !chain.events.is_empty() || chain.next.is_some() {
-            self.put(chain);
-        }
-        Ok(Some(page))
+        assert_eq!(after.position, 1_230);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(rows.queries.lock().unwrap().clone(), [0, 960, 1_920]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropping_the_chains_stops_their_readers() {
+        let rows = Rows {
+            len: 100_000,
+            ..Rows::default()
+        };
+        let ahead = ReadAhead::default();
+        ahead
+            .page(&rows, &["s"], Cursor::START, 30)
+            .await
+            .unwrap()
+            .unwrap();
+        drop(ahead);
+        // The reader holds a clone of the fetcher until it stops; a waiting reader that missed
+        // the drop would hold it forever.
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while Arc::strong_count(&rows.queries) > 1 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the reader stops once its chain is dropped");
+        assert!(rows.queries.lock().unwrap().len() <= 2);
     }
 }

@@ -19,7 +19,7 @@ use sqlx::{AssertSqlSafe, Postgres, Row};
 
 use crate::Tables;
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error,
+    Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error, decode_each,
     decode_streamed, first_version, is_version_conflict, read_event_row, statements, version_bound,
     visit_replayed,
 };
@@ -29,7 +29,7 @@ mod columns;
 mod listener;
 mod visibility;
 
-use crate::read_ahead::{FetchPage, Fetched, ReadAhead};
+use crate::read_ahead::{FetchRows, ReadAhead};
 use columns::{check_event_columns, check_replay_columns, decode_load_row, decode_read_row};
 use visibility::{
     Bound, DEFAULT_HELD_BACK_REPORT, DEFAULT_VISIBILITY_WAIT, HeldBackEpisodes, Waiter,
@@ -417,11 +417,7 @@ impl Store for PgStore {
         let limit_param = i64::try_from(limit).unwrap_or(i64::MAX);
         // The plain query first, reading ahead: a full page (catching up) needs nothing more.
         if self.gap_safe {
-            if let Ok(page) = self
-                .read_ahead
-                .page(self, streams, after, limit, &operation)
-                .await?
-            {
+            if let Ok(page) = self.read_ahead.page(self, streams, after, limit).await? {
                 return Ok(page);
             }
         } else {
@@ -539,9 +535,16 @@ impl PgStore {
     }
 }
 
-impl FetchPage for PgStore {
-    /// One gap-safe page query of up to `rows` rows after `after`, decoded.
-    async fn fetch_page(&self, streams: &[&str], after: Cursor, rows: usize) -> Fetched {
+impl FetchRows for PgStore {
+    /// One gap-safe page query of up to `rows` rows after `after`, each row handed to `keep` as
+    /// it is decoded.
+    async fn fetch_rows(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        rows: usize,
+        keep: &mut (dyn FnMut(ReadRow) + Send),
+    ) -> Result<usize, Error> {
         let operation = format!(
             "reading {streams:?} after ({}, {})",
             after.commit, after.position
@@ -552,11 +555,12 @@ impl FetchPage for PgStore {
             .bind(streams)
             .bind(i64::try_from(rows).unwrap_or(i64::MAX))
             .fetch(&self.pool);
-        let events = decode_streamed(found, &operation, |row, first| {
-            decode_read_row(row, first, &operation)
-        })
-        .await?;
-        let full = events.len() >= rows;
-        Ok((events, full))
+        decode_each(
+            found,
+            &operation,
+            |row, first| decode_read_row(row, first, &operation),
+            keep,
+        )
+        .await
     }
 }
