@@ -97,7 +97,7 @@ mod common;
 mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 mod read_ahead;
 #[cfg(feature = "sqlite")]
 mod sqlite;

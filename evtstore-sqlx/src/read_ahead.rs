@@ -1,7 +1,8 @@
 //! Rows read ahead for handlers catching up, streamed to them a page at a time by a reader in
 //! the background: the same for every store whose reads are gap-free when they return
-//! (PostgreSQL's bounded snapshot reads, MySQL's reads up to the settled position), each giving
-//! its own [`FetchRows`].
+//! (PostgreSQL's bounded snapshot reads, MySQL's reads up to the settled position, SQLite's
+//! reads, whose writers commit one at a time in position order), each giving its own
+//! [`FetchRows`].
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -21,7 +22,8 @@ use tokio::sync::{Notify, mpsc};
 /// This is safe because a gap-free read settles everything up to the last row it returns:
 /// nothing can later commit before or among the rows read ahead (on PostgreSQL every row
 /// belongs to a transaction older than any still running; on MySQL every row up to the settled
-/// position that bounded the read had committed before it began), so they are exactly what
+/// position that bounded the read had committed before it began; on SQLite every write
+/// transaction commits before the next one takes a position), so they are exactly what
 /// the database would return for the next pages; each query of the reader starts after the
 /// last row of the one before, so the same holds for all of them, and for any prefix of them.
 /// A few chains are kept, one per handler reading, the oldest dropped first (which stops its

@@ -17,10 +17,11 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Sqlite};
 
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error,
+    Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error, decode_each,
     decode_event_of, decode_read_row, decode_streamed, first_version, is_version_conflict,
     statements, version_bound, visit_replayed,
 };
+use crate::read_ahead::{FetchRows, ReadAhead};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 use crate::{Synchronous, Tables};
 
@@ -99,6 +100,7 @@ pub struct SqliteStore {
     wakeups: Arc<Wakeups>,
     /// Woken when a claim is let go through this store (and, on PostgreSQL, by any process).
     releases: Arc<Wakeups>,
+    read_ahead: ReadAhead,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -189,6 +191,7 @@ impl SqliteStore {
             sql,
             wakeups: Arc::default(),
             releases: Arc::default(),
+            read_ahead: ReadAhead::default(),
         }
     }
 
@@ -342,6 +345,30 @@ fn streams_json(streams: &[&str]) -> String {
     serde_json::to_string(streams).unwrap_or_else(|_| "[]".to_owned())
 }
 
+impl FetchRows for SqliteStore {
+    async fn fetch_rows(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        rows: usize,
+        keep: &mut (dyn FnMut(ReadRow) + Send),
+    ) -> Result<usize, Error> {
+        let operation = format!("reading {streams:?} after position {}", after.position);
+        let found = sqlx::query(sql(&self.sql.read))
+            .bind(after.position)
+            .bind(streams_json(streams))
+            .bind(i64::try_from(rows).unwrap_or(i64::MAX))
+            .fetch(&self.pool);
+        decode_each(
+            found,
+            &operation,
+            |row, _| decode_read_row(row, &operation),
+            keep,
+        )
+        .await
+    }
+}
+
 impl Store for SqliteStore {
     async fn replay<F>(
         &self,
@@ -374,13 +401,15 @@ impl Store for SqliteStore {
         after: Cursor,
         limit: usize,
     ) -> Result<Vec<ReadRow>, Error> {
-        let operation = format!("reading {streams:?} after position {}", after.position);
-        let rows = sqlx::query(sql(&self.sql.read))
-            .bind(after.position)
-            .bind(streams_json(streams))
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch(&self.pool);
-        decode_streamed(rows, &operation, |row, _| decode_read_row(row, &operation)).await
+        if limit == 0 || streams.is_empty() {
+            return Ok(Vec::new());
+        }
+        // SQLite writes one transaction at a time, so positions (AUTOINCREMENT) commit in
+        // order: a read sees every row below its last one, and the rows of a larger read are
+        // exactly what the next reads would return (see `read_ahead`).
+        match self.read_ahead.page(self, streams, after, limit).await? {
+            Ok(page) | Err(page) => Ok(page),
+        }
     }
 
     async fn last_cursor(&self, streams: &[&str]) -> Result<Cursor, Error> {
