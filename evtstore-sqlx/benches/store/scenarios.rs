@@ -312,15 +312,19 @@ pub(crate) async fn catch_up<S: Store + Analyze, B: Baseline>(
     // that whatever the server still does after the fill (InnoDB's purge and page flushing)
     // weighs on all four alike, rather than on whichever runs first.
     let [mut s, mut b, mut memory, mut reads] = [Duration::MAX; 4];
+    let mut paired = Vec::new();
     for _ in 0..rounds() {
-        s = s.min(handler_catch_up(&domain, count, false).await);
-        b = b.min({
+        let handler = handler_catch_up(&domain, count, false).await;
+        let streamed = {
             let start = Instant::now();
             let seen = baseline.stream_all("counters").await;
             let elapsed = start.elapsed();
             assert!(seen >= count);
             elapsed
-        });
+        };
+        paired.push((handler, streamed));
+        s = s.min(handler);
+        b = b.min(streamed);
         memory = memory.min(handler_catch_up(&domain, count, true).await);
         // Where the handler's time goes: the same pages read through `Store::read` alone, each
         // event decoded as the handler decodes it, with no handler around them.
@@ -331,6 +335,21 @@ pub(crate) async fn catch_up<S: Store + Analyze, B: Baseline>(
         "handler catch-up",
         s,
         b,
+        count,
+        Target::AtLeast(0.8),
+    );
+    // The fastest of each side may come from different moments of a machine whose load drifts;
+    // a handler run and the baseline run right after it share that moment. The round whose
+    // ratio is the median of all rounds' is the steadier figure.
+    paired.sort_by(|(s1, b1), (s2, b2)| {
+        (b1.as_secs_f64() / s1.as_secs_f64()).total_cmp(&(b2.as_secs_f64() / s2.as_secs_f64()))
+    });
+    let (median_s, median_b) = paired[paired.len() / 2];
+    report(
+        backend,
+        "handler catch-up, the round with the median ratio",
+        median_s,
+        median_b,
         count,
         Target::AtLeast(0.8),
     );
