@@ -115,7 +115,9 @@ pub(crate) async fn run(catch_up_events: usize) {
     let options = SqliteConnectOptions::from_str(&url)
         .expect("url")
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal);
+        .synchronous(SqliteSynchronous::Normal)
+        // The connection setting the store's own pool uses.
+        .row_buffer_size(SqliteStore::ROW_BUFFER);
     let pool = sqlx::sqlite::SqlitePoolOptions::new()
         .max_connections(8)
         .connect_with(options)
