@@ -644,12 +644,12 @@ enum SchemaChange {
     Collation(String),
 }
 
-impl MySqlStore {
+impl FetchRows for MySqlStore {
     /// One read of up to `rows` rows after `after`, each handed to `keep` as it is decoded;
     /// returns how many there were. The rows are those at or below the settled position, read
     /// first on the same connection (see `sql/mysql/read.sql`); a read that comes back short of
     /// it may miss only rows that settle later, and the next read finds them.
-    async fn read_rows(
+    async fn fetch_rows(
         &self,
         streams: &[&str],
         after: Cursor,
@@ -692,18 +692,6 @@ impl MySqlStore {
             keep,
         )
         .await
-    }
-}
-
-impl FetchRows for MySqlStore {
-    async fn fetch_rows(
-        &self,
-        streams: &[&str],
-        after: Cursor,
-        rows: usize,
-        keep: &mut (dyn FnMut(ReadRow) + Send),
-    ) -> Result<usize, Error> {
-        self.read_rows(streams, after, rows, keep).await
     }
 }
 
@@ -774,7 +762,7 @@ impl Store for MySqlStore {
         if self.legacy {
             // These reads are not gap-free: nothing may be kept from them.
             let mut page = Vec::new();
-            self.read_rows(streams, after, limit, &mut |row| page.push(row))
+            self.fetch_rows(streams, after, limit, &mut |row| page.push(row))
                 .await?;
             return Ok(page);
         }
