@@ -407,31 +407,26 @@ impl Store for PgStore {
         after: Cursor,
         limit: usize,
     ) -> Result<Vec<ReadRow>, Error> {
+        if limit == 0 || streams.is_empty() {
+            return Ok(Vec::new());
+        }
+        if !self.gap_safe {
+            // The page query alone; nothing may be kept from reads that are not gap-safe.
+            let mut page = Vec::new();
+            self.fetch_rows(streams, after, limit, &mut |row| page.push(row))
+                .await?;
+            return Ok(page);
+        }
+        // The plain query first, reading ahead: a full page (catching up) needs nothing more.
+        if let Ok(page) = self.read_ahead.page(self, streams, after, limit).await? {
+            return Ok(page);
+        }
+        // Named only now: a page read ahead (every page while catching up) needs no label.
         let operation = format!(
             "reading {streams:?} after ({}, {})",
             after.commit, after.position
         );
-        if limit == 0 || streams.is_empty() {
-            return Ok(Vec::new());
-        }
         let limit_param = i64::try_from(limit).unwrap_or(i64::MAX);
-        // The plain query first, reading ahead: a full page (catching up) needs nothing more.
-        if self.gap_safe {
-            if let Ok(page) = self.read_ahead.page(self, streams, after, limit).await? {
-                return Ok(page);
-            }
-        } else {
-            let rows = sqlx::query(sql(&self.sql.read_page))
-                .bind(after.commit)
-                .bind(after.position)
-                .bind(streams)
-                .bind(limit_param)
-                .fetch(&self.pool);
-            return decode_streamed(rows, &operation, |row, first| {
-                decode_read_row(row, first, &operation)
-            })
-            .await;
-        }
         // At the end of the streams: wait for events that were committed when the read began
         // but are held back by an older transaction still running.
         let mut waiter = Waiter::new(self.visibility_wait);
