@@ -391,46 +391,6 @@ pub(crate) type CheckColumns<R> = fn(&R, &dyn fmt::Display) -> Result<(), Error>
 /// inside the `evtstore.replay` span, which records whether a snapshot came and how many
 /// events; the same on every backend.
 pub(crate) async fn visit_replayed<'q, R, F>(
-    rows: futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
-    check_columns: Option<CheckColumns<R>>,
-    operation: &Replaying<'_>,
-    mut visit: F,
-) -> Result<(), Error>
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
-    for<'r> &'r str: Type<R::Database> + Decode<'r, R::Database>,
-    F: FnMut(Replayed<'_>) -> Result<(), Error>,
-{
-    use tracing::Instrument;
-
-    let span = tracing::debug_span!(
-        "evtstore.replay",
-        stream = operation.stream,
-        aggregate_id = operation.aggregate_id,
-        after_version = operation.after_version,
-        snapshot = tracing::field::Empty,
-        events = tracing::field::Empty,
-    );
-    let (mut snapshot, mut events) = (false, 0_usize);
-    let counting = |item: Replayed<'_>| {
-        match item {
-            Replayed::Snapshot { .. } => snapshot = true,
-            Replayed::Event { .. } => events += 1,
-        }
-        visit(item)
-    };
-    let replayed = visit_rows(rows, check_columns, operation, counting)
-        .instrument(span.clone())
-        .await;
-    span.record("snapshot", snapshot);
-    span.record("events", events);
-    replayed
-}
-
-/// The loop of [`visit_replayed`].
-async fn visit_rows<'q, R, F>(
     mut rows: futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
     check_columns: Option<CheckColumns<R>>,
     operation: &Replaying<'_>,
@@ -444,25 +404,42 @@ where
     F: FnMut(Replayed<'_>) -> Result<(), Error>,
 {
     use futures_util::TryStreamExt;
+    use tracing::Instrument;
 
-    let mut first = true;
-    while let Some(row) = rows
-        .try_next()
-        .await
-        .map_err(|error| db_error(operation, error))?
-    {
-        if first && let Some(check) = check_columns {
-            check(&row, operation)?;
+    let span = tracing::debug_span!(
+        "evtstore.replay",
+        stream = operation.stream,
+        aggregate_id = operation.aggregate_id,
+        after_version = operation.after_version,
+        snapshot = tracing::field::Empty,
+        events = tracing::field::Empty,
+    );
+    let (mut snapshot, mut events) = (false, 0_usize);
+    let replayed = async {
+        let mut first = true;
+        while let Some(row) = rows
+            .try_next()
+            .await
+            .map_err(|error| db_error(operation, error))?
+        {
+            if first && let Some(check) = check_columns {
+                check(&row, operation)?;
+            }
+            let item = decode_replayed(&row, first, check_columns.is_none(), operation)?;
+            match item {
+                Replayed::Snapshot { .. } => snapshot = true,
+                Replayed::Event { .. } => events += 1,
+            }
+            visit(item)?;
+            first = false;
         }
-        visit(decode_replayed(
-            &row,
-            first,
-            check_columns.is_none(),
-            operation,
-        )?)?;
-        first = false;
+        Ok::<(), Error>(())
     }
-    Ok(())
+    .instrument(span.clone())
+    .await;
+    span.record("snapshot", snapshot);
+    span.record("events", events);
+    replayed
 }
 
 /// The longest stream, aggregate id, bookmark name or snapshot tag a store keeps: the columns

@@ -93,34 +93,25 @@ macro_rules! fetch_all {
         let args: &[$crate::sql::Arg<'_>] = $args;
         match store {
             ::evtstore_sqlx::SqlStore::Sqlite(store) => {
-                let rows =
-                    $crate::sql::bind_args!(sqlx::query($crate::sql::statement($sql, false)), args)
-                        .fetch_all(store.pool())
-                        .await?;
-                rows.iter()
-                    .map(|$row| $decode)
-                    .collect::<Result<Vec<_>, sqlx::Error>>()
+                $crate::sql::fetch_all!(@on store.pool(), false, $sql, args, |$row| $decode)
             }
             ::evtstore_sqlx::SqlStore::Postgres(store) => {
-                let rows =
-                    $crate::sql::bind_args!(sqlx::query($crate::sql::statement($sql, true)), args)
-                        .fetch_all(store.pool())
-                        .await?;
-                rows.iter()
-                    .map(|$row| $decode)
-                    .collect::<Result<Vec<_>, sqlx::Error>>()
+                $crate::sql::fetch_all!(@on store.pool(), true, $sql, args, |$row| $decode)
             }
             ::evtstore_sqlx::SqlStore::MySql(store) => {
-                let rows =
-                    $crate::sql::bind_args!(sqlx::query($crate::sql::statement($sql, false)), args)
-                        .fetch_all(store.pool())
-                        .await?;
-                rows.iter()
-                    .map(|$row| $decode)
-                    .collect::<Result<Vec<_>, sqlx::Error>>()
+                $crate::sql::fetch_all!(@on store.pool(), false, $sql, args, |$row| $decode)
             }
             _ => Err($crate::sql::unsupported()),
         }
+    }};
+    // One backend's pool; `$postgres` numbers the placeholders.
+    (@on $pool:expr, $postgres:expr, $sql:expr, $args:expr, |$row:ident| $decode:expr) => {{
+        let rows = $crate::sql::bind_args!(sqlx::query($crate::sql::statement($sql, $postgres)), $args)
+            .fetch_all($pool)
+            .await?;
+        rows.iter()
+            .map(|$row| $decode)
+            .collect::<Result<Vec<_>, sqlx::Error>>()
     }};
 }
 pub(crate) use bind_args;
