@@ -308,8 +308,30 @@ impl fmt::Display for Replaying<'_> {
     }
 }
 
-/// Decodes one row of a `replay` statement, borrowing its text: kind (0 for the snapshot, 1
-/// for an event), version, position (NULL for the snapshot), then the state or the event.
+/// The columns of a replay statement's rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReplayColumns {
+    /// `replay.sql`: kind (0 for the snapshot, 1 for an event), version, position (NULL for
+    /// the snapshot), then the state or the event.
+    SnapshotAndEvents,
+    /// `replay_events.sql`, for an aggregate without snapshots: version, position, event. Every
+    /// row is an event, so no constant kind is sent with each: every value of a row costs the
+    /// drivers an allocation or a conversion (on SQLite the whole gap to the baseline's
+    /// one-column read; see `BENCHMARKS.md`).
+    EventsOnly,
+}
+
+impl ReplayColumns {
+    /// The columns of the statement for an aggregate with snapshots under `tag` or without.
+    pub(crate) fn for_tag(tag: Option<&str>) -> Self {
+        match tag {
+            Some(_) => ReplayColumns::SnapshotAndEvents,
+            None => ReplayColumns::EventsOnly,
+        }
+    }
+}
+
+/// Decodes one row of a `replay` statement, borrowing its text (see [`ReplayColumns`]).
 /// `checked` reads each value checked against its type; otherwise the caller has checked the
 /// column types of the result already.
 /// `first` tells whether the row is the first of the result: a snapshot anywhere else would be
@@ -318,6 +340,7 @@ pub(crate) fn decode_replayed<'r, R>(
     row: &'r R,
     first: bool,
     checked: bool,
+    columns: ReplayColumns,
     operation: &Replaying<'_>,
 ) -> Result<Replayed<'r>, Error>
 where
@@ -335,16 +358,21 @@ where
         }
         .map_err(|error| db_error(operation, error))
     };
+    // The kind, and the index of the version column (the position and the text follow it).
+    let (kind, at) = match columns {
+        ReplayColumns::SnapshotAndEvents => (get_i64(0)?, 1),
+        ReplayColumns::EventsOnly => (Some(1), 0),
+    };
     let text = if checked {
-        row.try_get::<Option<&'r str>, _>(3)
+        row.try_get::<Option<&'r str>, _>(at + 2)
     } else {
-        row.try_get_unchecked::<Option<&'r str>, _>(3)
+        row.try_get_unchecked::<Option<&'r str>, _>(at + 2)
     }
     .map_err(|error| db_error(operation, error))?;
-    match get_i64(0)? {
+    match kind {
         Some(0) => {
-            let version =
-                get_i64(1)?.ok_or_else(|| fail("the snapshot has no version (NULL)".to_owned()))?;
+            let version = get_i64(at)?
+                .ok_or_else(|| fail("the snapshot has no version (NULL)".to_owned()))?;
             let version = stored_version(version, operation)?;
             if !first {
                 return Err(fail(format!(
@@ -356,14 +384,14 @@ where
         }
         Some(1) => {
             let position =
-                get_i64(2)?.ok_or_else(|| fail("an event row has no position".to_owned()))?;
+                get_i64(at + 1)?.ok_or_else(|| fail("an event row has no position".to_owned()))?;
             // A row no evtstore writer makes: the aggregate's history is not whole.
             let broken = |detail: String| Error::BrokenHistory {
                 stream: operation.stream.to_owned(),
                 aggregate_id: operation.aggregate_id.to_owned(),
                 detail: format!("the row at position {position} cannot be read: {detail}"),
             };
-            let version = get_i64(1)?.ok_or_else(|| broken("its version is NULL".to_owned()))?;
+            let version = get_i64(at)?.ok_or_else(|| broken("its version is NULL".to_owned()))?;
             let version = u64::try_from(version)
                 .ok()
                 .filter(|version| *version > 0)
@@ -385,13 +413,14 @@ where
 /// without per-value checks (see [`Decoding::PgChecked`]).
 pub(crate) type CheckColumns<R> = fn(&R, &dyn fmt::Display) -> Result<(), Error>;
 
-/// Streams the rows of a `replay` statement to `visit`, decoding each in place: with
+/// Streams the rows of a `replay` statement (of `columns`) to `visit`, decoding each in place: with
 /// `check_columns`, the column types are checked once on the first row; without, every value
 /// is checked (SQLite's values carry their own types). The statement runs (its rows stream)
 /// inside the `evtstore.replay` span, which records whether a snapshot came and how many
 /// events; the same on every backend.
 pub(crate) async fn visit_replayed<'q, R, F>(
     mut rows: futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
+    columns: ReplayColumns,
     check_columns: Option<CheckColumns<R>>,
     operation: &Replaying<'_>,
     mut visit: F,
@@ -425,7 +454,7 @@ where
             if first && let Some(check) = check_columns {
                 check(&row, operation)?;
             }
-            let item = decode_replayed(&row, first, check_columns.is_none(), operation)?;
+            let item = decode_replayed(&row, first, check_columns.is_none(), columns, operation)?;
             match item {
                 Replayed::Snapshot { .. } => snapshot = true,
                 Replayed::Event { .. } => events += 1,

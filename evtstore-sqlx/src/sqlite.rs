@@ -17,9 +17,9 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Sqlite};
 
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error, decode_each,
-    decode_event_of, decode_read_row, decode_streamed, first_version, is_version_conflict,
-    statements, version_bound, visit_replayed,
+    Decoding, MAX_NAME_CHARS, ReplayColumns, Replaying, appending, check_name, conflict, db_error,
+    decode_each, decode_event_of, decode_read_row, decode_streamed, first_version,
+    is_version_conflict, statements, version_bound, visit_replayed,
 };
 use crate::read_ahead::{FetchRows, ReadAhead};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
@@ -419,7 +419,14 @@ impl Store for SqliteStore {
             aggregate_id,
             after_version,
         };
-        visit_replayed(rows, None, &operation, visit).await
+        visit_replayed(
+            rows,
+            ReplayColumns::for_tag(snapshot_tag),
+            None,
+            &operation,
+            visit,
+        )
+        .await
     }
 
     async fn read(
@@ -483,7 +490,7 @@ mod tests {
     use evtstore::{Error, Replayed, Store};
 
     use super::SqliteStore;
-    use crate::common::{Replaying, visit_replayed};
+    use crate::common::{ReplayColumns, Replaying, visit_replayed};
 
     /// What `replay` makes of rows a statement could return from a damaged table: a clear
     /// database error, never a panic.
@@ -495,25 +502,38 @@ mod tests {
             aggregate_id: "a",
             after_version: 0,
         };
+        let with_kind = ReplayColumns::SnapshotAndEvents;
+        let events_only = ReplayColumns::EventsOnly;
         let cases = [
-            ("SELECT 1, NULL, 5, '{}'", "version is NULL"),
-            ("SELECT 1, 0, 5, '{}'", "versions start at 1"),
-            ("SELECT 1, 2, NULL, '{}'", "no position"),
-            ("SELECT 1, 2, 5, NULL", "event is NULL"),
-            ("SELECT 0, NULL, NULL, '{}'", "no version"),
-            ("SELECT 0, 3, NULL, NULL", "no state"),
-            ("SELECT 0, -3, NULL, '{}'", "negative"),
-            ("SELECT 7, 3, 5, '{}'", "kind Some(7)"),
-            ("SELECT NULL, 3, 5, '{}'", "kind None"),
+            (with_kind, "SELECT 1, NULL, 5, '{}'", "version is NULL"),
+            (with_kind, "SELECT 1, 0, 5, '{}'", "versions start at 1"),
+            (with_kind, "SELECT 1, 2, NULL, '{}'", "no position"),
+            (with_kind, "SELECT 1, 2, 5, NULL", "event is NULL"),
+            (with_kind, "SELECT 0, NULL, NULL, '{}'", "no version"),
+            (with_kind, "SELECT 0, 3, NULL, NULL", "no state"),
+            (with_kind, "SELECT 0, -3, NULL, '{}'", "negative"),
+            (with_kind, "SELECT 7, 3, 5, '{}'", "kind Some(7)"),
+            (with_kind, "SELECT NULL, 3, 5, '{}'", "kind None"),
             (
+                with_kind,
                 "SELECT 1, 2, 5, '{}' UNION ALL SELECT 0, 3, NULL, '{}'",
                 "came after events",
             ),
+            (events_only, "SELECT NULL, 5, '{}'", "version is NULL"),
+            (events_only, "SELECT 0, 5, '{}'", "versions start at 1"),
+            (events_only, "SELECT 2, NULL, '{}'", "no position"),
+            (events_only, "SELECT 2, 5, NULL", "event is NULL"),
+            (events_only, "SELECT 'two', 5, '{}'", "mismatched types"),
+            (
+                events_only,
+                "SELECT 1, 4, '{}' UNION ALL SELECT 2, NULL, '{}'",
+                "no position",
+            ),
         ];
-        for (statement, expected) in cases {
+        for (columns, statement, expected) in cases {
             let rows = sqlx::query(statement).fetch(store.pool());
             let mut seen = Vec::new();
-            let outcome = visit_replayed(rows, None, &operation, |item| {
+            let outcome = visit_replayed(rows, columns, None, &operation, |item| {
                 seen.push(matches!(item, Replayed::Event { .. }));
                 Ok(())
             })
@@ -530,6 +550,23 @@ mod tests {
             );
             assert!(seen.iter().all(|event| *event), "{statement}: {seen:?}");
         }
+        // An events-only row is read as version, position, event.
+        let mut seen = Vec::new();
+        let rows = sqlx::query("SELECT 1, 9, '{\"a\":1}'").fetch(store.pool());
+        visit_replayed(rows, events_only, None, &operation, |item| {
+            if let Replayed::Event {
+                version,
+                position,
+                event,
+            } = item
+            {
+                seen.push((version, position, event.to_owned()));
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(seen, [(1, 9, "{\"a\":1}".to_owned())]);
         // The store itself overrides replay: one statement, nothing on an empty database.
         store.migrate().await.unwrap();
         let mut visits = 0;

@@ -34,19 +34,29 @@ pub(super) fn check_event_columns(row: &PgRow, operation: &dyn fmt::Display) -> 
     )
 }
 
-/// Checks the column types of a `replay` result once: kind, version and position are
-/// `bigint`, the state or event text.
+/// The column types of a `replay.sql` result: kind, version and position `bigint`, the state
+/// or event text. `replay_events.sql` sends the same without the kind.
+const REPLAY_COLUMNS: [ColumnType; 4] = [
+    ("bigint", is_int8),
+    ("bigint", is_int8),
+    ("bigint", is_int8),
+    ("text", is_text),
+];
+
+/// Checks the column types of a `replay.sql` result once (see [`ReplayColumns`]).
+///
+/// [`ReplayColumns`]: crate::common::ReplayColumns
 pub(super) fn check_replay_columns(row: &PgRow, operation: &dyn fmt::Display) -> Result<(), Error> {
-    check_columns(
-        row,
-        operation,
-        &[
-            ("bigint", is_int8),
-            ("bigint", is_int8),
-            ("bigint", is_int8),
-            ("text", is_text),
-        ],
-    )
+    check_columns(row, operation, &REPLAY_COLUMNS)
+}
+
+/// Checks the column types of a `replay_events.sql` result once: `replay.sql`'s without the
+/// kind.
+pub(super) fn check_replay_event_columns(
+    row: &PgRow,
+    operation: &dyn fmt::Display,
+) -> Result<(), Error> {
+    check_columns(row, operation, &REPLAY_COLUMNS[1..])
 }
 
 fn is_int8(ty: &PgTypeInfo) -> bool {

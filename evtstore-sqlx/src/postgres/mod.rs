@@ -19,9 +19,9 @@ use sqlx::{AssertSqlSafe, Postgres, Row};
 
 use crate::Tables;
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error, decode_each,
-    decode_streamed, first_version, is_version_conflict, read_event_row, statements, version_bound,
-    visit_replayed,
+    Decoding, MAX_NAME_CHARS, ReplayColumns, Replaying, appending, check_name, conflict, db_error,
+    decode_each, decode_streamed, first_version, is_version_conflict, read_event_row, statements,
+    version_bound, visit_replayed,
 };
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 
@@ -30,7 +30,10 @@ mod listener;
 mod visibility;
 
 use crate::read_ahead::{FetchRows, ReadAhead};
-use columns::{check_event_columns, check_replay_columns, decode_load_row, decode_read_row};
+use columns::{
+    check_event_columns, check_replay_columns, check_replay_event_columns, decode_load_row,
+    decode_read_row,
+};
 use visibility::{
     Bound, DEFAULT_HELD_BACK_REPORT, DEFAULT_VISIBILITY_WAIT, HeldBackEpisodes, Waiter,
     report_held_back,
@@ -398,7 +401,12 @@ impl Store for PgStore {
             aggregate_id,
             after_version,
         };
-        visit_replayed(rows, Some(check_replay_columns), &operation, visit).await
+        let columns = ReplayColumns::for_tag(snapshot_tag);
+        let check = match columns {
+            ReplayColumns::SnapshotAndEvents => check_replay_columns,
+            ReplayColumns::EventsOnly => check_replay_event_columns,
+        };
+        visit_replayed(rows, columns, Some(check), &operation, visit).await
     }
 
     async fn read(
