@@ -17,7 +17,8 @@ use crate::ledger::read_model_store;
 use crate::measure::{Lines, Target, report, report_speedup, rounds, runs, scale};
 use crate::projection::{catch_up_into_table, table_baseline};
 use crate::scenarios::{
-    Analyze, Baseline, Targets, baseline_commands, catch_up, scenarios, store_commands,
+    Analyze, Baseline, STORE_QUERY_ROWS, Targets, baseline_commands, catch_up, on_default_tables,
+    scenarios, store_commands,
 };
 use crate::takeover::takeover;
 use crate::{mysql_profile, now_millis};
@@ -107,6 +108,45 @@ impl Baseline for MySqlBaseline {
             count += amount(row.get::<&str, _>(5));
         }
         count
+    }
+
+    async fn stream_gap_safe_pages(&self, stream: &str) -> usize {
+        use futures_util::TryStreamExt;
+        let settled = on_default_tables(include_str!("../../src/sql/mysql/settled_position.sql"));
+        let read = on_default_tables(include_str!("../../src/sql/mysql/read.sql"))
+            .replace("{streams}", "?");
+        let (mut position, mut count) = (0_i64, 0);
+        loop {
+            // The settled position and the page on one connection, as the store reads them.
+            let mut conn = self.0.acquire().await.expect("baseline connection");
+            let bound: i64 = sqlx::query_scalar(AssertSqlSafe(settled.as_str()))
+                .fetch_one(&mut *conn)
+                .await
+                .expect("settled position");
+            let mut rows = sqlx::query(AssertSqlSafe(read.as_str()))
+                .bind(position)
+                .bind(bound)
+                .bind(stream)
+                .bind(STORE_QUERY_ROWS)
+                .fetch(&mut *conn);
+            let mut page = 0;
+            while let Some(row) = rows.try_next().await.expect("baseline page") {
+                position = row.get(0);
+                let _: (i64, String, String, i64, i64, Option<String>) = (
+                    row.get(1),
+                    row.get(2),
+                    row.get(3),
+                    row.get(4),
+                    row.get(5),
+                    row.get(7),
+                );
+                count += amount(row.get::<&str, _>(6));
+                page += 1;
+            }
+            if page < STORE_QUERY_ROWS {
+                return count;
+            }
+        }
     }
 }
 

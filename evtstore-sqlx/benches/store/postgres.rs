@@ -14,7 +14,10 @@ use crate::ledger::read_model_store;
 use crate::measure::{Lines, best_of_rounds, report_cost, runs, scale};
 use crate::now_millis;
 use crate::projection::{catch_up_into_table, table_baseline};
-use crate::scenarios::{Analyze, Baseline, Targets, catch_up, scenarios, store_commands};
+use crate::scenarios::{
+    Analyze, Baseline, STORE_QUERY_ROWS, Targets, catch_up, on_default_tables, scenarios,
+    store_commands,
+};
 use crate::takeover::takeover;
 
 /// The server the bench uses when `EVTSTORE_BENCH_POSTGRES_URL` is not set.
@@ -96,6 +99,39 @@ impl Baseline for PgBaseline {
             count += amount(row.get::<&str, _>(5));
         }
         count
+    }
+
+    async fn stream_gap_safe_pages(&self, stream: &str) -> usize {
+        use futures_util::TryStreamExt;
+        let statement = on_default_tables(include_str!("../../src/sql/postgres/read_page.sql"));
+        let streams = [stream];
+        let (mut commit, mut position, mut count) = (0_i64, 0_i64, 0);
+        loop {
+            let mut rows = sqlx::query(AssertSqlSafe(statement.as_str()))
+                .bind(commit)
+                .bind(position)
+                .bind(&streams[..])
+                .bind(STORE_QUERY_ROWS)
+                .fetch(&self.0);
+            let mut page = 0;
+            while let Some(row) = rows.try_next().await.expect("baseline page") {
+                position = row.get(0);
+                // The `xid8` and `timestamptz` as their 8-byte binary forms, as the store reads them.
+                commit = row.try_get_unchecked(1).expect("xid8");
+                let _: (String, String, i64, i64, Option<String>) = (
+                    row.get(2),
+                    row.get(3),
+                    row.get(4),
+                    row.try_get_unchecked(5).expect("timestamp"),
+                    row.get(7),
+                );
+                count += amount(row.get::<&str, _>(6));
+                page += 1;
+            }
+            if page < STORE_QUERY_ROWS {
+                return count;
+            }
+        }
     }
 }
 

@@ -23,8 +23,21 @@ pub(crate) trait Baseline: Clone + Send + Sync + 'static {
     fn load(&self, id: &str) -> impl Future<Output = Counter> + Send;
     /// One streamed SELECT of a stream ordered by position, decoded; the number of events.
     fn stream_all(&self, stream: &str) -> impl Future<Output = usize> + Send;
+    /// The same rows read as the store reads them: its own gap-safe page statement
+    /// (`src/sql/{backend}/read*.sql`), [`STORE_QUERY_ROWS`] rows a query, each row decoded as
+    /// `stream_all` decodes it; the number of events.
+    fn stream_gap_safe_pages(&self, stream: &str) -> impl Future<Output = usize> + Send;
     /// One `SELECT 1` through the pool: the least a load can cost.
     fn round_trip(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// The rows the store's read-ahead asks for in one query when a handler reads pages of 500,
+/// its default (`read_ahead::rows_for`: 32 pages).
+pub(crate) const STORE_QUERY_ROWS: i64 = 16_000;
+
+/// The statement of `file` (`include_str!` of the store's SQL) on the default table names.
+pub(crate) fn on_default_tables(file: &str) -> String {
+    file.replace("{events}", "events")
 }
 
 /// Refreshes the planner's statistics.
@@ -311,7 +324,7 @@ pub(crate) async fn catch_up<S: Store + Analyze, B: Baseline>(
     // The handler, the baseline and the two breakdown lines run in turn within each round, so
     // that whatever the server still does after the fill (InnoDB's purge and page flushing)
     // weighs on all four alike, rather than on whichever runs first.
-    let [mut s, mut b, mut memory, mut reads] = [Duration::MAX; 4];
+    let [mut s, mut b, mut memory, mut reads, mut paged] = [Duration::MAX; 5];
     let mut paired = Vec::new();
     for _ in 0..rounds() {
         let handler = handler_catch_up(&domain, count, false).await;
@@ -329,6 +342,15 @@ pub(crate) async fn catch_up<S: Store + Analyze, B: Baseline>(
         // Where the handler's time goes: the same pages read through `Store::read` alone, each
         // event decoded as the handler decodes it, with no handler around them.
         reads = reads.min(read_pages(&store, count).await);
+        // What the gap-safe pages cost without the engine: plain sqlx running the store's own
+        // page statement.
+        paged = paged.min({
+            let start = Instant::now();
+            let seen = baseline.stream_gap_safe_pages("counters").await;
+            let elapsed = start.elapsed();
+            assert!(seen >= count);
+            elapsed
+        });
     }
     report(
         backend,
@@ -365,6 +387,13 @@ pub(crate) async fn catch_up<S: Store + Analyze, B: Baseline>(
         "catch-up breakdown: store reads alone, page 500, decoded",
         ("reads", "handler"),
         (reads, s),
+        count,
+    );
+    report_versus(
+        backend,
+        "catch-up breakdown: handler against plain sqlx on the store's gap-safe page statement",
+        ("handler", "plain sqlx"),
+        (s, paged),
         count,
     );
 }

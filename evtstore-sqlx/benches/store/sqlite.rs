@@ -13,7 +13,9 @@ use crate::ledger::read_model_store;
 use crate::measure::{Lines, runs};
 use crate::now_millis;
 use crate::projection::{catch_up_into_table, table_baseline};
-use crate::scenarios::{Analyze, Baseline, Targets, catch_up, scenarios};
+use crate::scenarios::{
+    Analyze, Baseline, STORE_QUERY_ROWS, Targets, catch_up, on_default_tables, scenarios,
+};
 use crate::takeover::takeover;
 
 /// One stream's events in position order, as the store reads them.
@@ -91,6 +93,37 @@ impl Baseline for SqliteBaseline {
             count += amount(row.get::<&str, _>(5));
         }
         count
+    }
+
+    async fn stream_gap_safe_pages(&self, stream: &str) -> usize {
+        use futures_util::TryStreamExt;
+        let statement = on_default_tables(include_str!("../../src/sql/sqlite/read.sql"));
+        let streams = serde_json::to_string(&[stream]).expect("stream names");
+        let (mut position, mut count) = (0_i64, 0);
+        loop {
+            let mut rows = sqlx::query(AssertSqlSafe(statement.as_str()))
+                .bind(position)
+                .bind(&streams)
+                .bind(STORE_QUERY_ROWS)
+                .fetch(&self.0);
+            let mut page = 0;
+            while let Some(row) = rows.try_next().await.expect("baseline page") {
+                position = row.get(0);
+                let _: (i64, String, String, i64, i64, Option<String>) = (
+                    row.get(1),
+                    row.get(2),
+                    row.get(3),
+                    row.get(4),
+                    row.get(5),
+                    row.get(7),
+                );
+                count += amount(row.get::<&str, _>(6));
+                page += 1;
+            }
+            if page < STORE_QUERY_ROWS {
+                return count;
+            }
+        }
     }
 }
 
