@@ -178,7 +178,8 @@ impl PgStore {
     /// default (`auto`) plans a prepared statement anew at each of its first five executions
     /// on a connection, and then again whenever its cost model prefers a plan fitted to the
     /// values: for the replay of an aggregate with a snapshot it kept doing so, and planning
-    /// cost 0.2-0.3 ms a load, five times the round trip itself (`BENCHMARKS.md`).
+    /// cost 0.2-0.3 ms a load, five times the round trip itself (`BENCHMARKS.md`). (That
+    /// statement now keeps its generic plan under `auto` too: see `sql/postgres/replay.sql`.)
     ///
     /// The setting travels as the `options` startup parameter. PgBouncer refuses connections
     /// that send it unless `ignore_startup_parameters` lists `options`: through PgBouncer,
@@ -388,7 +389,9 @@ impl Store for PgStore {
                 .bind(stream)
                 .bind(aggregate_id)
                 .bind(version_bound(after_version))
-                .bind(tag),
+                .bind(tag)
+                // No limit: a limit the planner cannot see keeps the plan cached (replay.sql).
+                .bind(None::<i64>),
             // Without snapshots, only the events: no union to plan and merge.
             None => sqlx::query(sql(&self.sql.replay_events))
                 .bind(stream)

@@ -1,0 +1,68 @@
+//! On a pool without the store's session options (`PgStore::session_options`, which force
+//! generic plans), PostgreSQL still keeps the generic plan of the snapshot replay, so that a
+//! load is not planned again every time: planning it took longer than running it (see
+//! `evtstore-sqlx/src/sql/postgres/replay.sql`).
+
+mod common;
+
+use evtstore::Store;
+use evtstore_sqlx::{PgStore, Tables, sqlx};
+
+/// How often a prepared statement has run on a generic plan and on custom plans, by a part
+/// of its text.
+async fn plans(pool: &sqlx::PgPool, text: &str) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements \
+         WHERE strpos(statement, $1) > 0",
+    )
+    .bind(text)
+    .fetch_one(pool)
+    .await
+    .expect("the replay statement is prepared on the pool's connection")
+}
+
+#[tokio::test]
+async fn replays_reuse_their_generic_plan() {
+    // One connection, so that every statement is prepared, and counted, on it; PostgreSQL's
+    // default `plan_cache_mode` (auto), as on a pool a user builds.
+    let pool = common::postgres_pool(1).await;
+    let store = PgStore::from_pool(pool.clone(), Tables::default());
+    store.migrate().await.expect("migrate");
+    // Many aggregates of a thousand events, as in the load benchmark: the planner then
+    // estimates an unknown aggregate (a generic plan) dearer than a known small one.
+    sqlx::raw_sql(
+        "INSERT INTO events (version, stream, aggregate_id, timestamp, event) \
+         SELECT (i - 1) % 1000 + 1, 'counters', 'c' || ((i - 1) / 1000), now(), '{}' \
+         FROM generate_series(1, 20000) AS i; \
+         INSERT INTO events (version, stream, aggregate_id, timestamp, event) \
+         VALUES (1, 'small', 'a', now(), '{}'), (2, 'small', 'a', now(), '{}'); \
+         INSERT INTO snapshots (stream, aggregate_id, version, tag, state) \
+         VALUES ('small', 'a', 1, 'v1', '{}'); \
+         ANALYZE",
+    )
+    .execute(&pool)
+    .await
+    .expect("fill");
+
+    for _ in 0..10 {
+        for tag in [Some("v1"), None] {
+            let mut items = 0;
+            store
+                .replay("small", "a", 0, tag, |_| {
+                    items += 1;
+                    Ok(())
+                })
+                .await
+                .expect("replay");
+            // With the snapshot: it and the event after it; without: both events.
+            assert_eq!(items, 2);
+        }
+    }
+
+    // PostgreSQL tries five custom plans before it weighs the generic one.
+    let (generic, custom) = plans(&pool, "An aggregate for folding, in one statement").await;
+    assert!(
+        generic >= 4,
+        "replay.sql was planned again for each load: {generic} generic plans, {custom} custom"
+    );
+}
