@@ -293,13 +293,37 @@ where
     })
 }
 
-/// The operation label of a replay, formatted only when an error needs it.
+/// One replay: what it reads, the columns of its statement's rows, and its operation label
+/// for errors (formatted only when an error needs it).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Replaying<'a> {
     pub(crate) stream: &'a str,
     pub(crate) aggregate_id: &'a str,
     /// The version the replay starts after (the aggregate's cached or snapshot version).
     pub(crate) after_version: u64,
+    pub(crate) columns: ReplayColumns,
+}
+
+impl<'a> Replaying<'a> {
+    /// The replay `Store::replay` asks for: `replay.sql` when a snapshot tag is given,
+    /// `replay_events.sql` otherwise.
+    pub(crate) fn new(
+        stream: &'a str,
+        aggregate_id: &'a str,
+        after_version: u64,
+        snapshot_tag: Option<&str>,
+    ) -> Self {
+        let columns = match snapshot_tag {
+            Some(_) => ReplayColumns::SnapshotAndEvents,
+            None => ReplayColumns::EventsOnly,
+        };
+        Replaying {
+            stream,
+            aggregate_id,
+            after_version,
+            columns,
+        }
+    }
 }
 
 impl fmt::Display for Replaying<'_> {
@@ -321,17 +345,8 @@ pub(crate) enum ReplayColumns {
     EventsOnly,
 }
 
-impl ReplayColumns {
-    /// The columns of the statement for an aggregate with snapshots under `tag` or without.
-    pub(crate) fn for_tag(tag: Option<&str>) -> Self {
-        match tag {
-            Some(_) => ReplayColumns::SnapshotAndEvents,
-            None => ReplayColumns::EventsOnly,
-        }
-    }
-}
-
-/// Decodes one row of a `replay` statement, borrowing its text (see [`ReplayColumns`]).
+/// Decodes one row of a `replay` statement, borrowing its text (its columns are
+/// `operation.columns`).
 /// `checked` reads each value checked against its type; otherwise the caller has checked the
 /// column types of the result already.
 /// `first` tells whether the row is the first of the result: a snapshot anywhere else would be
@@ -340,7 +355,6 @@ pub(crate) fn decode_replayed<'r, R>(
     row: &'r R,
     first: bool,
     checked: bool,
-    columns: ReplayColumns,
     operation: &Replaying<'_>,
 ) -> Result<Replayed<'r>, Error>
 where
@@ -359,7 +373,7 @@ where
         .map_err(|error| db_error(operation, error))
     };
     // The kind, and the index of the version column (the position and the text follow it).
-    let (kind, at) = match columns {
+    let (kind, at) = match operation.columns {
         ReplayColumns::SnapshotAndEvents => (get_i64(0)?, 1),
         ReplayColumns::EventsOnly => (Some(1), 0),
     };
@@ -413,14 +427,13 @@ where
 /// without per-value checks (see [`Decoding::PgChecked`]).
 pub(crate) type CheckColumns<R> = fn(&R, &dyn fmt::Display) -> Result<(), Error>;
 
-/// Streams the rows of a `replay` statement (of `columns`) to `visit`, decoding each in place: with
+/// Streams the rows of a `replay` statement to `visit`, decoding each in place: with
 /// `check_columns`, the column types are checked once on the first row; without, every value
 /// is checked (SQLite's values carry their own types). The statement runs (its rows stream)
 /// inside the `evtstore.replay` span, which records whether a snapshot came and how many
 /// events; the same on every backend.
 pub(crate) async fn visit_replayed<'q, R, F>(
     mut rows: futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
-    columns: ReplayColumns,
     check_columns: Option<CheckColumns<R>>,
     operation: &Replaying<'_>,
     mut visit: F,
@@ -454,7 +467,7 @@ where
             if first && let Some(check) = check_columns {
                 check(&row, operation)?;
             }
-            let item = decode_replayed(&row, first, check_columns.is_none(), columns, operation)?;
+            let item = decode_replayed(&row, first, check_columns.is_none(), operation)?;
             match item {
                 Replayed::Snapshot { .. } => snapshot = true,
                 Replayed::Event { .. } => events += 1,

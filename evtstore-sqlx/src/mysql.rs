@@ -34,9 +34,9 @@ use tokio::sync::OnceCell;
 
 use crate::Tables;
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, ReplayColumns, Replaying, appending, check_name, conflict, db_error,
-    decode_each, decode_event_of, decode_read_row, decode_streamed, first_version, statements,
-    version_bound, visit_replayed,
+    Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error, decode_each,
+    decode_event_of, decode_read_row, decode_streamed, first_version, statements, version_bound,
+    visit_replayed,
 };
 use crate::read_ahead::{FetchRows, ReadAhead};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
@@ -738,19 +738,8 @@ impl Store for MySqlStore {
                 .bind(after),
         }
         .fetch(&self.pool);
-        let operation = Replaying {
-            stream,
-            aggregate_id,
-            after_version,
-        };
-        visit_replayed(
-            rows,
-            ReplayColumns::for_tag(snapshot_tag),
-            None,
-            &operation,
-            visit,
-        )
-        .await
+        let operation = Replaying::new(stream, aggregate_id, after_version, snapshot_tag);
+        visit_replayed(rows, None, &operation, visit).await
     }
 
     async fn read(

@@ -17,9 +17,9 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Sqlite};
 
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, ReplayColumns, Replaying, appending, check_name, conflict, db_error,
-    decode_each, decode_event_of, decode_read_row, decode_streamed, first_version,
-    is_version_conflict, statements, version_bound, visit_replayed,
+    Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error, decode_each,
+    decode_event_of, decode_read_row, decode_streamed, first_version, is_version_conflict,
+    statements, version_bound, visit_replayed,
 };
 use crate::read_ahead::{FetchRows, ReadAhead};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
@@ -414,19 +414,8 @@ impl Store for SqliteStore {
             .map_ok(|rows| futures_util::stream::iter(rows.into_iter().map(Ok)))
             .try_flatten()
             .boxed();
-        let operation = Replaying {
-            stream,
-            aggregate_id,
-            after_version,
-        };
-        visit_replayed(
-            rows,
-            ReplayColumns::for_tag(snapshot_tag),
-            None,
-            &operation,
-            visit,
-        )
-        .await
+        let operation = Replaying::new(stream, aggregate_id, after_version, snapshot_tag);
+        visit_replayed(rows, None, &operation, visit).await
     }
 
     async fn read(
@@ -490,20 +479,16 @@ mod tests {
     use evtstore::{Error, Replayed, Store};
 
     use super::SqliteStore;
-    use crate::common::{ReplayColumns, Replaying, visit_replayed};
+    use crate::common::{Replaying, visit_replayed};
 
     /// What `replay` makes of rows a statement could return from a damaged table: a clear
     /// database error, never a panic.
     #[tokio::test]
     async fn malformed_replay_rows_are_database_errors() {
         let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
-        let operation = Replaying {
-            stream: "s",
-            aggregate_id: "a",
-            after_version: 0,
-        };
-        let with_kind = ReplayColumns::SnapshotAndEvents;
-        let events_only = ReplayColumns::EventsOnly;
+        // The replay of an aggregate with snapshots (kind column) and of one without.
+        let with_kind = Replaying::new("s", "a", 0, Some("v1"));
+        let events_only = Replaying::new("s", "a", 0, None);
         let cases = [
             (with_kind, "SELECT 1, NULL, 5, '{}'", "version is NULL"),
             (with_kind, "SELECT 1, 0, 5, '{}'", "versions start at 1"),
@@ -530,10 +515,10 @@ mod tests {
                 "no position",
             ),
         ];
-        for (columns, statement, expected) in cases {
+        for (operation, statement, expected) in cases {
             let rows = sqlx::query(statement).fetch(store.pool());
             let mut seen = Vec::new();
-            let outcome = visit_replayed(rows, columns, None, &operation, |item| {
+            let outcome = visit_replayed(rows, None, &operation, |item| {
                 seen.push(matches!(item, Replayed::Event { .. }));
                 Ok(())
             })
@@ -553,7 +538,7 @@ mod tests {
         // An events-only row is read as version, position, event.
         let mut seen = Vec::new();
         let rows = sqlx::query("SELECT 1, 9, '{\"a\":1}'").fetch(store.pool());
-        visit_replayed(rows, events_only, None, &operation, |item| {
+        visit_replayed(rows, None, &events_only, |item| {
             if let Replayed::Event {
                 version,
                 position,

@@ -17,8 +17,8 @@ use crate::ledger::read_model_store;
 use crate::measure::{Lines, Target, report, report_speedup, rounds, runs, scale};
 use crate::projection::{catch_up_into_table, table_baseline};
 use crate::scenarios::{
-    Analyze, Baseline, STORE_QUERY_ROWS, Targets, baseline_commands, catch_up, on_default_tables,
-    scenarios, store_commands,
+    Analyze, Baseline, STORE_QUERY_ROWS, Targets, baseline_commands, catch_up, checked_event_row,
+    on_default_tables, scenarios, store_commands,
 };
 use crate::takeover::takeover;
 use crate::{mysql_profile, now_millis};
@@ -131,17 +131,8 @@ impl Baseline for MySqlBaseline {
                 .fetch(&mut *conn);
             let mut page = 0;
             while let Some(row) = rows.try_next().await.expect("baseline page") {
-                position = row.get(0);
-                let _: (i64, String, String, i64, i64, Option<String>) = (
-                    row.get(1),
-                    row.get(2),
-                    row.get(3),
-                    row.get(4),
-                    row.get(5),
-                    row.get(7),
-                );
-                count += amount(row.get::<&str, _>(6));
-                page += 1;
+                let (at, counted) = checked_event_row(&row);
+                (position, count, page) = (at, count + counted, page + 1);
             }
             if page < STORE_QUERY_ROWS {
                 return count;

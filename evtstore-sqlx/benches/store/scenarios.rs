@@ -5,8 +5,10 @@ use std::time::{Duration, Instant};
 
 use evtstore::{Domain, DomainOptions, Store};
 
+use evtstore_sqlx::sqlx;
+
 use crate::counter::{
-    Count, Counted, Counter, CounterCommands, SnapCommands, SnapCounted, added_json,
+    Count, Counted, Counter, CounterCommands, SnapCommands, SnapCounted, added_json, amount,
 };
 use crate::measure::{
     Lines, Target, best_of_rounds, fresh, report, report_versus, rounds, runs, scale,
@@ -38,6 +40,28 @@ pub(crate) const STORE_QUERY_ROWS: i64 = 16_000;
 /// The statement of `file` (`include_str!` of the store's SQL) on the default table names.
 pub(crate) fn on_default_tables(file: &str) -> String {
     file.replace("{events}", "events")
+}
+
+/// One row of the store's event statements (position, commit key, stream, aggregate id,
+/// version, timestamp, event, metadata) read by plain sqlx, every value checked as `Row::get`
+/// checks it: its position and what the baseline counts of its event.
+pub(crate) fn checked_event_row<R>(row: &R) -> (i64, usize)
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    i64: sqlx::Type<R::Database> + for<'r> sqlx::Decode<'r, R::Database>,
+    String: sqlx::Type<R::Database> + for<'r> sqlx::Decode<'r, R::Database>,
+    for<'r> &'r str: sqlx::Type<R::Database> + sqlx::Decode<'r, R::Database>,
+{
+    let _: (i64, String, String, i64, i64, Option<String>) = (
+        row.get(1),
+        row.get(2),
+        row.get(3),
+        row.get(4),
+        row.get(5),
+        row.get(7),
+    );
+    (row.get(0), amount(row.get::<&str, _>(6)))
 }
 
 /// Refreshes the planner's statistics.

@@ -399,17 +399,12 @@ impl Store for PgStore {
                 .bind(version_bound(after_version)),
         }
         .fetch(&self.pool);
-        let operation = Replaying {
-            stream,
-            aggregate_id,
-            after_version,
-        };
-        let columns = ReplayColumns::for_tag(snapshot_tag);
-        let check = match columns {
+        let operation = Replaying::new(stream, aggregate_id, after_version, snapshot_tag);
+        let check = match operation.columns {
             ReplayColumns::SnapshotAndEvents => check_replay_columns,
             ReplayColumns::EventsOnly => check_replay_event_columns,
         };
-        visit_replayed(rows, columns, Some(check), &operation, visit).await
+        visit_replayed(rows, Some(check), &operation, visit).await
     }
 
     async fn read(
