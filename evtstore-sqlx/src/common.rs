@@ -305,18 +305,14 @@ pub(crate) struct Replaying<'a> {
 }
 
 impl<'a> Replaying<'a> {
-    /// The replay `Store::replay` asks for: `replay.sql` when a snapshot tag is given,
-    /// `replay_events.sql` otherwise.
+    /// The replay of `stream`/`aggregate_id` after `after_version`, by a statement whose rows
+    /// have `columns`.
     pub(crate) fn new(
         stream: &'a str,
         aggregate_id: &'a str,
         after_version: u64,
-        snapshot_tag: Option<&str>,
+        columns: ReplayColumns,
     ) -> Self {
-        let columns = match snapshot_tag {
-            Some(_) => ReplayColumns::SnapshotAndEvents,
-            None => ReplayColumns::EventsOnly,
-        };
         Replaying {
             stream,
             aggregate_id,
@@ -340,8 +336,8 @@ pub(crate) enum ReplayColumns {
     SnapshotAndEvents,
     /// `replay_events.sql`, for an aggregate without snapshots: version, position, event. Every
     /// row is an event, so no constant kind is sent with each: every value of a row costs the
-    /// drivers an allocation or a conversion (on SQLite the whole gap to the baseline's
-    /// one-column read; see `BENCHMARKS.md`).
+    /// drivers an allocation or a conversion (on SQLite and PostgreSQL the whole gap to the
+    /// baseline's one-column read; see `BENCHMARKS.md`).
     EventsOnly,
 }
 

@@ -34,9 +34,9 @@ use tokio::sync::OnceCell;
 
 use crate::Tables;
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error, decode_each,
-    decode_event_of, decode_read_row, decode_streamed, first_version, statements, version_bound,
-    visit_replayed,
+    Decoding, MAX_NAME_CHARS, ReplayColumns, Replaying, appending, check_name, conflict, db_error,
+    decode_each, decode_event_of, decode_read_row, decode_streamed, first_version, statements,
+    version_bound, visit_replayed,
 };
 use crate::read_ahead::{FetchRows, ReadAhead};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
@@ -716,29 +716,35 @@ impl Store for MySqlStore {
         F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
     {
         let after = version_bound(after_version);
-        let rows = match snapshot_tag {
+        let (columns, query) = match snapshot_tag {
             // Placeholders in text order (see replay.sql).
-            Some(tag) => sqlx::query(sql(&self.sql.replay))
-                .bind(stream)
-                .bind(aggregate_id)
-                .bind(tag)
-                .bind(after)
-                .bind(stream)
-                .bind(aggregate_id)
-                .bind(after)
-                .bind(stream)
-                .bind(aggregate_id)
-                .bind(tag)
-                .bind(after),
+            Some(tag) => (
+                ReplayColumns::SnapshotAndEvents,
+                sqlx::query(sql(&self.sql.replay))
+                    .bind(stream)
+                    .bind(aggregate_id)
+                    .bind(tag)
+                    .bind(after)
+                    .bind(stream)
+                    .bind(aggregate_id)
+                    .bind(after)
+                    .bind(stream)
+                    .bind(aggregate_id)
+                    .bind(tag)
+                    .bind(after),
+            ),
             // Without snapshots, only the events: replay.sql's union is sorted in a temporary
             // table, these rows come in index order.
-            None => sqlx::query(sql(&self.sql.replay_events))
-                .bind(stream)
-                .bind(aggregate_id)
-                .bind(after),
-        }
-        .fetch(&self.pool);
-        let operation = Replaying::new(stream, aggregate_id, after_version, snapshot_tag);
+            None => (
+                ReplayColumns::EventsOnly,
+                sqlx::query(sql(&self.sql.replay_events))
+                    .bind(stream)
+                    .bind(aggregate_id)
+                    .bind(after),
+            ),
+        };
+        let rows = query.fetch(&self.pool);
+        let operation = Replaying::new(stream, aggregate_id, after_version, columns);
         visit_replayed(rows, None, &operation, visit).await
     }
 

@@ -17,9 +17,9 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Sqlite};
 
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, Replaying, appending, check_name, conflict, db_error, decode_each,
-    decode_event_of, decode_read_row, decode_streamed, first_version, is_version_conflict,
-    statements, version_bound, visit_replayed,
+    Decoding, MAX_NAME_CHARS, ReplayColumns, Replaying, appending, check_name, conflict, db_error,
+    decode_each, decode_event_of, decode_read_row, decode_streamed, first_version,
+    is_version_conflict, statements, version_bound, visit_replayed,
 };
 use crate::read_ahead::{FetchRows, ReadAhead};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
@@ -394,17 +394,23 @@ impl Store for SqliteStore {
         F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
     {
         use futures_util::{StreamExt, TryStreamExt};
-        let query = match snapshot_tag {
-            Some(tag) => sqlx::query(sql(&self.sql.replay))
-                .bind(stream)
-                .bind(aggregate_id)
-                .bind(version_bound(after_version))
-                .bind(tag),
+        let (columns, query) = match snapshot_tag {
+            Some(tag) => (
+                ReplayColumns::SnapshotAndEvents,
+                sqlx::query(sql(&self.sql.replay))
+                    .bind(stream)
+                    .bind(aggregate_id)
+                    .bind(version_bound(after_version))
+                    .bind(tag),
+            ),
             // Without snapshots, only the events: no union to merge, no snapshot lookup.
-            None => sqlx::query(sql(&self.sql.replay_events))
-                .bind(stream)
-                .bind(aggregate_id)
-                .bind(version_bound(after_version)),
+            None => (
+                ReplayColumns::EventsOnly,
+                sqlx::query(sql(&self.sql.replay_events))
+                    .bind(stream)
+                    .bind(aggregate_id)
+                    .bind(version_bound(after_version)),
+            ),
         };
         // All rows first, then the fold (unlike the other stores): SQLite's thread hands rows
         // over one at a time, and a fold that decodes each row before taking the next wakes
@@ -414,7 +420,7 @@ impl Store for SqliteStore {
             .map_ok(|rows| futures_util::stream::iter(rows.into_iter().map(Ok)))
             .try_flatten()
             .boxed();
-        let operation = Replaying::new(stream, aggregate_id, after_version, snapshot_tag);
+        let operation = Replaying::new(stream, aggregate_id, after_version, columns);
         visit_replayed(rows, None, &operation, visit).await
     }
 
@@ -479,7 +485,7 @@ mod tests {
     use evtstore::{Error, Replayed, Store};
 
     use super::SqliteStore;
-    use crate::common::{Replaying, visit_replayed};
+    use crate::common::{ReplayColumns, Replaying, visit_replayed};
 
     /// What `replay` makes of rows a statement could return from a damaged table: a clear
     /// database error, never a panic.
@@ -487,8 +493,8 @@ mod tests {
     async fn malformed_replay_rows_are_database_errors() {
         let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
         // The replay of an aggregate with snapshots (kind column) and of one without.
-        let with_kind = Replaying::new("s", "a", 0, Some("v1"));
-        let events_only = Replaying::new("s", "a", 0, None);
+        let with_kind = Replaying::new("s", "a", 0, ReplayColumns::SnapshotAndEvents);
+        let events_only = Replaying::new("s", "a", 0, ReplayColumns::EventsOnly);
         let cases = [
             (with_kind, "SELECT 1, NULL, 5, '{}'", "version is NULL"),
             (with_kind, "SELECT 1, 0, 5, '{}'", "versions start at 1"),

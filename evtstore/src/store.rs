@@ -111,7 +111,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// An error from `visit` ends the replay and is returned.
     ///
     /// The default reads [`snapshot`](Self::snapshot) and [`load`](Self::load); SQL stores
-    /// override it with a single statement of three columns per event.
+    /// override it with a single statement: three columns a row (version, position, event), and
+    /// a fourth, the kind of row, when a snapshot tag is given.
     ///
     /// # Errors
     /// [`Error::Database`] when the store cannot be read, and whatever `visit` returns.

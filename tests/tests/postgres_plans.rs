@@ -26,6 +26,11 @@ async fn replays_reuse_their_generic_plan() {
     // One connection, so that every statement is prepared, and counted, on it; PostgreSQL's
     // default `plan_cache_mode` (auto), as on a pool a user builds.
     let pool = common::postgres_pool(1).await;
+    // Whatever the server's configuration says.
+    sqlx::raw_sql("SET plan_cache_mode = auto")
+        .execute(&pool)
+        .await
+        .expect("plan_cache_mode");
     let store = PgStore::from_pool(pool.clone(), Tables::default());
     store.migrate().await.expect("migrate");
     // Many aggregates of a thousand events, as in the load benchmark: the planner then

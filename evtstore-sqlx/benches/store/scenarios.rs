@@ -345,9 +345,9 @@ pub(crate) async fn catch_up<S: Store + Analyze, B: Baseline>(
     // What autovacuum does soon after a bulk load: without statistics PostgreSQL's planner
     // cannot tell that the handler's stream is most of the table, and sorts every page.
     store.analyze().await;
-    // The handler, the baseline and the two breakdown lines run in turn within each round, so
-    // that whatever the server still does after the fill (InnoDB's purge and page flushing)
-    // weighs on all four alike, rather than on whichever runs first.
+    // The handler, the baseline and the three breakdown measurements run in turn within each
+    // round, so that whatever the server still does after the fill (InnoDB's purge and page
+    // flushing) weighs on all five alike, rather than on whichever runs first.
     let [mut s, mut b, mut memory, mut reads, mut paged] = [Duration::MAX; 5];
     let mut paired = Vec::new();
     for _ in 0..rounds() {

@@ -18,18 +18,18 @@ pub(super) fn check_event_columns(row: &PgRow, operation: &dyn fmt::Display) -> 
         row,
         operation,
         &[
-            ("bigint", is_int8),
-            ("xid8 or bigint", |ty| {
+            ("position", "bigint", is_int8),
+            ("commit key", "xid8 or bigint", |ty| {
                 is_int8(ty) || ty.name().eq_ignore_ascii_case("xid8")
             }),
-            ("text", is_text),
-            ("text", is_text),
-            ("bigint", is_int8),
-            ("timestamptz", |ty| {
+            ("stream", "text", is_text),
+            ("aggregate_id", "text", is_text),
+            ("version", "bigint", is_int8),
+            ("timestamp", "timestamptz", |ty| {
                 matches!(ty.name(), "TIMESTAMPTZ" | "TIMESTAMP")
             }),
-            ("text", is_text),
-            ("text", is_text),
+            ("event", "text", is_text),
+            ("metadata", "text", is_text),
         ],
     )
 }
@@ -37,10 +37,10 @@ pub(super) fn check_event_columns(row: &PgRow, operation: &dyn fmt::Display) -> 
 /// The column types of a `replay.sql` result: kind, version and position `bigint`, the state
 /// or event text. `replay_events.sql` sends the same without the kind.
 const REPLAY_COLUMNS: [ColumnType; 4] = [
-    ("bigint", is_int8),
-    ("bigint", is_int8),
-    ("bigint", is_int8),
-    ("text", is_text),
+    ("kind", "bigint", is_int8),
+    ("version", "bigint", is_int8),
+    ("position", "bigint", is_int8),
+    ("state or event", "text", is_text),
 ];
 
 /// Checks the column types of a `replay.sql` result once (see [`ReplayColumns`]).
@@ -67,8 +67,8 @@ fn is_text(ty: &PgTypeInfo) -> bool {
     <&str as Type<Postgres>>::compatible(ty)
 }
 
-/// The expected type of a column: its name for the error, and the test.
-type ColumnType = (&'static str, fn(&PgTypeInfo) -> bool);
+/// What a column holds and the name of its expected type, for the error, and the test.
+type ColumnType = (&'static str, &'static str, fn(&PgTypeInfo) -> bool);
 
 /// Checks that the leading columns of a result have the expected types.
 fn check_columns(
@@ -77,14 +77,14 @@ fn check_columns(
     expected: &[ColumnType],
 ) -> Result<(), Error> {
     let columns = row.columns();
-    for (index, &(name, ok)) in expected.iter().enumerate() {
+    for (index, &(what, type_name, ok)) in expected.iter().enumerate() {
         match columns.get(index) {
             Some(column) if ok(column.type_info()) => {}
             found => {
                 return Err(Error::database(
                     operation,
                     MalformedRow(format!(
-                        "column {index} of the result is {}, expected {name}",
+                        "column {index} of the result ({what}) is {}, expected {type_name}",
                         found.map_or("missing", |column| column.type_info().name())
                     )),
                 ));

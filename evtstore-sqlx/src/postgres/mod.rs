@@ -14,14 +14,14 @@ use std::time::Duration;
 use evtstore::{
     Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Store, Wakeups, row_cursor,
 };
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row};
 
 use crate::Tables;
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, ReplayColumns, Replaying, appending, check_name, conflict, db_error,
-    decode_each, decode_streamed, first_version, is_version_conflict, read_event_row, statements,
-    version_bound, visit_replayed,
+    CheckColumns, Decoding, MAX_NAME_CHARS, ReplayColumns, Replaying, appending, check_name,
+    conflict, db_error, decode_each, decode_streamed, first_version, is_version_conflict,
+    read_event_row, statements, version_bound, visit_replayed,
 };
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 
@@ -178,7 +178,7 @@ impl PgStore {
     /// default (`auto`) plans a prepared statement anew at each of its first five executions
     /// on a connection, and then again whenever its cost model prefers a plan fitted to the
     /// values: for the replay of an aggregate with a snapshot it kept doing so, and planning
-    /// cost 0.2-0.3 ms a load, five times the round trip itself (`BENCHMARKS.md`). (That
+    /// cost 0.15-0.3 ms a load, more than the round trip itself (`BENCHMARKS.md`). (That
     /// statement now keeps its generic plan under `auto` too: see `sql/postgres/replay.sql`.)
     ///
     /// The setting travels as the `options` startup parameter. PgBouncer refuses connections
@@ -384,26 +384,30 @@ impl Store for PgStore {
     where
         F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
     {
-        let rows = match snapshot_tag {
-            Some(tag) => sqlx::query(sql(&self.sql.replay))
-                .bind(stream)
-                .bind(aggregate_id)
-                .bind(version_bound(after_version))
-                .bind(tag)
-                // No limit: a limit the planner cannot see keeps the plan cached (replay.sql).
-                .bind(None::<i64>),
+        let (columns, check, query): (_, CheckColumns<PgRow>, _) = match snapshot_tag {
+            Some(tag) => (
+                ReplayColumns::SnapshotAndEvents,
+                check_replay_columns,
+                sqlx::query(sql(&self.sql.replay))
+                    .bind(stream)
+                    .bind(aggregate_id)
+                    .bind(version_bound(after_version))
+                    .bind(tag)
+                    // No limit: a limit the planner cannot see keeps the plan cached (replay.sql).
+                    .bind(None::<i64>),
+            ),
             // Without snapshots, only the events: no union to plan and merge.
-            None => sqlx::query(sql(&self.sql.replay_events))
-                .bind(stream)
-                .bind(aggregate_id)
-                .bind(version_bound(after_version)),
-        }
-        .fetch(&self.pool);
-        let operation = Replaying::new(stream, aggregate_id, after_version, snapshot_tag);
-        let check = match operation.columns {
-            ReplayColumns::SnapshotAndEvents => check_replay_columns,
-            ReplayColumns::EventsOnly => check_replay_event_columns,
+            None => (
+                ReplayColumns::EventsOnly,
+                check_replay_event_columns,
+                sqlx::query(sql(&self.sql.replay_events))
+                    .bind(stream)
+                    .bind(aggregate_id)
+                    .bind(version_bound(after_version)),
+            ),
         };
+        let rows = query.fetch(&self.pool);
+        let operation = Replaying::new(stream, aggregate_id, after_version, columns);
         visit_replayed(rows, Some(check), &operation, visit).await
     }
 

@@ -34,8 +34,8 @@ ORDER BY r."version"
 -- prepared statement is planned again for every execution (a "custom plan") until its generic
 -- plan is no dearer, by the planner's estimates, than the custom plans so far. This
 -- statement's generic plan was estimated at about five times its custom plans (the aggregate
--- is unknown), so it was planned again for every load: 0.15-0.2 ms of planning for
--- 0.03-0.05 ms of execution, more than a `SELECT 1` round trip. With a limit the planner
+-- is unknown), so it was planned again for every load: 0.15-0.3 ms of planning for
+-- 0.03-0.05 ms of execution, more than a `SELECT 1` round trip (`BENCHMARKS.md`). With a limit the planner
 -- cannot see, it estimates a tenth of the rows, the generic plan wins after the fifth
 -- execution, and its shape is the same. `tests/postgres_plans.rs` checks that it is kept.
 LIMIT $5
