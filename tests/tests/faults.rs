@@ -182,6 +182,38 @@ async fn not_null_violation_is_a_database_error() {
     }
 }
 
+/// A PostgreSQL events table whose positions are `integer` (created beforehand: `migrate`
+/// keeps it) is refused when read, with an error naming the column, rather than read with
+/// values decoded as the wrong type: the result's column types are checked once, and its values
+/// then read without a check each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_column_of_the_wrong_type_is_named() {
+    let store = unmigrated(Backend::Postgres).await;
+    exec(
+        &store,
+        "CREATE TABLE events (position SERIAL PRIMARY KEY, version INTEGER NOT NULL, \
+         stream VARCHAR(255) NOT NULL, aggregate_id VARCHAR(255) NOT NULL, \
+         timestamp TIMESTAMPTZ NOT NULL, event TEXT NOT NULL, metadata TEXT)",
+    )
+    .await;
+    store.migrate().await.unwrap();
+    append_user(&store, "a", 1, r#"{"type":"enabled"}"#)
+        .await
+        .unwrap();
+    let replayed = store.replay("users", "a", 0, None, |_| Ok(())).await;
+    let loaded = store.load("users", "a", 0).await;
+    for (what, outcome) in [("replay", replayed.err()), ("load", loaded.err())] {
+        let Some(Error::Database { source, .. }) = outcome else {
+            panic!("{what}: expected a database error, got {outcome:?}");
+        };
+        let message = source.to_string();
+        assert!(
+            message.contains("(position)") && message.contains("expected bigint"),
+            "{what}: {message}"
+        );
+    }
+}
+
 /// An aggregate id or bookmark name longer than the schema keeps (255 characters) is refused
 /// before anything is written, on every backend (SQLite would keep it; MySQL outside strict
 /// mode would cut it, and a cut bookmark name would never be found again).
