@@ -763,10 +763,7 @@ impl Store for MySqlStore {
         self.check_server().await?;
         if self.legacy {
             // These reads are not gap-free: nothing may be kept from them.
-            let mut page = Vec::new();
-            self.fetch_rows(streams, after, limit, &mut |row| page.push(row))
-                .await?;
-            return Ok(page);
+            return self.fetch_page(streams, after, limit).await;
         }
         // A read up to the settled position sees every row at or below its last one, so the
         // rows of a larger read are exactly what the next reads would return (see

@@ -48,6 +48,22 @@ pub(crate) trait FetchRows: Clone + Send + Sync + 'static {
         rows: usize,
         keep: &mut (dyn FnMut(ReadRow) + Send),
     ) -> impl Future<Output = Result<usize, Error>> + Send;
+
+    /// One read of up to `rows` rows after `after`, collected: for reads that are not
+    /// gap-free, from which nothing may be kept ahead.
+    fn fetch_page(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        rows: usize,
+    ) -> impl Future<Output = Result<Vec<ReadRow>, Error>> + Send {
+        async move {
+            let mut page = Vec::with_capacity(rows.min(1024));
+            self.fetch_rows(streams, after, rows, &mut |row| page.push(row))
+                .await?;
+            Ok(page)
+        }
+    }
 }
 
 /// What a reader sends to its chain, in order.

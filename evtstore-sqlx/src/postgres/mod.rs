@@ -422,10 +422,7 @@ impl Store for PgStore {
         }
         if !self.gap_safe {
             // The page query alone; nothing may be kept from reads that are not gap-safe.
-            let mut page = Vec::new();
-            self.fetch_rows(streams, after, limit, &mut |row| page.push(row))
-                .await?;
-            return Ok(page);
+            return self.fetch_page(streams, after, limit).await;
         }
         // The plain query first, reading ahead: a full page (catching up) needs nothing more.
         if let Ok(page) = self.read_ahead.page(self, streams, after, limit).await? {
