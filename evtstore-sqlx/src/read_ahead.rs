@@ -64,6 +64,19 @@ pub(crate) trait FetchRows: Clone + Send + Sync + 'static {
             Ok(page)
         }
     }
+
+    /// A chain's reader, started in the background after `after`: sends the rows that follow
+    /// through `outbox` until it reaches the end of the streams as it sees them, a query fails,
+    /// or the chain is dropped. By default [`read_query_after_query`]; a store whose next
+    /// query's bounds do not depend on the rows of the one before may run them overlapped.
+    fn read_ahead(
+        self,
+        streams: Vec<String>,
+        after: Cursor,
+        outbox: Outbox,
+    ) -> impl Future<Output = ()> + Send {
+        read_query_after_query(self, streams, after, outbox)
+    }
 }
 
 /// What a reader sends to its chain, in order.
@@ -71,8 +84,7 @@ pub(crate) trait FetchRows: Clone + Send + Sync + 'static {
 enum Delivery {
     /// The next rows: a page's worth, or the last rows of a query.
     Rows(Vec<ReadRow>),
-    /// The reader has stopped: its last query came back short of full (the end of the streams
-    /// as that query saw them).
+    /// The reader has stopped at the end of the streams as its last query saw them.
     End,
     /// A query failed: the rows sent before it are good, nothing follows.
     Failed(Error),
@@ -189,14 +201,12 @@ impl Chain {
         let (sender, incoming) = mpsc::unbounded_channel();
         let backlog = Arc::new(Backlog::default());
         let streams: Vec<String> = streams.iter().map(|&stream| stream.to_owned()).collect();
-        tokio::spawn(read_on(
-            fetcher.clone(),
-            streams.clone(),
-            after,
-            limit,
+        let outbox = Outbox {
             sender,
-            Arc::clone(&backlog),
-        ));
+            backlog: Arc::clone(&backlog),
+            limit,
+        };
+        tokio::spawn(fetcher.clone().read_ahead(streams.clone(), after, outbox));
         Self {
             streams,
             after,
@@ -264,64 +274,127 @@ impl Chain {
     }
 }
 
-/// A chain's reader: queries of [`ReadAhead::rows_for`] rows, each starting after the last row
-/// of the one before, their rows sent on in pages of `limit` as they are decoded, until a query
-/// comes back short of full, one fails, or the chain is dropped. It waits before each query
-/// while a query's worth of rows sent is still waiting to be handed out, holding no connection
-/// meanwhile; because each query's rows are all received however slowly they are used, a
-/// query never keeps the database waiting for its client (MySQL would end it after
+/// Where a chain's reader sends its rows, in cursor order, in pages of the chain's page size
+/// (or fewer, at the end of a query).
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    sender: mpsc::UnboundedSender<Delivery>,
+    backlog: Arc<Backlog>,
+    limit: usize,
+}
+
+impl Outbox {
+    /// The chain's page size.
+    pub(crate) fn page_size(&self) -> usize {
+        self.limit
+    }
+
+    /// How many rows one query of the reader fetches ([`ReadAhead::rows_for`]).
+    pub(crate) fn rows_per_query(&self) -> usize {
+        ReadAhead::rows_for(self.limit)
+    }
+
+    /// Sends the next rows on to the chain.
+    pub(crate) fn send(&self, rows: Vec<ReadRow>) {
+        if rows.is_empty() {
+            return;
+        }
+        self.backlog.rows.fetch_add(rows.len(), Ordering::Relaxed);
+        // A closed channel means the chain was dropped: the rows have nowhere to go, and the
+        // reader stops at its next `room`.
+        let _ = self.sender.send(Delivery::Rows(rows));
+    }
+
+    /// Reports a failed query: the rows sent before it are good, nothing follows.
+    pub(crate) fn fail(self, error: Error) {
+        let _ = self.sender.send(Delivery::Failed(error));
+    }
+
+    /// Reports the end of the streams as the reader's last query saw them.
+    pub(crate) fn end(self) {
+        let _ = self.sender.send(Delivery::End);
+    }
+
+    /// Waits while a query's worth of rows sent is still waiting to be handed out, so that a
+    /// chain holds a bounded number of rows however slow its handler; `false` once the chain
+    /// has been dropped, when the reader should stop.
+    pub(crate) async fn room(&self) -> bool {
+        let rows = self.rows_per_query();
+        while self.backlog.rows.load(Ordering::Relaxed) >= rows {
+            tokio::select! {
+                () = self.backlog.taken.notified() => {}
+                () = self.sender.closed() => return false,
+            }
+        }
+        !self.sender.is_closed()
+    }
+}
+
+/// Rows gathered into pages of a given size as they are decoded.
+#[derive(Debug)]
+pub(crate) struct PageBuilder {
+    limit: usize,
+    page: Vec<ReadRow>,
+}
+
+impl PageBuilder {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            page: Vec::with_capacity(limit),
+        }
+    }
+
+    /// Adds a row; the page, once it is full.
+    pub(crate) fn push(&mut self, row: ReadRow) -> Option<Vec<ReadRow>> {
+        self.page.push(row);
+        (self.page.len() >= self.limit)
+            .then(|| std::mem::replace(&mut self.page, Vec::with_capacity(self.limit)))
+    }
+
+    /// The rows of the last page, not full.
+    pub(crate) fn finish(self) -> Vec<ReadRow> {
+        self.page
+    }
+}
+
+/// The default reader of a chain: queries of [`ReadAhead::rows_for`] rows, each starting after
+/// the last row of the one before, their rows sent on in pages as they are decoded, until a
+/// query comes back short of full, one fails, or the chain is dropped. It waits before each
+/// query while a query's worth of rows sent is still waiting to be handed out, holding no
+/// connection meanwhile; because each query's rows are all received however slowly they are
+/// used, a query never keeps the database waiting for its client (MySQL would end it after
 /// `net_write_timeout`).
-async fn read_on<F: FetchRows>(
+pub(crate) async fn read_query_after_query<F: FetchRows>(
     fetcher: F,
     streams: Vec<String>,
     mut after: Cursor,
-    limit: usize,
-    sender: mpsc::UnboundedSender<Delivery>,
-    backlog: Arc<Backlog>,
+    outbox: Outbox,
 ) {
     let streams: Vec<&str> = streams.iter().map(String::as_str).collect();
-    let rows = ReadAhead::rows_for(limit);
+    let rows = outbox.rows_per_query();
     loop {
-        let mut page = Vec::with_capacity(limit);
+        let mut pages = PageBuilder::new(outbox.page_size());
         let mut last = None;
-        let send = |page: Vec<ReadRow>| {
-            backlog.rows.fetch_add(page.len(), Ordering::Relaxed);
-            // A closed channel means the chain was dropped: the rows have nowhere to go, and
-            // the reader stops after this query.
-            let _ = sender.send(Delivery::Rows(page));
-        };
         let fetched = fetcher
             .fetch_rows(&streams, after, rows, &mut |row| {
                 last = Some(row_cursor(&row));
-                page.push(row);
-                if page.len() >= limit {
-                    send(std::mem::replace(&mut page, Vec::with_capacity(limit)));
+                if let Some(page) = pages.push(row) {
+                    outbox.send(page);
                 }
             })
             .await;
-        if !page.is_empty() {
-            send(page);
-        }
+        outbox.send(pages.finish());
         let next = match fetched {
-            Err(error) => {
-                let _ = sender.send(Delivery::Failed(error));
-                return;
-            }
+            Err(error) => return outbox.fail(error),
             Ok(count) if count >= rows => last,
             Ok(_) => None,
         };
         let Some(next) = next else {
-            let _ = sender.send(Delivery::End);
-            return;
+            return outbox.end();
         };
         after = next;
-        while backlog.rows.load(Ordering::Relaxed) >= rows {
-            tokio::select! {
-                () = backlog.taken.notified() => {}
-                () = sender.closed() => return,
-            }
-        }
-        if sender.is_closed() {
+        if !outbox.room().await {
             return;
         }
     }

@@ -128,6 +128,7 @@ macro_rules! conformance_suite {
             snapshots::snapshot_save_keeps_newest,
             storage::load_after_version,
             storage::read_respects_cursor_streams_and_limit,
+            storage::sparse_stream_reads_whole_in_pages,
             storage::stored_event_is_json_with_type,
             upcasting::old_events_are_read_through_upcasters,
             upcasting::old_snapshot_is_rebuilt_from_upcast_events,

@@ -1,7 +1,10 @@
 //! The store interface itself: reads, cursors, bookmarks, and events the code cannot decode.
 
 use crate::ReadEvents;
-use evtstore::{Cursor, DecodeError, Domain, Error, HandlerOptions, Replayed, Snapshot, Store};
+use evtstore::{
+    Append, Cursor, DecodeError, Domain, Error, HandlerOptions, NewEvent, Replayed, Snapshot,
+    Store, Timestamp,
+};
 
 use crate::cases::append_raw;
 use crate::domain::{PostsModel, UserEvent};
@@ -70,6 +73,53 @@ pub async fn read_respects_cursor_streams_and_limit<S: Store>(store: S) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// A stream with few events among many of another reads whole and in order, page after page,
+/// whatever the page size: stores that read ahead in ranges of positions (MySQL/MariaDB: 32
+/// positions a range for pages of one row) pass over ranges that hold none of its events
+/// without taking them for the end.
+pub async fn sparse_stream_reads_whole_in_pages<S: Store>(store: S) {
+    for round in 0..10u64 {
+        let events: Vec<NewEvent> = (round * 59 + 1..=(round + 1) * 59)
+            .map(|version| NewEvent {
+                version,
+                event_type: "raw",
+                event: r#"{"type":"x"}"#.to_owned(),
+            })
+            .collect();
+        store
+            .append(Append {
+                stream: "other",
+                aggregate_id: "o",
+                events: &events,
+                timestamp: Timestamp::now(),
+                metadata: None,
+            })
+            .await
+            .unwrap();
+        append_raw(&store, "users", "a", round + 1, r#"{"type":"enabled"}"#)
+            .await
+            .unwrap();
+    }
+    let whole = store
+        .read_events(&["users"], Cursor::START, 100)
+        .await
+        .unwrap();
+    let versions: Vec<u64> = whole.iter().map(|event| event.version).collect();
+    assert_eq!(versions, (1..=10).collect::<Vec<_>>());
+    for limit in [1, 3] {
+        let mut paged = Vec::new();
+        let mut after = Cursor::START;
+        loop {
+            let page = store.read_events(&["users"], after, limit).await.unwrap();
+            assert!(page.len() <= limit, "a page of {limit} held {}", page.len());
+            let Some(last) = page.last() else { break };
+            after = last.cursor;
+            paged.extend(page);
+        }
+        assert_eq!(paged, whole, "pages of {limit}");
+    }
 }
 
 /// The stored event is compact JSON text with its `type` field, as the TypeScript library

@@ -38,8 +38,10 @@ use crate::common::{
     decode_each, decode_event_of, decode_read_row, decode_streamed, first_version, statements,
     version_bound, visit_replayed,
 };
-use crate::read_ahead::{FetchRows, ReadAhead};
+use crate::read_ahead::{FetchRows, Outbox, ReadAhead, read_query_after_query};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
+
+mod read_ranges;
 
 /// MySQL's error number for a duplicate key.
 const DUPLICATE_KEY: u16 = 1062;
@@ -83,31 +85,33 @@ impl Sql {
     fn new(tables: &Tables) -> Self {
         let render = |template: &str| Arc::from(tables.render(template));
         Sql {
-            migrate: tables.render(include_str!("sql/mysql/migrate.sql")),
-            schema_columns: render(include_str!("sql/mysql/schema_columns.sql")),
-            nopad_collation: render(include_str!("sql/mysql/nopad_collation.sql")),
-            add_metadata: render(include_str!("sql/mysql/add_metadata.sql")),
-            add_claim_columns: render(include_str!("sql/mysql/add_claim_columns.sql")),
-            position_auto_increment: render(include_str!("sql/mysql/position_auto_increment.sql")),
-            convert_collation: include_str!("sql/mysql/convert_collation.sql").to_owned(),
-            append: tables.render(include_str!("sql/mysql/append.sql")),
-            append_one: render(include_str!("sql/mysql/append_one.sql")),
-            append_first: render(include_str!("sql/mysql/append_first.sql")),
-            load: render(include_str!("sql/mysql/load.sql")),
-            replay: render(include_str!("sql/mysql/replay.sql")),
-            replay_events: render(include_str!("sql/mysql/replay_events.sql")),
-            read: tables.render(include_str!("sql/mysql/read.sql")),
-            settled_position: render(include_str!("sql/mysql/settled_position.sql")),
-            last_position: tables.render(include_str!("sql/mysql/last_position.sql")),
-            count_between: tables.render(include_str!("sql/mysql/count_between.sql")),
+            migrate: tables.render(include_str!("../sql/mysql/migrate.sql")),
+            schema_columns: render(include_str!("../sql/mysql/schema_columns.sql")),
+            nopad_collation: render(include_str!("../sql/mysql/nopad_collation.sql")),
+            add_metadata: render(include_str!("../sql/mysql/add_metadata.sql")),
+            add_claim_columns: render(include_str!("../sql/mysql/add_claim_columns.sql")),
+            position_auto_increment: render(include_str!(
+                "../sql/mysql/position_auto_increment.sql"
+            )),
+            convert_collation: include_str!("../sql/mysql/convert_collation.sql").to_owned(),
+            append: tables.render(include_str!("../sql/mysql/append.sql")),
+            append_one: render(include_str!("../sql/mysql/append_one.sql")),
+            append_first: render(include_str!("../sql/mysql/append_first.sql")),
+            load: render(include_str!("../sql/mysql/load.sql")),
+            replay: render(include_str!("../sql/mysql/replay.sql")),
+            replay_events: render(include_str!("../sql/mysql/replay_events.sql")),
+            read: tables.render(include_str!("../sql/mysql/read.sql")),
+            settled_position: render(include_str!("../sql/mysql/settled_position.sql")),
+            last_position: tables.render(include_str!("../sql/mysql/last_position.sql")),
+            count_between: tables.render(include_str!("../sql/mysql/count_between.sql")),
             shared: SharedSql::new(
                 tables,
                 &shared_sql_files!("mysql", plain_fenced = "bookmark_fenced"),
             ),
             legacy: LegacySql {
-                sequence: tables.render(include_str!("sql/mysql/legacy_sequence.sql")),
-                allocate: render(include_str!("sql/mysql/legacy_allocate.sql")),
-                append: tables.render(include_str!("sql/mysql/legacy_append.sql")),
+                sequence: tables.render(include_str!("../sql/mysql/legacy_sequence.sql")),
+                allocate: render(include_str!("../sql/mysql/legacy_allocate.sql")),
+                append: tables.render(include_str!("../sql/mysql/legacy_append.sql")),
             },
         }
     }
@@ -644,6 +648,51 @@ enum SchemaChange {
     Collation(String),
 }
 
+impl MySqlStore {
+    /// The settled position (see `sql/mysql/settled_position.sql`): every position at or below
+    /// it is committed and visible to any read view opened after this returns; 0 for an empty
+    /// table.
+    async fn settled_position(&self, conn: &mut MySqlConnection) -> Result<i64, sqlx::Error> {
+        let last: Option<i64> = sqlx::query_scalar(sql(&self.sql.settled_position))
+            .fetch_optional(conn)
+            .await?;
+        Ok(last.unwrap_or(0))
+    }
+
+    /// Up to `rows` rows of `streams` with positions in `after..=upto`, in order, each handed
+    /// to `keep` as it is decoded; returns how many there were. Gap-free when `upto` is at or
+    /// below a settled position read before this started.
+    async fn read_between(
+        &self,
+        conn: &mut MySqlConnection,
+        streams: &[&str],
+        (after, upto): (i64, i64),
+        rows: usize,
+        keep: &mut (dyn FnMut(ReadRow) + Send),
+    ) -> Result<usize, Error> {
+        let operation = format!("reading {streams:?} after position {after}");
+        let mut query = sqlx::query(AssertSqlSafe(Sql::with_streams(
+            &self.sql.read,
+            streams.len(),
+        )))
+        .bind(after)
+        .bind(upto);
+        for stream in streams {
+            query = query.bind(*stream);
+        }
+        let found = query
+            .bind(i64::try_from(rows).unwrap_or(i64::MAX))
+            .fetch(conn);
+        decode_each(
+            found,
+            &operation,
+            |row, _| decode_read_row(row, &operation),
+            keep,
+        )
+        .await
+    }
+}
+
 impl FetchRows for MySqlStore {
     /// One read of up to `rows` rows after `after`, each handed to `keep` as it is decoded;
     /// returns how many there were. The rows are those at or below the settled position, read
@@ -664,34 +713,25 @@ impl FetchRows for MySqlStore {
         let settled = if self.legacy {
             i64::MAX
         } else {
-            let last: Option<i64> = sqlx::query_scalar(sql(&self.sql.settled_position))
-                .fetch_optional(&mut *conn)
+            self.settled_position(&mut conn)
                 .await
-                .map_err(|error| db_error(&operation, error))?;
-            last.unwrap_or(0)
+                .map_err(|error| db_error(&operation, error))?
         };
         if settled <= after.position {
             return Ok(0);
         }
-        let mut query = sqlx::query(AssertSqlSafe(Sql::with_streams(
-            &self.sql.read,
-            streams.len(),
-        )))
-        .bind(after.position)
-        .bind(settled);
-        for stream in streams {
-            query = query.bind(*stream);
+        self.read_between(&mut conn, streams, (after.position, settled), rows, keep)
+            .await
+    }
+
+    /// Reads in ranges of positions up to the settled position, the next range's query
+    /// running while the rows of the one before are received (see `read_ranges.rs`).
+    async fn read_ahead(self, streams: Vec<String>, after: Cursor, outbox: Outbox) {
+        if self.legacy {
+            read_query_after_query(self, streams, after, outbox).await;
+        } else {
+            read_ranges::read_by_ranges(self, streams, after, outbox).await;
         }
-        let found = query
-            .bind(i64::try_from(rows).unwrap_or(i64::MAX))
-            .fetch(&mut *conn);
-        decode_each(
-            found,
-            &operation,
-            |row, _| decode_read_row(row, &operation),
-            keep,
-        )
-        .await
     }
 }
 
