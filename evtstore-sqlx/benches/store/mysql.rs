@@ -5,6 +5,7 @@
 //! it was given (`MySqlStore::from_pool`), against the same baseline and against the store.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use evtstore_sqlx::sqlx::mysql::MySqlConnectOptions;
@@ -110,34 +111,46 @@ impl Baseline for MySqlBaseline {
         count
     }
 
+    /// As the store reads MariaDB (`src/mysql/read_ranges.rs`): the settled position, then
+    /// ranges of [`STORE_QUERY_ROWS`] positions up to it, each range's query started on a
+    /// connection of its own before the rows of the range before it have all arrived.
     async fn stream_gap_safe_pages(&self, stream: &str) -> usize {
         use futures_util::TryStreamExt;
         let settled = on_default_tables(include_str!("../../src/sql/mysql/settled_position.sql"));
-        let read = on_default_tables(include_str!("../../src/sql/mysql/read.sql"))
-            .replace("{streams}", "?");
-        let (mut position, mut count) = (0_i64, 0);
-        loop {
-            // The settled position and the page on one connection, as the store reads them.
-            let mut conn = self.0.acquire().await.expect("baseline connection");
-            let bound: i64 = sqlx::query_scalar(AssertSqlSafe(settled.as_str()))
-                .fetch_one(&mut *conn)
-                .await
-                .expect("settled position");
-            let mut rows = sqlx::query(AssertSqlSafe(read.as_str()))
-                .bind(position)
-                .bind(bound)
-                .bind(stream)
-                .bind(STORE_QUERY_ROWS)
-                .fetch(&mut *conn);
-            let mut page = 0;
-            while let Some(row) = rows.try_next().await.expect("baseline page") {
-                let (at, counted) = checked_event_row(&row);
-                (position, count, page) = (at, count + counted, page + 1);
+        let read: Arc<str> = on_default_tables(include_str!("../../src/sql/mysql/read.sql"))
+            .replace("{streams}", "?")
+            .into();
+        let settled: i64 = sqlx::query_scalar(AssertSqlSafe(settled))
+            .fetch_one(&self.0)
+            .await
+            .expect("settled position");
+        let start = |from: i64| {
+            let (pool, read, stream) = (self.0.clone(), Arc::clone(&read), stream.to_owned());
+            tokio::spawn(async move {
+                let upto = (from + STORE_QUERY_ROWS).min(settled);
+                let mut rows = sqlx::query(AssertSqlSafe(&*read))
+                    .bind(from)
+                    .bind(upto)
+                    .bind(stream)
+                    .bind(STORE_QUERY_ROWS)
+                    .fetch(&pool);
+                let mut count = 0;
+                while let Some(row) = rows.try_next().await.expect("baseline range") {
+                    count += checked_event_row(&row).1;
+                }
+                count
+            })
+        };
+        let (mut from, mut count) = (0, 0);
+        let mut next = (from < settled).then(|| start(from));
+        while let Some(range) = next.take() {
+            from = (from + STORE_QUERY_ROWS).min(settled);
+            if from < settled {
+                next = Some(start(from));
             }
-            if page < STORE_QUERY_ROWS {
-                return count;
-            }
+            count += range.await.expect("range task");
         }
+        count
     }
 }
 

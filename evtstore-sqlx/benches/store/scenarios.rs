@@ -26,7 +26,8 @@ pub(crate) trait Baseline: Clone + Send + Sync + 'static {
     /// One streamed SELECT of a stream ordered by position, decoded; the number of events.
     fn stream_all(&self, stream: &str) -> impl Future<Output = usize> + Send;
     /// The same rows read as the store reads them: its own gap-safe page statement
-    /// (`src/sql/{backend}/read*.sql`), [`STORE_QUERY_ROWS`] rows a query, each row decoded as
+    /// (`src/sql/{backend}/read*.sql`), [`STORE_QUERY_ROWS`] rows a query (on MariaDB, ranges
+    /// of that many positions, overlapped as the store runs them), each row decoded as
     /// `stream_all` decodes it; the number of events.
     fn stream_gap_safe_pages(&self, stream: &str) -> impl Future<Output = usize> + Send;
     /// One `SELECT 1` through the pool: the least a load can cost.

@@ -6,7 +6,9 @@
 //! first finds the settled position, the table's last one, with a locking read that waits for
 //! that row's append to commit; every position at or below it is then committed. It then reads
 //! its page with a plain consistent read bounded by it. Together they make reading by position
-//! gap-free (see `sql/mysql/settled_position.sql` and `sql/mysql/read.sql`).
+//! gap-free (see `sql/mysql/settled_position.sql` and `sql/mysql/read.sql`). Handlers catching
+//! up read ranges of positions up to one settled position, two ranges' queries at a time
+//! (`read_ranges.rs`).
 //!
 //! Why not a consistent read alone: InnoDB builds a read view by walking its lock-free hash of
 //! running transactions without a lock (`trx_sys.snapshot_ids` iterating `rw_trx_hash`). A
