@@ -2,7 +2,8 @@
 //! the background: the same for every store whose reads are gap-free when they return
 //! (PostgreSQL's bounded snapshot reads, MySQL's reads up to the settled position, SQLite's
 //! reads, whose writers commit one at a time in position order), each giving its own
-//! [`FetchRows`].
+//! [`FetchRows`]: its query, and, where it has a faster way to read on than query after
+//! query, its own reader (MySQL's ranges of positions, `mysql/read_ranges.rs`).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -24,8 +25,8 @@ use tokio::sync::{Notify, mpsc};
 /// belongs to a transaction older than any still running; on MySQL every row up to the settled
 /// position that bounded the read had committed before it began; on SQLite every write
 /// transaction commits before the next one takes a position), so they are exactly what
-/// the database would return for the next pages; each query of the reader starts after the
-/// last row of the one before, so the same holds for all of them, and for any prefix of them.
+/// the database would return for the next pages; each query of the reader reads on from where
+/// the one before ended, so the same holds for all of them, and for any prefix of them.
 /// A few chains are kept, one per handler reading, the oldest dropped first (which stops its
 /// reader).
 ///
@@ -69,6 +70,11 @@ pub(crate) trait FetchRows: Clone + Send + Sync + 'static {
     /// through `outbox` until it reaches the end of the streams as it sees them, a query fails,
     /// or the chain is dropped. By default [`read_query_after_query`]; a store whose next
     /// query's bounds do not depend on the rows of the one before may run them overlapped.
+    ///
+    /// A reader of its own must send only rows of gap-free reads, in cursor order, with nothing
+    /// missing between them; wait for [`Outbox::room`] before each query after its first; drain every
+    /// query it starts whatever the handler does; and finish with [`Outbox::end`] or
+    /// [`Outbox::fail`] (an outbox dropped without either reads as the end).
     fn read_ahead(
         self,
         streams: Vec<String>,
@@ -84,7 +90,8 @@ pub(crate) trait FetchRows: Clone + Send + Sync + 'static {
 enum Delivery {
     /// The next rows: a page's worth, or the last rows of a query.
     Rows(Vec<ReadRow>),
-    /// The reader has stopped at the end of the streams as its last query saw them.
+    /// The reader has stopped at the end of the streams as it saw them: the default reader's
+    /// last query came back short of full; MySQL's reached the settled position it read first.
     End,
     /// A query failed: the rows sent before it are good, nothing follows.
     Failed(Error),
@@ -108,7 +115,7 @@ struct Chain {
 
 /// How many rows a reader has sent that have not been handed out as pages yet, and the signal
 /// that some have been: a reader starts its next query only while fewer than one query's rows
-/// wait, so that a chain holds at most about two queries' rows however slow its handler.
+/// wait, so that a chain holds a bounded number of rows however slow its handler.
 #[derive(Debug, Default)]
 struct Backlog {
     rows: AtomicUsize,
@@ -121,8 +128,8 @@ impl ReadAhead {
 
     /// How many rows one query of a reader fetches: many pages, within a bound. Reading 100,000
     /// events in pages of 500 took about 10% less time with queries of 16,384 rows than with
-    /// queries of 4,096 (fewer queries, each streamed); a chain keeps at most about two
-    /// queries' rows, a few megabytes of typical events.
+    /// queries of 4,096 (fewer queries, each streamed); a chain keeps at most about three
+    /// queries' rows (two sent on, one more arriving), a few megabytes of typical events.
     pub(crate) fn rows_for(limit: usize) -> usize {
         limit.saturating_mul(32).min(16384).max(limit)
     }
@@ -156,7 +163,7 @@ impl ReadAhead {
     /// A page of `limit` rows: from the chain read ahead for exactly this read when it holds
     /// (or its reader brings) a full page, else from a new reader started after `after`, whose
     /// further rows are kept for the next reads. `Err` with the rows there were when the new
-    /// reader's first query came back short of a page (the end of the streams): the store then
+    /// reader stopped short of a page (the end of the streams as it saw them): the store then
     /// reads the end its own way.
     ///
     /// # Errors

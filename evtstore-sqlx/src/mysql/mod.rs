@@ -650,6 +650,11 @@ enum SchemaChange {
     Collation(String),
 }
 
+/// What a read of `streams` after `after` is, for error messages.
+fn reading<S: fmt::Debug>(streams: &[S], after: i64) -> String {
+    format!("reading {streams:?} after position {after}")
+}
+
 impl MySqlStore {
     /// The settled position (see `sql/mysql/settled_position.sql`): every position at or below
     /// it is committed and visible to any read view opened after this returns; 0 for an empty
@@ -659,6 +664,17 @@ impl MySqlStore {
             .fetch_optional(conn)
             .await?;
         Ok(last.unwrap_or(0))
+    }
+
+    /// The settled position, read on a connection of its own, for `operation`.
+    async fn settled_position_now(&self, operation: &str) -> Result<i64, Error> {
+        let mut conn = self
+            .connection()
+            .await
+            .map_err(|error| db_error(operation, error))?;
+        self.settled_position(&mut conn)
+            .await
+            .map_err(|error| db_error(operation, error))
     }
 
     /// Up to `rows` rows of `streams` with positions in `after..=upto`, in order, each handed
@@ -672,7 +688,7 @@ impl MySqlStore {
         rows: usize,
         keep: &mut (dyn FnMut(ReadRow) + Send),
     ) -> Result<usize, Error> {
-        let operation = format!("reading {streams:?} after position {after}");
+        let operation = reading(streams, after);
         let mut query = sqlx::query(AssertSqlSafe(Sql::with_streams(
             &self.sql.read,
             streams.len(),
@@ -698,8 +714,11 @@ impl MySqlStore {
 impl FetchRows for MySqlStore {
     /// One read of up to `rows` rows after `after`, each handed to `keep` as it is decoded;
     /// returns how many there were. The rows are those at or below the settled position, read
-    /// first on the same connection (see `sql/mysql/read.sql`); a read that comes back short of
-    /// it may miss only rows that settle later, and the next read finds them.
+    /// first on the same connection; a read that comes back short of it may miss only rows
+    /// that settle later, and the next read finds them. With the first release's positions
+    /// (`legacy`) there is no settled position, and the read is not gap-free: `read` collects
+    /// one page of it and keeps nothing ahead. Handlers catching up otherwise read through
+    /// [`read_ahead`](FetchRows::read_ahead).
     async fn fetch_rows(
         &self,
         streams: &[&str],
@@ -707,7 +726,7 @@ impl FetchRows for MySqlStore {
         rows: usize,
         keep: &mut (dyn FnMut(ReadRow) + Send),
     ) -> Result<usize, Error> {
-        let operation = format!("reading {streams:?} after position {}", after.position);
+        let operation = reading(streams, after.position);
         let mut conn = self
             .connection()
             .await
@@ -726,8 +745,10 @@ impl FetchRows for MySqlStore {
             .await
     }
 
-    /// Reads in ranges of positions up to the settled position, the next range's query
-    /// running while the rows of the one before are received (see `read_ranges.rs`).
+    /// Reads in ranges of positions up to one settled position, the next range's query
+    /// running while the rows of the one before are received (see `read_ranges.rs`). Legacy
+    /// reads never come here (`read` collects them one page at a time); were one to, it would
+    /// read query after query, as a store without a settled position must.
     async fn read_ahead(self, streams: Vec<String>, after: Cursor, outbox: Outbox) {
         if self.legacy {
             read_query_after_query(self, streams, after, outbox).await;

@@ -75,39 +75,60 @@ pub async fn read_respects_cursor_streams_and_limit<S: Store>(store: S) {
     );
 }
 
-/// A stream with few events among many of another reads whole and in order, page after page,
-/// whatever the page size: stores that read ahead in ranges of positions (MySQL/MariaDB: 32
-/// positions a range for pages of one row) pass over ranges that hold none of its events
-/// without taking them for the end.
+/// A stream with few events among many of another, then many in a row, reads whole and in
+/// order, page after page, whatever the page size. Stores that read ahead in ranges of
+/// positions (MySQL/MariaDB: from 32 positions a range for pages of one row) pass over ranges
+/// that hold none of its events without taking them for the end, and read on from the last
+/// row of a range that holds more of them than one query brings.
 pub async fn sparse_stream_reads_whole_in_pages<S: Store>(store: S) {
-    for round in 0..10u64 {
-        let events: Vec<NewEvent> = (round * 59 + 1..=(round + 1) * 59)
+    let events = |versions: std::ops::RangeInclusive<u64>, json: &str| -> Vec<NewEvent> {
+        versions
             .map(|version| NewEvent {
                 version,
                 event_type: "raw",
-                event: r#"{"type":"x"}"#.to_owned(),
+                event: json.to_owned(),
             })
-            .collect();
-        store
-            .append(Append {
-                stream: "other",
-                aggregate_id: "o",
-                events: &events,
-                timestamp: Timestamp::now(),
-                metadata: None,
-            })
-            .await
-            .unwrap();
-        append_raw(&store, "users", "a", round + 1, r#"{"type":"enabled"}"#)
-            .await
-            .unwrap();
+            .collect()
+    };
+    let append = |stream: &'static str, aggregate_id: &'static str, events: Vec<NewEvent>| {
+        let store = store.clone();
+        async move {
+            store
+                .append(Append {
+                    stream,
+                    aggregate_id,
+                    events: &events,
+                    timestamp: Timestamp::now(),
+                    metadata: None,
+                })
+                .await
+                .unwrap();
+        }
+    };
+    let enabled = r#"{"type":"enabled"}"#;
+    for round in 0..10u64 {
+        append(
+            "other",
+            "o",
+            events(round * 59 + 1..=(round + 1) * 59, r#"{"type":"x"}"#),
+        )
+        .await;
+        append("users", "a", events(round + 1..=round + 1, enabled)).await;
     }
+    append("users", "b", events(1..=300, enabled)).await;
     let whole = store
-        .read_events(&["users"], Cursor::START, 100)
+        .read_events(&["users"], Cursor::START, 1_000)
         .await
         .unwrap();
-    let versions: Vec<u64> = whole.iter().map(|event| event.version).collect();
-    assert_eq!(versions, (1..=10).collect::<Vec<_>>());
+    let versions: Vec<(&str, u64)> = whole
+        .iter()
+        .map(|event| (event.aggregate_id.as_str(), event.version))
+        .collect();
+    let expected: Vec<(&str, u64)> = (1..=10)
+        .map(|version| ("a", version))
+        .chain((1..=300).map(|version| ("b", version)))
+        .collect();
+    assert_eq!(versions, expected);
     for limit in [1, 3] {
         let mut paged = Vec::new();
         let mut after = Cursor::START;

@@ -1,5 +1,7 @@
--- Gap-free page of events: a plain consistent read, bounded by the settled position that
--- settled_position.sql read just before it, on the same connection.
+-- Gap-free page of events: a plain consistent read, bounded by a position at or below the
+-- settled position that settled_position.sql read before it started (just before, on the same
+-- connection, for one page; once for all the ranges of a handler catching up, which each run
+-- on a connection of their own: see mysql/read_ranges.rs).
 --
 -- A consistent read alone is not gap-free, even though appends commit in position order:
 -- InnoDB builds a read view by walking its list of running transactions without a lock, and
@@ -8,7 +10,7 @@
 -- Bounded by the settled position, every row the read can return was committed before its
 -- read view was opened, so the view sees all of them: what a walk can miss lies above the
 -- bound. Unlike a locking read (the previous design), it takes no lock per row.
--- Placeholders: after, settled position, the streams, limit. {streams} is one `?` per stream
+-- Placeholders: after, the upper bound, the streams, limit. {streams} is one `?` per stream
 -- name, comma-separated.
 SELECT CAST(`position` AS SIGNED), CAST(0 AS SIGNED), `stream`, `aggregate_id`,
        CAST(`version` AS SIGNED), CAST(ROUND(UNIX_TIMESTAMP(`timestamp`) * 1000) AS SIGNED),
