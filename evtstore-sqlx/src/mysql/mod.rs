@@ -160,6 +160,12 @@ fn bind_cursor(
 /// The server must run InnoDB with `innodb_autoinc_lock_mode` 0 or 1 (MariaDB's default; MySQL
 /// 8 defaults to 2): appends rely on its table-level AUTO-INC lock to enter positions in order.
 /// The store checks this once and refuses to write or read with a [`Error::Config`] otherwise.
+///
+/// A handler catching up reads with two of the pool's connections at a time (the next range
+/// of positions is queried while the rows of the current one arrive), and for a moment three
+/// when a range comes back fuller than one query brings. Size a pool handed to
+/// [`from_pool`](Self::from_pool) for the handlers that catch up at once, beside the
+/// commands; the store's own pool keeps sqlx's default of 10.
 #[derive(Clone)]
 pub struct MySqlStore {
     pool: MySqlPool,

@@ -28,33 +28,76 @@
 //! range that brought fewer than a quarter of a query's rows doubles the width of the ranges
 //! started after it; one cut short by the limit sets it back.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use evtstore::{Cursor, Error, ReadRow, row_cursor};
 use tokio::sync::mpsc;
 
 use super::{MySqlStore, reading};
+use crate::common::db_error;
 use crate::read_ahead::{Outbox, PageBuilder};
+
+/// What the range reader needs of a store: the MySQL store's, or a table in memory in the
+/// tests.
+pub(super) trait RangeSource: Clone + Send + Sync + 'static {
+    /// The settled position, read now (`sql/mysql/settled_position.sql`).
+    fn settled_now(
+        &self,
+        streams: &[String],
+        after: Cursor,
+    ) -> impl Future<Output = Result<i64, Error>> + Send;
+
+    /// Up to `rows` rows of `streams` with positions after `from` and up to `upto`, in order,
+    /// each handed to `keep` as it is decoded, on a connection of its own.
+    fn read_range(
+        &self,
+        streams: &[&str],
+        bounds: (i64, i64),
+        rows: usize,
+        keep: &mut (dyn FnMut(ReadRow) + Send),
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+impl RangeSource for MySqlStore {
+    async fn settled_now(&self, streams: &[String], after: Cursor) -> Result<i64, Error> {
+        self.settled_position_now(&reading(streams, after.position))
+            .await
+    }
+
+    async fn read_range(
+        &self,
+        streams: &[&str],
+        (from, upto): (i64, i64),
+        rows: usize,
+        keep: &mut (dyn FnMut(ReadRow) + Send),
+    ) -> Result<(), Error> {
+        let mut conn = self
+            .connection()
+            .await
+            .map_err(|error| db_error(reading(streams, from), error))?;
+        self.read_between(&mut conn, streams, (from, upto), rows, keep)
+            .await?;
+        Ok(())
+    }
+}
 
 /// Reads the rows of `streams` after `after` up to the settled position into `outbox`, in
 /// ranges of positions, the next range's query running while the rows of the current one are
 /// forwarded.
-pub(super) async fn read_by_ranges(
-    store: MySqlStore,
+pub(super) async fn read_by_ranges<S: RangeSource>(
+    source: S,
     streams: Vec<String>,
     after: Cursor,
     outbox: Outbox,
 ) {
-    let settled = match store
-        .settled_position_now(&reading(&streams, after.position))
-        .await
-    {
+    let settled = match source.settled_now(&streams, after).await {
         Ok(settled) => settled,
         Err(error) => return outbox.fail(error),
     };
     let rows = outbox.rows_per_query();
     let mut ranges = Ranges {
-        store,
+        source,
         streams: streams.into(),
         settled,
         rows,
@@ -99,8 +142,8 @@ pub(super) async fn read_by_ranges(
 }
 
 /// What the ranges of one reader share.
-struct Ranges {
-    store: MySqlStore,
+struct Ranges<S> {
+    source: S,
     streams: Arc<[String]>,
     /// The settled position every range ends at or below.
     settled: i64,
@@ -133,7 +176,7 @@ struct RangeRead {
     last: Option<i64>,
 }
 
-impl Ranges {
+impl<S: RangeSource> Ranges<S> {
     /// Starts the query of the range after `from`, unless `from` is already at the settled
     /// position.
     fn start(&self, from: i64) -> Option<Range> {
@@ -142,7 +185,7 @@ impl Ranges {
         }
         let upto = from.saturating_add(self.width).min(self.settled);
         let (sender, received) = mpsc::unbounded_channel();
-        let store = self.store.clone();
+        let source = self.source.clone();
         let streams = Arc::clone(&self.streams);
         let (rows, page_size) = (self.rows, self.page_size);
         tokio::spawn(async move {
@@ -150,12 +193,13 @@ impl Ranges {
             let mut pages = PageBuilder::new(page_size);
             // A send fails only once the reader has stopped or dropped this range: the rows
             // have nowhere to go, and the query still runs to its end.
-            let read = read_range(&store, &streams, (from, upto), rows, &mut |row| {
-                if let Some(page) = pages.push(row) {
-                    let _ = sender.send(Received::Rows(page));
-                }
-            })
-            .await;
+            let read = source
+                .read_range(&streams, (from, upto), rows, &mut |row| {
+                    if let Some(page) = pages.push(row) {
+                        let _ = sender.send(Received::Rows(page));
+                    }
+                })
+                .await;
             let _ = sender.send(Received::Rows(pages.finish()));
             let _ = sender.send(match read {
                 Ok(()) => Received::Done,
@@ -164,23 +208,6 @@ impl Ranges {
         });
         Some(Range { upto, received })
     }
-}
-
-async fn read_range(
-    store: &MySqlStore,
-    streams: &[&str],
-    (from, upto): (i64, i64),
-    rows: usize,
-    keep: &mut (dyn FnMut(ReadRow) + Send),
-) -> Result<(), Error> {
-    let mut conn = store
-        .connection()
-        .await
-        .map_err(|error| crate::common::db_error(reading(streams, from), error))?;
-    store
-        .read_between(&mut conn, streams, (from, upto), rows, keep)
-        .await?;
-    Ok(())
 }
 
 impl Range {
@@ -214,5 +241,184 @@ impl Range {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The range reader alone, over a table held in memory and read through `ReadAhead` as
+    //! the store reads it: the store's own queries are covered by the conformance suite on
+    //! MariaDB.
+
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use evtstore::{RecordedEvent, Timestamp};
+
+    use super::*;
+    use crate::read_ahead::{FetchRows, ReadAhead};
+
+    /// A stream's rows at `positions` (ascending) in a table settled up to `settled`; the
+    /// query of the range after `fail_after` fails after handing over `rows_before_failure`
+    /// rows.
+    #[derive(Clone, Default)]
+    struct Table {
+        positions: Arc<Vec<i64>>,
+        settled: i64,
+        fail_after: Option<i64>,
+        rows_before_failure: usize,
+        /// The bounds of every range queried.
+        queries: Arc<Mutex<Vec<(i64, i64)>>>,
+    }
+
+    fn row(position: i64) -> ReadRow {
+        Ok(RecordedEvent {
+            cursor: Cursor {
+                commit: 0,
+                position,
+            },
+            stream: "s".to_owned(),
+            aggregate_id: "a".to_owned(),
+            version: 1,
+            timestamp: Timestamp(0),
+            event: "{}".to_owned(),
+            metadata: None,
+        })
+    }
+
+    impl RangeSource for Table {
+        async fn settled_now(&self, _: &[String], _: Cursor) -> Result<i64, Error> {
+            Ok(self.settled)
+        }
+
+        async fn read_range(
+            &self,
+            _: &[&str],
+            (from, upto): (i64, i64),
+            rows: usize,
+            keep: &mut (dyn FnMut(ReadRow) + Send),
+        ) -> Result<(), Error> {
+            self.queries.lock().unwrap().push((from, upto));
+            let found = self.positions.iter().filter(|&&p| from < p && p <= upto);
+            for (count, &position) in found.take(rows).enumerate() {
+                if self.fail_after == Some(from) && count == self.rows_before_failure {
+                    return Err(Error::Config(format!("the range after {from} failed")));
+                }
+                keep(row(position));
+            }
+            Ok(())
+        }
+    }
+
+    impl FetchRows for Table {
+        async fn fetch_rows(
+            &self,
+            _: &[&str],
+            _: Cursor,
+            _: usize,
+            _: &mut (dyn FnMut(ReadRow) + Send),
+        ) -> Result<usize, Error> {
+            Err(Error::Config("reads go through ranges".to_owned()))
+        }
+
+        async fn read_ahead(self, streams: Vec<String>, after: Cursor, outbox: Outbox) {
+            read_by_ranges(self, streams, after, outbox).await;
+        }
+    }
+
+    fn positions(page: &[ReadRow]) -> Vec<i64> {
+        page.iter().map(|row| row_cursor(row).position).collect()
+    }
+
+    /// Reads pages of `limit` from the start until a read comes back short, as a handler does.
+    async fn read_all(ahead: &ReadAhead, table: &Table, limit: usize) -> Result<Vec<i64>, Error> {
+        let mut seen = Vec::new();
+        let mut after = Cursor::START;
+        loop {
+            match ahead.page(table, &["s"], after, limit).await? {
+                Ok(page) => {
+                    seen.extend(positions(&page));
+                    after = row_cursor(page.last().unwrap());
+                }
+                Err(short) => {
+                    seen.extend(positions(&short));
+                    return Ok(seen);
+                }
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sparse_rows_then_a_dense_run_read_whole_in_order_in_few_queries() {
+        // One row every 1,000 positions up to 200,000, then 1,000 in a row.
+        let sparse = (1..=200).map(|n| n * 1_000);
+        let table = Table {
+            positions: Arc::new(sparse.chain(200_001..=201_000).collect()),
+            settled: 201_000,
+            ..Table::default()
+        };
+        // Pages of 10: queries of 320 rows, ranges from 320 positions.
+        let seen = read_all(&ReadAhead::default(), &table, 10).await.unwrap();
+        assert_eq!(seen, *table.positions);
+        // Ranges of 320 positions would take 625 queries for the sparse part alone; widening
+        // ranges take about a dozen, and the dense run a query per 320 rows, and one more for
+        // each range cut short by the limit.
+        let queries = table.queries.lock().unwrap().len();
+        assert!(queries <= 40, "{queries} queries");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_range_comes_after_the_rows_of_the_ranges_before_it() {
+        let table = Table {
+            positions: Arc::new((1..=2_000).collect()),
+            settled: 2_000,
+            fail_after: Some(640),
+            rows_before_failure: 5,
+            ..Table::default()
+        };
+        let ahead = ReadAhead::default();
+        let mut seen = Vec::new();
+        let mut after = Cursor::START;
+        let error = loop {
+            match ahead.page(&table, &["s"], after, 10).await {
+                Ok(Ok(page)) => {
+                    seen.extend(positions(&page));
+                    after = row_cursor(page.last().unwrap());
+                }
+                Ok(Err(short)) => panic!("short page {:?} before the failure", positions(&short)),
+                Err(error) => break error,
+            }
+        };
+        assert!(error.to_string().contains("after 640 failed"), "{error}");
+        // Every page of the first two ranges (320 rows each), none after the failure (the
+        // third range's 5 rows make no page; the range after it, already running, is not
+        // used).
+        assert_eq!(seen, (1..=640).collect::<Vec<_>>());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reader_waits_for_room_and_stops_once_its_chain_is_dropped() {
+        let table = Table {
+            positions: Arc::new((1..=100_000).collect()),
+            settled: 100_000,
+            ..Table::default()
+        };
+        let ahead = ReadAhead::default();
+        let page = ahead.page(&table, &["s"], Cursor::START, 10).await.unwrap();
+        assert_eq!(positions(&page.unwrap()), (1..=10).collect::<Vec<_>>());
+        // Time for a reader that did not wait to read on. This one starts the first two
+        // ranges, a third once the first page is taken (310 rows left, fewer than a query's
+        // 320), and then waits: 630 rows wait to be handed out.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(table.queries.lock().unwrap().len(), 3);
+        drop(ahead);
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while Arc::strong_count(&table.queries) > 1 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the reader and its ranges stop once the chain is dropped");
+        assert_eq!(table.queries.lock().unwrap().len(), 3);
     }
 }
