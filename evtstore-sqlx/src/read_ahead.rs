@@ -407,30 +407,16 @@ pub(crate) async fn read_query_after_query<F: FetchRows>(
     }
 }
 
+/// What the tests of the readers share.
 #[cfg(test)]
-mod tests {
-    //! The chain logic alone, over rows held in memory: the stores' own reads are covered by
-    //! the conformance suite on real servers.
-
-    use std::sync::Mutex;
+pub(crate) mod testing {
+    use std::sync::Arc;
     use std::time::Duration;
 
-    use evtstore::{RecordedEvent, Timestamp};
+    use evtstore::{Cursor, ReadRow, RecordedEvent, Timestamp, row_cursor};
 
-    use super::*;
-
-    /// Rows at positions 1..=len; the query numbered `fail_at` (from 0) fails after handing
-    /// over `rows_before_failure` rows.
-    #[derive(Clone, Default)]
-    struct Rows {
-        len: i64,
-        fail_at: Option<usize>,
-        rows_before_failure: usize,
-        /// The `after` of every query, in order.
-        queries: Arc<Mutex<Vec<i64>>>,
-    }
-
-    fn row(position: i64) -> ReadRow {
+    /// A readable row of stream `s` at `position`.
+    pub(crate) fn row(position: i64) -> ReadRow {
         Ok(RecordedEvent {
             cursor: Cursor {
                 commit: 0,
@@ -443,6 +429,45 @@ mod tests {
             event: "{}".to_owned(),
             metadata: None,
         })
+    }
+
+    pub(crate) fn positions(page: &[ReadRow]) -> Vec<i64> {
+        page.iter().map(|row| row_cursor(row).position).collect()
+    }
+
+    /// Waits, at most 10 seconds, until `shared` has no other owner: the readers holding
+    /// clones of it have stopped.
+    pub(crate) async fn released<T>(shared: &Arc<T>, expect: &str) {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while Arc::strong_count(shared) > 1 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect(expect);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The chain logic alone, over rows held in memory: the stores' own reads are covered by
+    //! the conformance suite on real servers.
+
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::testing::{positions, released, row};
+    use super::*;
+
+    /// Rows at positions 1..=len; the query numbered `fail_at` (from 0) fails after handing
+    /// over `rows_before_failure` rows.
+    #[derive(Clone, Default)]
+    struct Rows {
+        len: i64,
+        fail_at: Option<usize>,
+        rows_before_failure: usize,
+        /// The `after` of every query, in order.
+        queries: Arc<Mutex<Vec<i64>>>,
     }
 
     impl FetchRows for Rows {
@@ -468,10 +493,6 @@ mod tests {
             }
             Ok(count)
         }
-    }
-
-    fn positions(page: &[ReadRow]) -> Vec<i64> {
-        page.iter().map(|row| row_cursor(row).position).collect()
     }
 
     /// Reads pages of `limit` after `after` until a read comes back short, as a handler does.
@@ -574,13 +595,7 @@ mod tests {
         drop(ahead);
         // The reader holds a clone of the fetcher until it stops; a waiting reader that missed
         // the drop would hold it forever.
-        tokio::time::timeout(Duration::from_secs(10), async {
-            while Arc::strong_count(&rows.queries) > 1 {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await
-        .expect("the reader stops once its chain is dropped");
+        released(&rows.queries, "the reader stops once its chain is dropped").await;
         assert!(rows.queries.lock().unwrap().len() <= 2);
     }
 }

@@ -23,11 +23,24 @@ pub async fn append_raw<S: Store>(
     version: u64,
     json: &str,
 ) -> Result<(), Error> {
-    let events = [NewEvent {
-        version,
-        event_type: "raw",
-        event: json.to_owned(),
-    }];
+    append_raw_versions(store, stream, aggregate_id, version..=version, json).await
+}
+
+/// Appends the same raw event at each of `versions`, in one append.
+pub async fn append_raw_versions<S: Store>(
+    store: &S,
+    stream: &'static str,
+    aggregate_id: &str,
+    versions: std::ops::RangeInclusive<u64>,
+    json: &str,
+) -> Result<(), Error> {
+    let events: Vec<NewEvent> = versions
+        .map(|version| NewEvent {
+            version,
+            event_type: "raw",
+            event: json.to_owned(),
+        })
+        .collect();
     store
         .append(Append {
             stream,

@@ -253,9 +253,8 @@ mod tests {
     use std::sync::Mutex;
     use std::time::Duration;
 
-    use evtstore::{RecordedEvent, Timestamp};
-
     use super::*;
+    use crate::read_ahead::testing::{positions, released, row};
     use crate::read_ahead::{FetchRows, ReadAhead};
 
     /// A stream's rows at `positions` (ascending) in a table settled up to `settled`; the
@@ -269,21 +268,6 @@ mod tests {
         rows_before_failure: usize,
         /// The bounds of every range queried.
         queries: Arc<Mutex<Vec<(i64, i64)>>>,
-    }
-
-    fn row(position: i64) -> ReadRow {
-        Ok(RecordedEvent {
-            cursor: Cursor {
-                commit: 0,
-                position,
-            },
-            stream: "s".to_owned(),
-            aggregate_id: "a".to_owned(),
-            version: 1,
-            timestamp: Timestamp(0),
-            event: "{}".to_owned(),
-            metadata: None,
-        })
     }
 
     impl RangeSource for Table {
@@ -324,10 +308,6 @@ mod tests {
         async fn read_ahead(self, streams: Vec<String>, after: Cursor, outbox: Outbox) {
             read_by_ranges(self, streams, after, outbox).await;
         }
-    }
-
-    fn positions(page: &[ReadRow]) -> Vec<i64> {
-        page.iter().map(|row| row_cursor(row).position).collect()
     }
 
     /// Reads pages of `limit` from the start until a read comes back short, as a handler does.
@@ -412,13 +392,11 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(table.queries.lock().unwrap().len(), 3);
         drop(ahead);
-        tokio::time::timeout(Duration::from_secs(10), async {
-            while Arc::strong_count(&table.queries) > 1 {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await
-        .expect("the reader and its ranges stop once the chain is dropped");
+        released(
+            &table.queries,
+            "the reader and its ranges stop once the chain is dropped",
+        )
+        .await;
         assert_eq!(table.queries.lock().unwrap().len(), 3);
     }
 }

@@ -1,12 +1,9 @@
 //! The store interface itself: reads, cursors, bookmarks, and events the code cannot decode.
 
 use crate::ReadEvents;
-use evtstore::{
-    Append, Cursor, DecodeError, Domain, Error, HandlerOptions, NewEvent, Replayed, Snapshot,
-    Store, Timestamp,
-};
+use evtstore::{Cursor, DecodeError, Domain, Error, HandlerOptions, Replayed, Snapshot, Store};
 
-use crate::cases::append_raw;
+use crate::cases::{append_raw, append_raw_versions};
 use crate::domain::{PostsModel, UserEvent};
 
 /// `load` after a version returns only the newer events, in version order.
@@ -81,41 +78,19 @@ pub async fn read_respects_cursor_streams_and_limit<S: Store>(store: S) {
 /// that hold none of its events without taking them for the end, and read on from the last
 /// row of a range that holds more of them than one query brings.
 pub async fn sparse_stream_reads_whole_in_pages<S: Store>(store: S) {
-    let events = |versions: std::ops::RangeInclusive<u64>, json: &str| -> Vec<NewEvent> {
-        versions
-            .map(|version| NewEvent {
-                version,
-                event_type: "raw",
-                event: json.to_owned(),
-            })
-            .collect()
-    };
-    let append = |stream: &'static str, aggregate_id: &'static str, events: Vec<NewEvent>| {
-        let store = store.clone();
-        async move {
-            store
-                .append(Append {
-                    stream,
-                    aggregate_id,
-                    events: &events,
-                    timestamp: Timestamp::now(),
-                    metadata: None,
-                })
-                .await
-                .unwrap();
-        }
-    };
     let enabled = r#"{"type":"enabled"}"#;
     for round in 0..10u64 {
-        append(
-            "other",
-            "o",
-            events(round * 59 + 1..=(round + 1) * 59, r#"{"type":"x"}"#),
-        )
-        .await;
-        append("users", "a", events(round + 1..=round + 1, enabled)).await;
+        let others = round * 59 + 1..=(round + 1) * 59;
+        append_raw_versions(&store, "other", "o", others, r#"{"type":"x"}"#)
+            .await
+            .unwrap();
+        append_raw(&store, "users", "a", round + 1, enabled)
+            .await
+            .unwrap();
     }
-    append("users", "b", events(1..=300, enabled)).await;
+    append_raw_versions(&store, "users", "b", 1..=300, enabled)
+        .await
+        .unwrap();
     let whole = store
         .read_events(&["users"], Cursor::START, 1_000)
         .await
