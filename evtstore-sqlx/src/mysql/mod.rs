@@ -672,17 +672,6 @@ impl MySqlStore {
         Ok(last.unwrap_or(0))
     }
 
-    /// The settled position, read on a connection of its own, for `operation`.
-    async fn settled_position_now(&self, operation: &str) -> Result<i64, Error> {
-        let mut conn = self
-            .connection()
-            .await
-            .map_err(|error| db_error(operation, error))?;
-        self.settled_position(&mut conn)
-            .await
-            .map_err(|error| db_error(operation, error))
-    }
-
     /// Up to `rows` rows of `streams` with positions in `after..=upto`, in order, each handed
     /// to `keep` as it is decoded; returns how many there were. Gap-free when `upto` is at or
     /// below a settled position read before this started.

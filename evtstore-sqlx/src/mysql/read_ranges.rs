@@ -1,6 +1,6 @@
 //! MariaDB's catch-up reader: ranges of positions up to one settled position, each range's
-//! query started on a connection of its own while the rows of the range before it are still
-//! arriving.
+//! query started while the rows of the range before it are still arriving, on a connection of
+//! its own (the first range's on the connection the settled position was read on).
 //!
 //! Why ranges: the default reader (`read_ahead::read_query_after_query`) starts each query
 //! after the last row of the one before, so it can start only once that row has arrived, and
@@ -34,6 +34,9 @@ use std::sync::Arc;
 use evtstore::{Cursor, Error, ReadRow, row_cursor};
 use tokio::sync::mpsc;
 
+use sqlx::mysql::MySql;
+use sqlx::pool::PoolConnection;
+
 use super::{MySqlStore, reading};
 use crate::common::db_error;
 use crate::read_ahead::{Outbox, PageBuilder};
@@ -41,17 +44,23 @@ use crate::read_ahead::{Outbox, PageBuilder};
 /// What the range reader needs of a store: the MySQL store's, or a table in memory in the
 /// tests.
 pub(super) trait RangeSource: Clone + Send + Sync + 'static {
+    /// A connection the settled position was read on, which the first range reads on too:
+    /// taking a second one from the pool would cost a caught-up handler a round trip (the
+    /// pool checks a connection before lending it) at every read.
+    type Connection: Send + 'static;
+
     /// The settled position, read now (`sql/mysql/settled_position.sql`).
     fn settled_now(
         &self,
         streams: &[String],
         after: Cursor,
-    ) -> impl Future<Output = Result<i64, Error>> + Send;
+    ) -> impl Future<Output = Result<(i64, Self::Connection), Error>> + Send;
 
     /// Up to `rows` rows of `streams` with positions after `from` and up to `upto`, in order,
-    /// each handed to `keep` as it is decoded, on a connection of its own.
+    /// each handed to `keep` as it is decoded, on `connection` or else one of its own.
     fn read_range(
         &self,
+        connection: Option<Self::Connection>,
         streams: &[&str],
         bounds: (i64, i64),
         rows: usize,
@@ -60,22 +69,40 @@ pub(super) trait RangeSource: Clone + Send + Sync + 'static {
 }
 
 impl RangeSource for MySqlStore {
-    async fn settled_now(&self, streams: &[String], after: Cursor) -> Result<i64, Error> {
-        self.settled_position_now(&reading(streams, after.position))
+    type Connection = PoolConnection<MySql>;
+
+    async fn settled_now(
+        &self,
+        streams: &[String],
+        after: Cursor,
+    ) -> Result<(i64, Self::Connection), Error> {
+        let operation = reading(streams, after.position);
+        let mut conn = self
+            .connection()
             .await
+            .map_err(|error| db_error(&operation, error))?;
+        let settled = self
+            .settled_position(&mut conn)
+            .await
+            .map_err(|error| db_error(&operation, error))?;
+        Ok((settled, conn))
     }
 
     async fn read_range(
         &self,
+        connection: Option<Self::Connection>,
         streams: &[&str],
         (from, upto): (i64, i64),
         rows: usize,
         keep: &mut (dyn FnMut(ReadRow) + Send),
     ) -> Result<(), Error> {
-        let mut conn = self
-            .connection()
-            .await
-            .map_err(|error| db_error(reading(streams, from), error))?;
+        let mut conn = match connection {
+            Some(conn) => conn,
+            None => self
+                .connection()
+                .await
+                .map_err(|error| db_error(reading(streams, from), error))?,
+        };
         self.read_between(&mut conn, streams, (from, upto), rows, keep)
             .await?;
         Ok(())
@@ -91,7 +118,7 @@ pub(super) async fn read_by_ranges<S: RangeSource>(
     after: Cursor,
     outbox: Outbox,
 ) {
-    let settled = match source.settled_now(&streams, after).await {
+    let (settled, connection) = match source.settled_now(&streams, after).await {
         Ok(settled) => settled,
         Err(error) => return outbox.fail(error),
     };
@@ -104,7 +131,7 @@ pub(super) async fn read_by_ranges<S: RangeSource>(
         width: i64::try_from(rows).unwrap_or(i64::MAX),
         page_size: outbox.page_size(),
     };
-    let mut current = ranges.start(after.position);
+    let mut current = ranges.start(after.position, Some(connection));
     while let Some(range) = current.take() {
         let upto = range.upto;
         let mut next = None;
@@ -112,7 +139,7 @@ pub(super) async fn read_by_ranges<S: RangeSource>(
             if !outbox.room().await {
                 return;
             }
-            next = ranges.start(range.upto);
+            next = ranges.start(range.upto, None);
         }
         let read = match range.forward(&outbox).await {
             Ok(read) => read,
@@ -128,7 +155,7 @@ pub(super) async fn read_by_ranges<S: RangeSource>(
                 if !outbox.room().await {
                     return;
                 }
-                current = ranges.start(last);
+                current = ranges.start(last, None);
             }
             _ => {
                 if read.rows < ranges.rows / 4 {
@@ -179,7 +206,7 @@ struct RangeRead {
 impl<S: RangeSource> Ranges<S> {
     /// Starts the query of the range after `from`, unless `from` is already at the settled
     /// position.
-    fn start(&self, from: i64) -> Option<Range> {
+    fn start(&self, from: i64, connection: Option<S::Connection>) -> Option<Range> {
         if from >= self.settled {
             return None;
         }
@@ -194,7 +221,7 @@ impl<S: RangeSource> Ranges<S> {
             // A send fails only once the reader has stopped or dropped this range: the rows
             // have nowhere to go, and the query still runs to its end.
             let read = source
-                .read_range(&streams, (from, upto), rows, &mut |row| {
+                .read_range(connection, &streams, (from, upto), rows, &mut |row| {
                     if let Some(page) = pages.push(row) {
                         let _ = sender.send(Received::Rows(page));
                     }
@@ -271,12 +298,15 @@ mod tests {
     }
 
     impl RangeSource for Table {
-        async fn settled_now(&self, _: &[String], _: Cursor) -> Result<i64, Error> {
-            Ok(self.settled)
+        type Connection = ();
+
+        async fn settled_now(&self, _: &[String], _: Cursor) -> Result<(i64, ()), Error> {
+            Ok((self.settled, ()))
         }
 
         async fn read_range(
             &self,
+            _: Option<()>,
             _: &[&str],
             (from, upto): (i64, i64),
             rows: usize,

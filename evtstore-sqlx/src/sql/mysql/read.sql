@@ -1,7 +1,7 @@
 -- Gap-free page of events: a plain consistent read, bounded by a position at or below the
 -- settled position that settled_position.sql read before it started (just before, on the same
--- connection, for one page; once for all the ranges of a handler catching up, which each run
--- on a connection of their own: see mysql/read_ranges.rs).
+-- connection, for one page; once for all the ranges of a handler catching up, which run two at
+-- a time on connections of their own: see mysql/read_ranges.rs).
 --
 -- A consistent read alone is not gap-free, even though appends commit in position order:
 -- InnoDB builds a read view by walking its list of running transactions without a lock, and
