@@ -163,9 +163,9 @@ fn bind_cursor(
 ///
 /// A handler catching up reads with two of the pool's connections at a time (the next range
 /// of positions is queried while the rows of the current one arrive), and for a moment three
-/// when a range comes back fuller than one query brings. Size a pool handed to
-/// [`from_pool`](Self::from_pool) for the handlers that catch up at once, beside the
-/// commands; the store's own pool keeps sqlx's default of 10.
+/// when a range comes back fuller than one query brings; with one only, when the pool could
+/// not lend another and keep one idle, so that catching up never takes the last connection
+/// from the commands. The store's own pool keeps sqlx's default of 10 connections.
 #[derive(Clone)]
 pub struct MySqlStore {
     pool: MySqlPool,

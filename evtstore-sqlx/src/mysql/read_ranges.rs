@@ -17,7 +17,8 @@
 //! `sql/mysql/settled_position.sql` and `sql/mysql/read.sql`).
 //!
 //! Why memory stays bounded: a range's query brings at most [`Outbox::rows_per_query`] rows
-//! (`LIMIT`); at most two ranges' queries run at once, and a new one starts only while the
+//! (`LIMIT`); at most two ranges' queries run at once (one when the pool has no connection to
+//! spare, so that catching up never starves a busy service's commands), and a new one starts only while the
 //! chain has room ([`Outbox::room`]). A range whose query stops at that limit before its end
 //! is read on from its last row, and the range started after it is dropped. Each query is drained to its end
 //! whatever the handler does, so none keeps the server waiting for its client.
@@ -49,6 +50,11 @@ pub(super) trait RangeSource: Clone + Send + Sync + 'static {
     /// pool checks a connection before lending it) at every read.
     type Connection: Send + 'static;
 
+    /// Whether the pool can lend one more connection and keep one for other work: the next
+    /// range's query starts early only then, so that handlers catching up never take the
+    /// last connection from the commands of a busy service.
+    fn has_spare_connection(&self) -> bool;
+
     /// The settled position, read now (`sql/mysql/settled_position.sql`).
     fn settled_now(
         &self,
@@ -70,6 +76,11 @@ pub(super) trait RangeSource: Clone + Send + Sync + 'static {
 
 impl RangeSource for MySqlStore {
     type Connection = PoolConnection<MySql>;
+
+    fn has_spare_connection(&self) -> bool {
+        let max = self.pool.options().get_max_connections();
+        self.pool.num_idle() > 1 || self.pool.size().saturating_add(1) < max
+    }
 
     async fn settled_now(
         &self,
@@ -135,11 +146,11 @@ pub(super) async fn read_by_ranges<S: RangeSource>(
     while let Some(range) = current.take() {
         let upto = range.upto;
         let mut next = None;
-        if range.upto < ranges.settled {
+        if upto < ranges.settled && ranges.source.has_spare_connection() {
             if !outbox.room().await {
                 return;
             }
-            next = ranges.start(range.upto, None);
+            next = ranges.start(upto, None);
         }
         let read = match range.forward(&outbox).await {
             Ok(read) => read,
@@ -162,6 +173,13 @@ pub(super) async fn read_by_ranges<S: RangeSource>(
                     ranges.width = ranges.width.saturating_mul(2);
                 }
                 current = next;
+                // Not started early (the pool had no spare connection): started now.
+                if current.is_none() && upto < ranges.settled {
+                    if !outbox.room().await {
+                        return;
+                    }
+                    current = ranges.start(upto, None);
+                }
             }
         }
     }
@@ -291,6 +309,12 @@ mod tests {
     struct Table {
         positions: Arc<Vec<i64>>,
         settled: i64,
+        /// Whether the pool has a connection to spare (the next range then starts early).
+        spare: bool,
+        /// How long each range query takes before its rows come.
+        query_time: Duration,
+        /// How many range queries run now, and the most that ran at once.
+        running: Arc<Mutex<(usize, usize)>>,
         fail_after: Option<i64>,
         rows_before_failure: usize,
         /// The bounds of every range queried.
@@ -299,6 +323,10 @@ mod tests {
 
     impl RangeSource for Table {
         type Connection = ();
+
+        fn has_spare_connection(&self) -> bool {
+            self.spare
+        }
 
         async fn settled_now(&self, _: &[String], _: Cursor) -> Result<(i64, ()), Error> {
             Ok((self.settled, ()))
@@ -313,6 +341,26 @@ mod tests {
             keep: &mut (dyn FnMut(ReadRow) + Send),
         ) -> Result<(), Error> {
             self.queries.lock().unwrap().push((from, upto));
+            {
+                let mut running = self.running.lock().unwrap();
+                running.0 += 1;
+                running.1 = running.1.max(running.0);
+            }
+            tokio::time::sleep(self.query_time).await;
+            let result = self.rows_in(from, upto, rows, keep);
+            self.running.lock().unwrap().0 -= 1;
+            result
+        }
+    }
+
+    impl Table {
+        fn rows_in(
+            &self,
+            from: i64,
+            upto: i64,
+            rows: usize,
+            keep: &mut (dyn FnMut(ReadRow) + Send),
+        ) -> Result<(), Error> {
             let found = self.positions.iter().filter(|&&p| from < p && p <= upto);
             for (count, &position) in found.take(rows).enumerate() {
                 if self.fail_after == Some(from) && count == self.rows_before_failure {
@@ -365,6 +413,7 @@ mod tests {
         let table = Table {
             positions: Arc::new(sparse.chain(200_001..=201_000).collect()),
             settled: 201_000,
+            spare: true,
             ..Table::default()
         };
         // Pages of 10: queries of 320 rows, ranges from 320 positions.
@@ -382,6 +431,7 @@ mod tests {
         let table = Table {
             positions: Arc::new((1..=2_000).collect()),
             settled: 2_000,
+            spare: true,
             fail_after: Some(640),
             rows_before_failure: 5,
             ..Table::default()
@@ -411,6 +461,7 @@ mod tests {
         let table = Table {
             positions: Arc::new((1..=100_000).collect()),
             settled: 100_000,
+            spare: true,
             ..Table::default()
         };
         let ahead = ReadAhead::default();
@@ -428,5 +479,24 @@ mod tests {
         )
         .await;
         assert_eq!(table.queries.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ranges_overlap_only_while_the_pool_has_a_connection_to_spare() {
+        for spare in [true, false] {
+            let table = Table {
+                positions: Arc::new((1..=2_000).collect()),
+                settled: 2_000,
+                spare,
+                query_time: Duration::from_millis(50),
+                ..Table::default()
+            };
+            let seen = read_all(&ReadAhead::default(), &table, 10).await.unwrap();
+            assert_eq!(seen, *table.positions);
+            let most = table.running.lock().unwrap().1;
+            // With a connection to spare, the next range's query (50 ms) starts while the
+            // first one's runs; without, one after the other.
+            assert_eq!(most, if spare { 2 } else { 1 }, "spare: {spare}");
+        }
     }
 }
