@@ -72,9 +72,9 @@ pub(crate) trait FetchRows: Clone + Send + Sync + 'static {
     /// query's bounds do not depend on the rows of the one before may run them overlapped.
     ///
     /// A reader of its own must send only rows of gap-free reads, in cursor order, with nothing
-    /// missing between them; wait for [`Outbox::room`] before each query after its first; drain every
-    /// query it starts whatever the handler does; and finish with [`Outbox::end`] or
-    /// [`Outbox::fail`] (an outbox dropped without either reads as the end).
+    /// missing between them; wait for [`Outbox::room`] before each query after its first;
+    /// drain every query it starts whatever the handler does; and finish with [`Outbox::end`]
+    /// or [`Outbox::fail`] (an outbox dropped without either reads as the end).
     fn read_ahead(
         self,
         streams: Vec<String>,

@@ -243,10 +243,10 @@ impl MySqlStore {
     /// A store over an existing pool. Its connections should keep sqlx's default UTC
     /// `time_zone` (timestamps are stored as `DATETIME` in the session's time zone) and run at
     /// `READ COMMITTED`, where appends and the locking read of the settled position take no
-    /// gap locks (at `REPEATABLE READ` appends of one aggregate can deadlock). The store cannot tell how the pool's
-    /// sessions were set up, so it switches each connection it appends or reads on to `READ
-    /// COMMITTED` first, which costs a round trip; a store from [`connect`](Self::connect)
-    /// does not need it.
+    /// gap locks (at `REPEATABLE READ` appends of one aggregate can deadlock). The store cannot
+    /// tell how the pool's sessions were set up, so it switches each connection it appends or
+    /// reads on to `READ COMMITTED` first, which costs a round trip; a store from
+    /// [`connect`](Self::connect) does not need it.
     pub fn from_pool(pool: MySqlPool, tables: Tables) -> Self {
         let sql = Arc::new(Sql::new(&tables));
         MySqlStore {

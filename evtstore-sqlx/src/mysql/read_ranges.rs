@@ -7,9 +7,9 @@
 //! on MariaDB each new query then costs a few milliseconds while the server starts it and the
 //! client waits. The bounds of a range do not depend on the rows of the one before, so the
 //! server runs the next query while the client is still receiving the current one. A handler
-//! catching up on 100,000 events read 0.71-0.84x the throughput of one `SELECT` of them in
-//! the round with the median ratio, against 0.57-0.75x with queries after the last row
-//! (`BENCHMARKS.md`).
+//! catching up on 100,000 events read 0.71-0.87x the throughput of one `SELECT` of them in
+//! the round with the median ratio (fourteen runs), against 0.57-0.75x with queries after the
+//! last row (six runs; `BENCHMARKS.md`).
 //!
 //! Why it stays gap-free: every range ends at or below one settled position, read before the
 //! first range's query started. Every row at or below it had committed before any of the
@@ -17,11 +17,15 @@
 //! `sql/mysql/settled_position.sql` and `sql/mysql/read.sql`).
 //!
 //! Why memory stays bounded: a range's query brings at most [`Outbox::rows_per_query`] rows
-//! (`LIMIT`); at most two ranges' queries run at once (one when the pool has no connection to
-//! spare, so that catching up never starves a busy service's commands), and a new one starts only while the
+//! (`LIMIT`); at most two ranges' queries run at once, and a new one starts only while the
 //! chain has room ([`Outbox::room`]). A range whose query stops at that limit before its end
-//! is read on from its last row, and the range started after it is dropped. Each query is drained to its end
-//! whatever the handler does, so none keeps the server waiting for its client.
+//! is read on from its last row, and the range started after it is dropped. Each query is
+//! drained to its end whatever the handler does, so none keeps the server waiting for its
+//! client.
+//!
+//! Why only one at a time on a busy pool: the next range starts early only while the pool
+//! can lend a connection and keep one idle, so that catching up never takes the last
+//! connection from a service's commands.
 //!
 //! Why ranges widen: a stream with few events among many of other streams would otherwise
 //! take a query per [`Outbox::rows_per_query`] positions, and a handler caught up on it
@@ -33,10 +37,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use evtstore::{Cursor, Error, ReadRow, row_cursor};
-use tokio::sync::mpsc;
-
 use sqlx::mysql::MySql;
 use sqlx::pool::PoolConnection;
+use tokio::sync::mpsc;
 
 use super::{MySqlStore, reading};
 use crate::common::db_error;
