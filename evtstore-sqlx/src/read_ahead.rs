@@ -413,7 +413,9 @@ pub(crate) mod testing {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use evtstore::{Cursor, ReadRow, RecordedEvent, Timestamp, row_cursor};
+    use evtstore::{Cursor, Error, ReadRow, RecordedEvent, Timestamp, row_cursor};
+
+    use super::{FetchRows, ReadAhead};
 
     /// A readable row of stream `s` at `position`.
     pub(crate) fn row(position: i64) -> ReadRow {
@@ -433,6 +435,30 @@ pub(crate) mod testing {
 
     pub(crate) fn positions(page: &[ReadRow]) -> Vec<i64> {
         page.iter().map(|row| row_cursor(row).position).collect()
+    }
+
+    /// Reads pages of `limit` from the start until a read comes back short, as a handler does:
+    /// the positions read, and with an error those read before it.
+    pub(crate) async fn read_all<F: FetchRows>(
+        ahead: &ReadAhead,
+        fetcher: &F,
+        limit: usize,
+    ) -> Result<Vec<i64>, (Vec<i64>, Error)> {
+        let mut seen = Vec::new();
+        let mut after = Cursor::START;
+        loop {
+            match ahead.page(fetcher, &["s"], after, limit).await {
+                Ok(Ok(page)) => {
+                    seen.extend(positions(&page));
+                    after = row_cursor(page.last().unwrap());
+                }
+                Ok(Err(short)) => {
+                    seen.extend(positions(&short));
+                    return Ok(seen);
+                }
+                Err(error) => return Err((seen, error)),
+            }
+        }
     }
 
     /// Waits, at most 10 seconds, until `shared` has no other owner: the readers holding
@@ -456,7 +482,7 @@ mod tests {
     use std::sync::Mutex;
     use std::time::Duration;
 
-    use super::testing::{positions, released, row};
+    use super::testing::{positions, read_all, released, row};
     use super::*;
 
     /// Rows at positions 1..=len; the query numbered `fail_at` (from 0) fails after handing
@@ -492,29 +518,6 @@ mod tests {
                 count += 1;
             }
             Ok(count)
-        }
-    }
-
-    /// Reads pages of `limit` after `after` until a read comes back short, as a handler does.
-    async fn read_all(
-        ahead: &ReadAhead,
-        rows: &Rows,
-        limit: usize,
-    ) -> Result<Vec<i64>, (Vec<i64>, Error)> {
-        let mut seen = Vec::new();
-        let mut after = Cursor::START;
-        loop {
-            match ahead.page(rows, &["s"], after, limit).await {
-                Ok(Ok(page)) => {
-                    seen.extend(positions(&page));
-                    after = row_cursor(page.last().unwrap());
-                }
-                Ok(Err(short)) => {
-                    seen.extend(positions(&short));
-                    return Ok(seen);
-                }
-                Err(error) => return Err((seen, error)),
-            }
         }
     }
 
