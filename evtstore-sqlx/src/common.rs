@@ -328,6 +328,14 @@ impl fmt::Display for Replaying<'_> {
     }
 }
 
+/// Whether a replay reads the events' positions: `Store::replay` or
+/// `Store::replay_without_positions`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Positions {
+    Read,
+    Skip,
+}
+
 /// The columns of a replay statement's rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ReplayColumns {
@@ -339,6 +347,9 @@ pub(crate) enum ReplayColumns {
     /// drivers an allocation or a conversion (on SQLite and PostgreSQL the whole gap to the
     /// baseline's one-column read; see `BENCHMARKS.md`).
     EventsOnly,
+    /// `replay_versions.sql`, for [`Store::replay_without_positions`](evtstore::Store) of an
+    /// aggregate without snapshots: version, event. One value a row less than `EventsOnly`.
+    VersionsAndEvents,
 }
 
 /// Decodes one row of a `replay` statement, borrowing its text (its columns are
@@ -368,15 +379,16 @@ where
         }
         .map_err(|error| db_error(operation, error))
     };
-    // The kind, and the index of the version column (the position and the text follow it).
-    let (kind, at) = match operation.columns {
-        ReplayColumns::SnapshotAndEvents => (get_i64(0)?, 1),
-        ReplayColumns::EventsOnly => (Some(1), 0),
+    // The kind, and the indexes of the version, the position (when sent) and the text.
+    let (kind, at, position_at, text_at) = match operation.columns {
+        ReplayColumns::SnapshotAndEvents => (get_i64(0)?, 1, Some(2), 3),
+        ReplayColumns::EventsOnly => (Some(1), 0, Some(1), 2),
+        ReplayColumns::VersionsAndEvents => (Some(1), 0, None, 1),
     };
     let text = if checked {
-        row.try_get::<Option<&'r str>, _>(at + 2)
+        row.try_get::<Option<&'r str>, _>(text_at)
     } else {
-        row.try_get_unchecked::<Option<&'r str>, _>(at + 2)
+        row.try_get_unchecked::<Option<&'r str>, _>(text_at)
     }
     .map_err(|error| db_error(operation, error))?;
     match kind {
@@ -393,13 +405,23 @@ where
             Ok(Replayed::Snapshot { version, state })
         }
         Some(1) => {
-            let position =
-                get_i64(at + 1)?.ok_or_else(|| fail("an event row has no position".to_owned()))?;
+            let position = match position_at {
+                Some(index) => Some(
+                    get_i64(index)?
+                        .ok_or_else(|| fail("an event row has no position".to_owned()))?,
+                ),
+                None => None,
+            };
             // A row no evtstore writer makes: the aggregate's history is not whole.
             let broken = |detail: String| Error::BrokenHistory {
                 stream: operation.stream.to_owned(),
                 aggregate_id: operation.aggregate_id.to_owned(),
-                detail: format!("the row at position {position} cannot be read: {detail}"),
+                detail: match position {
+                    Some(position) => {
+                        format!("the row at position {position} cannot be read: {detail}")
+                    }
+                    None => format!("a row cannot be read: {detail}"),
+                },
             };
             let version = get_i64(at)?.ok_or_else(|| broken("its version is NULL".to_owned()))?;
             let version = u64::try_from(version)
@@ -417,6 +439,19 @@ where
             "a replayed row has kind {kind:?}, neither 0 (snapshot) nor 1 (event)"
         ))),
     }
+}
+
+/// The `evtstore.replay` span of one replay, the same on every backend and read: it records,
+/// once the replay ends, whether a snapshot came (`snapshot`) and how many events (`events`).
+pub(crate) fn replay_span(operation: &Replaying<'_>) -> tracing::Span {
+    tracing::debug_span!(
+        "evtstore.replay",
+        stream = operation.stream,
+        aggregate_id = operation.aggregate_id,
+        after_version = operation.after_version,
+        snapshot = tracing::field::Empty,
+        events = tracing::field::Empty,
+    )
 }
 
 /// A check of a result's column types, run on its first row, after which the values are read
@@ -444,14 +479,7 @@ where
     use futures_util::TryStreamExt;
     use tracing::Instrument;
 
-    let span = tracing::debug_span!(
-        "evtstore.replay",
-        stream = operation.stream,
-        aggregate_id = operation.aggregate_id,
-        after_version = operation.after_version,
-        snapshot = tracing::field::Empty,
-        events = tracing::field::Empty,
-    );
+    let span = replay_span(operation);
     let (mut snapshot, mut events) = (false, 0_usize);
     let replayed = async {
         let mut first = true;

@@ -10,16 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use evtstore::{Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Store, Wakeups};
-use sqlx::sqlite::SqliteArguments;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Sqlite};
 
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, ReplayColumns, Replaying, appending, check_name, conflict, db_error,
-    decode_each, decode_event_of, decode_read_row, decode_streamed, first_version,
-    is_version_conflict, statements, version_bound, visit_replayed,
+    Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, appending, check_name, conflict,
+    db_error, decode_each, decode_event_of, decode_read_row, decode_streamed, first_version,
+    is_version_conflict, replay_span, statements, version_bound, visit_replayed,
 };
 use crate::read_ahead::{FetchRows, ReadAhead};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
@@ -40,6 +40,8 @@ struct Sql {
     load: Arc<str>,
     replay: Arc<str>,
     replay_events: Arc<str>,
+    replay_bounds: Arc<str>,
+    replay_texts: Arc<str>,
     read: Arc<str>,
     last_position: Arc<str>,
     count_between: Arc<str>,
@@ -61,6 +63,8 @@ impl Sql {
             load: render(include_str!("sql/sqlite/load.sql")),
             replay: render(include_str!("sql/sqlite/replay.sql")),
             replay_events: render(include_str!("sql/sqlite/replay_events.sql")),
+            replay_bounds: render(include_str!("sql/sqlite/replay_bounds.sql")),
+            replay_texts: render(include_str!("sql/sqlite/replay_texts.sql")),
             read: render(include_str!("sql/sqlite/read.sql")),
             last_position: render(include_str!("sql/sqlite/last_position.sql")),
             count_between: render(include_str!("sql/sqlite/count_between.sql")),
@@ -381,19 +385,52 @@ impl FetchRows for SqliteStore {
     }
 }
 
-impl Store for SqliteStore {
-    async fn replay<F>(
+impl SqliteStore {
+    /// `replay` and `replay_without_positions` (see `shared_store_methods!`).
+    async fn replay_rows<F>(
         &self,
-        stream: &str,
-        aggregate_id: &str,
-        after_version: u64,
+        (stream, aggregate_id, after_version): (&str, &str, u64),
         snapshot_tag: Option<&str>,
-        visit: F,
+        positions: Positions,
+        mut visit: F,
     ) -> Result<(), Error>
     where
         F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
     {
         use futures_util::{StreamExt, TryStreamExt};
+        use tracing::Instrument;
+        if snapshot_tag.is_none() && positions == Positions::Skip {
+            // For errors and the span; the texts are decoded here, not by `decode_replayed`.
+            let operation = Replaying::new(
+                stream,
+                aggregate_id,
+                after_version,
+                ReplayColumns::EventsOnly,
+            );
+            let span = replay_span(&operation);
+            match self
+                .replay_texts(&operation)
+                .instrument(span.clone())
+                .await?
+            {
+                Texts::Whole(rows) => {
+                    span.record("snapshot", false);
+                    span.record("events", rows.len());
+                    let _entered = span.enter();
+                    for (row, version) in rows.iter().zip(after_version + 1..) {
+                        let event = decode_text(row, version, &operation)?;
+                        visit(Replayed::Event {
+                            version,
+                            position: None,
+                            event,
+                        })?;
+                    }
+                    return Ok(());
+                }
+                // Read again as `replay` does, which refuses what made the texts unfit.
+                Texts::NotWhole => {}
+            }
+        }
         let (columns, query) = match snapshot_tag {
             Some(tag) => (
                 ReplayColumns::SnapshotAndEvents,
@@ -424,6 +461,82 @@ impl Store for SqliteStore {
         visit_replayed(rows, None, &operation, visit).await
     }
 
+    /// The events of an aggregate without snapshots, the text alone (`replay_texts.sql`),
+    /// when they are whole: versions `after_version + 1` to the last, none below 1. One
+    /// connection for both statements: a second checkout from the pool cost more than the
+    /// statement (`BENCHMARKS.md`).
+    async fn replay_texts(&self, operation: &Replaying<'_>) -> Result<Texts, Error> {
+        let Replaying {
+            stream,
+            aggregate_id,
+            after_version,
+            ..
+        } = *operation;
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|error| db_error(operation, error))?;
+        let (lowest, highest): (Option<i64>, Option<i64>) =
+            sqlx::query_as(sql(&self.sql.replay_bounds))
+                .bind(stream)
+                .bind(aggregate_id)
+                .fetch_one(&mut *connection)
+                .await
+                .map_err(|error| db_error(operation, error))?;
+        let (Some(lowest), Some(highest)) = (lowest, highest) else {
+            return Ok(Texts::Whole(Vec::new()));
+        };
+        // A version below 1 is refused by `replay` (it reads from the lowest integer).
+        let after = i64::try_from(after_version).unwrap_or(i64::MAX);
+        if lowest < 1 && after_version == 0 {
+            return Ok(Texts::NotWhole);
+        }
+        let Some(expected) = highest.checked_sub(after).filter(|count| *count > 0) else {
+            return Ok(Texts::Whole(Vec::new()));
+        };
+        let rows = sqlx::query(sql(&self.sql.replay_texts))
+            .bind(stream)
+            .bind(aggregate_id)
+            .bind(after)
+            .bind(highest)
+            .fetch_all(&mut *connection)
+            .await
+            .map_err(|error| db_error(operation, error))?;
+        // Unique versions in (after, highest]: as many as the range holds only when whole.
+        if i64::try_from(rows.len()) != Ok(expected) {
+            return Ok(Texts::NotWhole);
+        }
+        Ok(Texts::Whole(rows))
+    }
+}
+
+/// What `replay_texts` found.
+enum Texts {
+    /// The events' rows, one text each, in version order from the first after the replay's
+    /// start, every version present.
+    Whole(Vec<SqliteRow>),
+    /// Something `replay` refuses (a gap, a version below 1): read the aggregate as it does.
+    NotWhole,
+}
+
+/// The text of a `replay_texts.sql` row, the event at `version`.
+fn decode_text<'r>(
+    row: &'r SqliteRow,
+    version: u64,
+    operation: &Replaying<'_>,
+) -> Result<&'r str, Error> {
+    use sqlx::Row;
+    row.try_get::<Option<&str>, _>(0)
+        .map_err(|error| db_error(operation, error))?
+        .ok_or_else(|| Error::BrokenHistory {
+            stream: operation.stream.to_owned(),
+            aggregate_id: operation.aggregate_id.to_owned(),
+            detail: format!("the event at version {version} is NULL"),
+        })
+}
+
+impl Store for SqliteStore {
     async fn read(
         &self,
         streams: &[&str],
@@ -557,7 +670,7 @@ mod tests {
         })
         .await
         .unwrap();
-        assert_eq!(seen, [(1, 9, "{\"a\":1}".to_owned())]);
+        assert_eq!(seen, [(1, Some(9), "{\"a\":1}".to_owned())]);
         // The store itself overrides replay: one statement, nothing on an empty database.
         store.migrate().await.unwrap();
         let mut visits = 0;
@@ -569,5 +682,44 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(visits, 0);
+    }
+
+    /// `replay_without_positions` of an aggregate without snapshots reads the texts alone,
+    /// numbered from the versions' range, and leaves the positions out.
+    #[tokio::test]
+    async fn replay_without_positions_reads_texts_alone() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        for version in 1..=3 {
+            sqlx::query(
+                "INSERT INTO events (stream, aggregate_id, version, timestamp, event) \
+                 VALUES ('s', 'a', ?, 0, ?)",
+            )
+            .bind(version)
+            .bind(format!("{{\"v\":{version}}}"))
+            .execute(store.pool())
+            .await
+            .unwrap();
+        }
+        let mut seen = Vec::new();
+        store
+            .replay_without_positions("s", "a", 1, None, |item| {
+                if let Replayed::Event {
+                    version,
+                    position,
+                    event,
+                } = item
+                {
+                    seen.push((version, position, event.to_owned()));
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let expected = [
+            (2, None, r#"{"v":2}"#.to_owned()),
+            (3, None, r#"{"v":3}"#.to_owned()),
+        ];
+        assert_eq!(seen, expected);
     }
 }

@@ -1,10 +1,11 @@
 //! The [`Store`](evtstore::Store) methods whose SQL differs between the backends and whose Rust
-//! does not: bookmarks, snapshots, claims, fenced bookmark writes and projection transactions.
+//! does not: bookmarks, snapshots, claims, fenced bookmark writes and projection transactions,
+//! and the two replay entry points.
 //!
 //! They are written once, in [`shared_store_methods!`], and expanded inside each backend's
-//! `impl Store`, where they use the backend's pool, its rendered [`SharedSql`] and two hooks:
-//! a `bind_cursor` function (PostgreSQL binds a bookmark's commit key too) and the statement
-//! that opens a projection's transaction. A macro rather than generic functions: sqlx's
+//! `impl Store`, where they use the backend's pool, its rendered [`SharedSql`] and three hooks:
+//! a `bind_cursor` function (PostgreSQL binds a bookmark's commit key too), the statement
+//! that opens a projection's transaction, and the backend's `replay_rows` method. A macro rather than generic functions: sqlx's
 //! executor and argument traits do not normalise for a generic database type (see sqlx's
 //! `impl_into_arguments_for_arguments`), so generic code would repeat a wall of bounds on
 //! every function instead of the SQL once per backend.
@@ -224,11 +225,44 @@ pub(crate) fn fenced(claim: &Claim, rows: u64) -> Result<(), Error> {
 }
 
 /// Expands, inside a backend's `impl Store`, the methods described in the module docs. The
-/// backend provides `self.pool`, `self.sql.shared` (a [`SharedSql`]) and a function
-/// `bind_cursor(query, cursor)` in scope; `$db` is its sqlx database type and `$begin` the
-/// statement that opens a projection's transaction.
+/// backend provides `self.pool`, `self.sql.shared` (a [`SharedSql`]), a function
+/// `bind_cursor(query, cursor)` in scope, and a method `replay_rows(key, snapshot_tag,
+/// positions, visit)` with `key` = (stream, aggregate id, after version); `$db` is its sqlx
+/// database type and `$begin` the statement that opens a projection's transaction.
 macro_rules! shared_store_methods {
     ($db:ty, begin = $begin:literal) => {
+        async fn replay<F>(
+            &self,
+            stream: &str,
+            aggregate_id: &str,
+            after_version: u64,
+            snapshot_tag: Option<&str>,
+            visit: F,
+        ) -> Result<(), ::evtstore::Error>
+        where
+            F: FnMut(::evtstore::Replayed<'_>) -> Result<(), ::evtstore::Error> + Send,
+        {
+            let key = (stream, aggregate_id, after_version);
+            let positions = $crate::common::Positions::Read;
+            self.replay_rows(key, snapshot_tag, positions, visit).await
+        }
+
+        async fn replay_without_positions<F>(
+            &self,
+            stream: &str,
+            aggregate_id: &str,
+            after_version: u64,
+            snapshot_tag: Option<&str>,
+            visit: F,
+        ) -> Result<(), ::evtstore::Error>
+        where
+            F: FnMut(::evtstore::Replayed<'_>) -> Result<(), ::evtstore::Error> + Send,
+        {
+            let key = (stream, aggregate_id, after_version);
+            let positions = $crate::common::Positions::Skip;
+            self.replay_rows(key, snapshot_tag, positions, visit).await
+        }
+
         async fn bookmark(
             &self,
             name: &str,

@@ -112,7 +112,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     ///
     /// The default reads [`snapshot`](Self::snapshot) and [`load`](Self::load); SQL stores
     /// override it with a single statement: three columns a row (version, position, event), and
-    /// a fourth, the kind of row, when a snapshot tag is given.
+    /// a fourth, the kind of row, when a snapshot tag is given. See also
+    /// [`replay_without_positions`](Self::replay_without_positions).
     ///
     /// # Errors
     /// [`Error::Database`] when the store cannot be read, and whatever `visit` returns.
@@ -143,12 +144,44 @@ pub trait Store: Clone + Send + Sync + 'static {
             for event in self.load(stream, aggregate_id, from).await? {
                 visit(Replayed::Event {
                     version: event.version,
-                    position: event.cursor.position,
+                    position: Some(event.cursor.position),
                     event: &event.event,
                 })?;
             }
             Ok(())
         }
+    }
+
+    /// [`replay`](Self::replay) for a fold that reads no event positions: the store may hand
+    /// each [`Replayed::Event`] over with `position: None`, and so read less per row. The
+    /// versions are still whole: every event from the first after the snapshot (or after
+    /// `after_version`) up to the last, in order, each with its version. A store that
+    /// leaves positions out must still refuse what [`replay`](Self::replay) refuses, so when
+    /// its lighter read finds anything amiss it can read again the way `replay` does (before
+    /// `visit` has seen an item) and let that read report it.
+    ///
+    /// [`Domain`](crate::Domain) asks for this when an aggregate has no upcasters (its
+    /// upcasters read positions). When the fold fails on an event (it does not decode, or its
+    /// version does not follow), the domain replays again with positions for the error.
+    ///
+    /// The default calls [`replay`](Self::replay). The SQLite store reads an aggregate
+    /// without snapshots as its last version then the events' text alone; PostgreSQL and MySQL
+    /// read the version and the event, without the position.
+    ///
+    /// # Errors
+    /// As [`replay`](Self::replay).
+    fn replay_without_positions<F>(
+        &self,
+        stream: &str,
+        aggregate_id: &str,
+        after_version: u64,
+        snapshot_tag: Option<&str>,
+        visit: F,
+    ) -> impl Future<Output = Result<(), Error>> + Send
+    where
+        F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
+    {
+        self.replay(stream, aggregate_id, after_version, snapshot_tag, visit)
     }
 
     /// Takes the claim `name` (a handler's bookmark name: one claim per handler, or per
@@ -398,8 +431,10 @@ pub enum Replayed<'a> {
     Event {
         /// The aggregate's version after the event.
         version: u64,
-        /// The event's global position, for error messages.
-        position: i64,
+        /// The event's global position, for error messages and upcasters; always given by
+        /// [`Store::replay`], and `None` where
+        /// [`Store::replay_without_positions`] left it out.
+        position: Option<i64>,
         /// The event as JSON text with a `type` field.
         event: &'a str,
     },

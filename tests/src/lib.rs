@@ -139,6 +139,7 @@ macro_rules! conformance_suite {
             storage::replay_starts_from_matching_snapshot,
             poison::unreadable_rows_are_reported_and_skipped,
             poison::broken_history_is_refused,
+            poison::replay_without_positions_keeps_versions,
         }
     };
 }

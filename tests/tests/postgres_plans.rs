@@ -1,7 +1,8 @@
 //! On a pool without the store's session options (`PgStore::session_options`, which force
 //! generic plans), PostgreSQL still keeps the generic plan of the snapshot replay, so that a
 //! load is not planned again every time: planning it took longer than running it (see
-//! `evtstore-sqlx/src/sql/postgres/replay.sql`).
+//! `evtstore-sqlx/src/sql/postgres/replay.sql`). And the generic plans of the replays
+//! without snapshots read the aggregate's index range in order, without a sort.
 
 mod common;
 
@@ -70,4 +71,54 @@ async fn replays_reuse_their_generic_plan() {
         generic >= 4,
         "replay.sql was planned again for each load: {generic} generic plans, {custom} custom"
     );
+}
+
+/// The replays without snapshots, on a table of a few long aggregates, where the generic plan
+/// without a limit read a third of an aggregate's rows with a bitmap scan and sorted them
+/// (`replay_events.sql`): with generic plans forced, as the store's own pool does, neither
+/// statement sorts.
+#[tokio::test]
+async fn replays_without_snapshots_read_the_index_in_order() {
+    let pool = common::postgres_pool(1).await;
+    let store = PgStore::from_pool(pool.clone(), Tables::default());
+    store.migrate().await.expect("migrate");
+    sqlx::raw_sql(
+        "INSERT INTO events (version, stream, aggregate_id, timestamp, event) \
+         SELECT (i - 1) % 1000 + 1, 'counters', 'c' || ((i - 1) / 1000), now(), '{}' \
+         FROM generate_series(1, 3000) AS i; \
+         ANALYZE; \
+         SET plan_cache_mode = force_generic_plan",
+    )
+    .execute(&pool)
+    .await
+    .expect("fill");
+    let statements = [
+        (
+            "replay_events.sql",
+            include_str!("../../evtstore-sqlx/src/sql/postgres/replay_events.sql"),
+        ),
+        (
+            "replay_versions.sql",
+            include_str!("../../evtstore-sqlx/src/sql/postgres/replay_versions.sql"),
+        ),
+    ];
+    for (index, (name, statement)) in statements.into_iter().enumerate() {
+        let statement = statement.replace("{events}", "events");
+        let prepare = format!("PREPARE replay_{index}(text, text, bigint, bigint) AS {statement}");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(prepare))
+            .execute(&pool)
+            .await
+            .expect("prepare");
+        let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN EXECUTE replay_{index}('counters', 'c1', 0, NULL)"
+        )))
+        .fetch_all(&pool)
+        .await
+        .expect("explain");
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("Index Scan") && !plan.contains("Sort"),
+            "{name} reads the aggregate out of order:\n{plan}"
+        );
+    }
 }

@@ -36,9 +36,9 @@ use tokio::sync::OnceCell;
 
 use crate::Tables;
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, ReplayColumns, Replaying, appending, check_name, conflict, db_error,
-    decode_each, decode_event_of, decode_read_row, decode_streamed, first_version, statements,
-    version_bound, visit_replayed,
+    Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, appending, check_name, conflict,
+    db_error, decode_each, decode_event_of, decode_read_row, decode_streamed, first_version,
+    statements, version_bound, visit_replayed,
 };
 use crate::read_ahead::{FetchRows, Outbox, ReadAhead, read_query_after_query};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
@@ -66,6 +66,7 @@ struct Sql {
     load: Arc<str>,
     replay: Arc<str>,
     replay_events: Arc<str>,
+    replay_versions: Arc<str>,
     read: String,
     settled_position: Arc<str>,
     last_position: String,
@@ -102,6 +103,7 @@ impl Sql {
             load: render(include_str!("../sql/mysql/load.sql")),
             replay: render(include_str!("../sql/mysql/replay.sql")),
             replay_events: render(include_str!("../sql/mysql/replay_events.sql")),
+            replay_versions: render(include_str!("../sql/mysql/replay_versions.sql")),
             read: tables.render(include_str!("../sql/mysql/read.sql")),
             settled_position: render(include_str!("../sql/mysql/settled_position.sql")),
             last_position: tables.render(include_str!("../sql/mysql/last_position.sql")),
@@ -761,22 +763,23 @@ fn is_duplicate_version(error: &sqlx::Error) -> bool {
         .is_some_and(|mysql| mysql.number() == DUPLICATE_KEY && mysql.message().contains("version"))
 }
 
-impl Store for MySqlStore {
-    async fn replay<F>(
+impl MySqlStore {
+    /// `replay` and `replay_without_positions`: one statement, its rows decoded as they
+    /// stream. With a snapshot tag the positions are always read (`replay.sql`).
+    async fn replay_rows<F>(
         &self,
-        stream: &str,
-        aggregate_id: &str,
-        after_version: u64,
+        (stream, aggregate_id, after_version): (&str, &str, u64),
         snapshot_tag: Option<&str>,
+        positions: Positions,
         visit: F,
     ) -> Result<(), Error>
     where
         F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
     {
         let after = version_bound(after_version);
-        let (columns, query) = match snapshot_tag {
+        let (columns, query) = match (snapshot_tag, positions) {
             // Placeholders in text order (see replay.sql).
-            Some(tag) => (
+            (Some(tag), _) => (
                 ReplayColumns::SnapshotAndEvents,
                 sqlx::query(sql(&self.sql.replay))
                     .bind(stream)
@@ -793,9 +796,16 @@ impl Store for MySqlStore {
             ),
             // Without snapshots, only the events: replay.sql's union is sorted in a temporary
             // table, these rows come in index order.
-            None => (
+            (None, Positions::Read) => (
                 ReplayColumns::EventsOnly,
                 sqlx::query(sql(&self.sql.replay_events))
+                    .bind(stream)
+                    .bind(aggregate_id)
+                    .bind(after),
+            ),
+            (None, Positions::Skip) => (
+                ReplayColumns::VersionsAndEvents,
+                sqlx::query(sql(&self.sql.replay_versions))
                     .bind(stream)
                     .bind(aggregate_id)
                     .bind(after),
@@ -805,7 +815,9 @@ impl Store for MySqlStore {
         let operation = Replaying::new(stream, aggregate_id, after_version, columns);
         visit_replayed(rows, None, &operation, visit).await
     }
+}
 
+impl Store for MySqlStore {
     async fn read(
         &self,
         streams: &[&str],

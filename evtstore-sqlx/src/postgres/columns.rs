@@ -59,6 +59,14 @@ pub(super) fn check_replay_event_columns(
     check_columns(row, operation, &REPLAY_COLUMNS[1..])
 }
 
+/// Checks the column types of a `replay_versions.sql` result once: the version and the event.
+pub(super) fn check_replay_version_columns(
+    row: &PgRow,
+    operation: &dyn fmt::Display,
+) -> Result<(), Error> {
+    check_columns(row, operation, &[REPLAY_COLUMNS[1], REPLAY_COLUMNS[3]])
+}
+
 fn is_int8(ty: &PgTypeInfo) -> bool {
     <i64 as Type<Postgres>>::compatible(ty)
 }

@@ -19,9 +19,9 @@ use sqlx::{AssertSqlSafe, Postgres, Row};
 
 use crate::Tables;
 use crate::common::{
-    CheckColumns, Decoding, MAX_NAME_CHARS, ReplayColumns, Replaying, appending, check_name,
-    conflict, db_error, decode_each, decode_streamed, first_version, is_version_conflict,
-    read_event_row, statements, version_bound, visit_replayed,
+    CheckColumns, Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, appending,
+    check_name, conflict, db_error, decode_each, decode_streamed, first_version,
+    is_version_conflict, read_event_row, statements, version_bound, visit_replayed,
 };
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 
@@ -31,8 +31,8 @@ mod visibility;
 
 use crate::read_ahead::{FetchRows, ReadAhead};
 use columns::{
-    check_event_columns, check_replay_columns, check_replay_event_columns, decode_load_row,
-    decode_read_row,
+    check_event_columns, check_replay_columns, check_replay_event_columns,
+    check_replay_version_columns, decode_load_row, decode_read_row,
 };
 use visibility::{
     Bound, DEFAULT_HELD_BACK_REPORT, DEFAULT_VISIBILITY_WAIT, HeldBackEpisodes, Waiter,
@@ -52,6 +52,7 @@ struct Sql {
     load: Arc<str>,
     replay: Arc<str>,
     replay_events: Arc<str>,
+    replay_versions: Arc<str>,
     read_page: Arc<str>,
     read: Arc<str>,
     last_cursor: Arc<str>,
@@ -78,6 +79,7 @@ impl Sql {
             },
             replay: render(include_str!("../sql/postgres/replay.sql")),
             replay_events: render(include_str!("../sql/postgres/replay_events.sql")),
+            replay_versions: render(include_str!("../sql/postgres/replay_versions.sql")),
             read_page: if gap_safe {
                 render(include_str!("../sql/postgres/read_page.sql"))
             } else {
@@ -372,45 +374,57 @@ impl PgStore {
     }
 }
 
-impl Store for PgStore {
-    async fn replay<F>(
+impl PgStore {
+    /// `replay` and `replay_without_positions`: one statement, its rows decoded as they
+    /// stream. With a snapshot tag the positions are always read (`replay.sql`).
+    async fn replay_rows<F>(
         &self,
-        stream: &str,
-        aggregate_id: &str,
-        after_version: u64,
+        (stream, aggregate_id, after_version): (&str, &str, u64),
         snapshot_tag: Option<&str>,
+        positions: Positions,
         visit: F,
     ) -> Result<(), Error>
     where
         F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
     {
-        let (columns, check, query): (_, CheckColumns<PgRow>, _) = match snapshot_tag {
-            Some(tag) => (
+        let after = version_bound(after_version);
+        let (columns, check, query): (_, CheckColumns<PgRow>, _) = match (snapshot_tag, positions) {
+            (Some(tag), _) => (
                 ReplayColumns::SnapshotAndEvents,
                 check_replay_columns,
                 sqlx::query(sql(&self.sql.replay))
                     .bind(stream)
                     .bind(aggregate_id)
-                    .bind(version_bound(after_version))
-                    .bind(tag)
-                    // No limit: a limit the planner cannot see keeps the plan cached (replay.sql).
-                    .bind(None::<i64>),
+                    .bind(after)
+                    .bind(tag),
             ),
             // Without snapshots, only the events: no union to plan and merge.
-            None => (
+            (None, Positions::Read) => (
                 ReplayColumns::EventsOnly,
                 check_replay_event_columns,
                 sqlx::query(sql(&self.sql.replay_events))
                     .bind(stream)
                     .bind(aggregate_id)
-                    .bind(version_bound(after_version)),
+                    .bind(after),
+            ),
+            (None, Positions::Skip) => (
+                ReplayColumns::VersionsAndEvents,
+                check_replay_version_columns,
+                sqlx::query(sql(&self.sql.replay_versions))
+                    .bind(stream)
+                    .bind(aggregate_id)
+                    .bind(after),
             ),
         };
-        let rows = query.fetch(&self.pool);
+        // No limit: a limit the planner cannot see keeps the plan cached and in index order
+        // (replay.sql, replay_events.sql).
+        let rows = query.bind(None::<i64>).fetch(&self.pool);
         let operation = Replaying::new(stream, aggregate_id, after_version, columns);
         visit_replayed(rows, Some(check), &operation, visit).await
     }
+}
 
+impl Store for PgStore {
     async fn read(
         &self,
         streams: &[&str],

@@ -59,57 +59,92 @@ impl<S: Store> Domain<S> {
 
     /// Folds the stored events after the aggregate's version into it, starting from its
     /// snapshot when `from_snapshot` and the aggregate has one with the code's tag.
+    ///
+    /// An aggregate without upcasters (schema 1) is read without the events' positions, which
+    /// only upcasters and error messages use: every value a row carries costs the drivers an
+    /// allocation or a conversion, the whole gap to a plain read of the events
+    /// (`BENCHMARKS.md`). When that fold fails on an event, it is replayed again from the
+    /// start with positions, so that the error names the event's position as every other
+    /// read's errors do.
     pub(super) async fn replay<A: Aggregate>(
         &self,
         agg: Agg<A::State>,
         from_snapshot: bool,
     ) -> Result<Agg<A::State>, Error> {
+        if A::SCHEMA > 1 {
+            return self.fold::<A>(agg, from_snapshot, Positions::Read).await;
+        }
+        let aggregate_id = agg.aggregate_id.clone();
+        match self.fold::<A>(agg, from_snapshot, Positions::Skip).await {
+            Err(Error::Decode(_) | Error::BrokenHistory { .. }) => {
+                let agg = Agg::new(aggregate_id);
+                self.fold::<A>(agg, from_snapshot, Positions::Read).await
+            }
+            folded => folded,
+        }
+    }
+
+    /// [`replay`](Self::replay) with the store read one way.
+    async fn fold<A: Aggregate>(
+        &self,
+        agg: Agg<A::State>,
+        from_snapshot: bool,
+        positions: Positions,
+    ) -> Result<Agg<A::State>, Error> {
         let snapshots = A::SNAPSHOTS.filter(|_| from_snapshot);
         let aggregate_id = agg.aggregate_id.clone();
         let (mut agg, mut broken_snapshot) = (agg, None);
         let tag = snapshots.map(|snapshots| snapshots.tag);
-        self.store
-            .replay(A::STREAM, &aggregate_id, agg.version, tag, |item| {
-                match item {
-                    Replayed::Snapshot { version, state } => {
-                        let decode = snapshots.map(|snapshots| snapshots.decode);
-                        match decode.map(|decode| decode(state)) {
-                            Some(Ok(state)) => {
-                                agg.state = state;
-                                agg.version = version;
-                            }
-                            Some(Err(source)) => broken_snapshot = Some(source),
-                            None => {}
+        let after = agg.version;
+        let visit = |item: Replayed<'_>| {
+            match item {
+                Replayed::Snapshot { version, state } => {
+                    let decode = snapshots.map(|snapshots| snapshots.decode);
+                    match decode.map(|decode| decode(state)) {
+                        Some(Ok(state)) => {
+                            agg.state = state;
+                            agg.version = version;
                         }
-                    }
-                    // The events after a broken snapshot are no use without it.
-                    Replayed::Event { .. } if broken_snapshot.is_some() => {}
-                    Replayed::Event {
-                        version,
-                        position,
-                        event,
-                    } => {
-                        check_next_version(
-                            A::STREAM,
-                            &aggregate_id,
-                            agg.version,
-                            version,
-                            position,
-                        )?;
-                        let at = EventAt {
-                            stream: A::STREAM,
-                            aggregate_id: &aggregate_id,
-                            position,
-                        };
-                        for event in decode_upcast::<A>(event, at)? {
-                            A::fold(&mut agg.state, &event);
-                        }
-                        agg.version = version;
+                        Some(Err(source)) => broken_snapshot = Some(source),
+                        None => {}
                     }
                 }
-                Ok(())
-            })
-            .await?;
+                // The events after a broken snapshot are no use without it.
+                Replayed::Event { .. } if broken_snapshot.is_some() => {}
+                Replayed::Event {
+                    version,
+                    position,
+                    event,
+                } => {
+                    // Without positions, a failure here is reported by the read with them
+                    // (`replay`), so the default is never shown.
+                    let position = position.unwrap_or_default();
+                    check_next_version(A::STREAM, &aggregate_id, agg.version, version, position)?;
+                    let at = EventAt {
+                        stream: A::STREAM,
+                        aggregate_id: &aggregate_id,
+                        position,
+                    };
+                    for event in decode_upcast::<A>(event, at)? {
+                        A::fold(&mut agg.state, &event);
+                    }
+                    agg.version = version;
+                }
+            }
+            Ok(())
+        };
+        match positions {
+            Positions::Read => {
+                self.store
+                    .replay(A::STREAM, &aggregate_id, after, tag, visit)
+                    .await?
+            }
+            Positions::Skip => {
+                self.store
+                    .replay_without_positions(A::STREAM, &aggregate_id, after, tag, visit)
+                    .await?
+            }
+        }
         let Some(source) = broken_snapshot else {
             return Ok(agg);
         };
@@ -147,6 +182,15 @@ impl<S: Store> Domain<S> {
             .save_snapshot(A::STREAM, &agg.aggregate_id, &snapshot)
             .await
     }
+}
+
+/// Whether a replay reads the events' positions.
+#[derive(Clone, Copy, Debug)]
+enum Positions {
+    /// [`Store::replay`]: for upcasters, and for the errors of a fold that failed.
+    Read,
+    /// [`Store::replay_without_positions`].
+    Skip,
 }
 
 /// Refuses an event whose version does not follow the one before it: an aggregate's stored

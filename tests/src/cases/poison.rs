@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use evtstore::{Cursor, Domain, Error, HandlerOptions, MemoryStore, Store};
+use evtstore::{Cursor, Domain, Error, HandlerOptions, MemoryStore, Replayed, Store};
 use evtstore_sqlx::{MySqlStore, PgStore, SqliteStore};
 
 use crate::cases::append_raw;
@@ -173,20 +173,102 @@ pub async fn broken_history_is_refused<S: PlantRows>(store: S) {
     let error = users.execute("minus", &create_user("M")).await.unwrap_err();
     assert!(matches!(error, Error::BrokenHistory { .. }), "{error}");
 
-    // A gap: versions 1 and 3.
+    // A gap: versions 1 and 3. The error names the row's position: the load reads without
+    // positions (`Store::replay_without_positions`) and then again with them for the error.
     append_raw(&store, "users", "gap", 1, CREATED)
         .await
         .unwrap();
-    store.plant_row("gap", 3, r#"{"type":"disabled"}"#).await;
+    let planted = store.plant_row("gap", 3, r#"{"type":"disabled"}"#).await;
     let error = Domain::new(store.clone())
         .load::<UserEvent>("gap")
         .await
         .unwrap_err();
+    let at = format!("version 3 at position {}", planted.unwrap().position);
     assert!(
-        matches!(error, Error::BrokenHistory { .. }) && error.to_string().contains("version 3"),
+        matches!(error, Error::BrokenHistory { .. }) && error.to_string().contains(&at),
         "{error}"
     );
     // A history read by `history` is checked the same way.
     let error = domain.history::<UserEvent>("gap").await.unwrap_err();
     assert!(matches!(error, Error::BrokenHistory { .. }), "{error}");
+}
+
+/// What a replay hands over, as (version, text) pairs, or its error.
+async fn replayed<S: Store>(
+    store: &S,
+    aggregate_id: &str,
+    after: u64,
+    positions: bool,
+) -> Result<Vec<(u64, String)>, Error> {
+    let mut seen = Vec::new();
+    let visit = |item: Replayed<'_>| {
+        match item {
+            Replayed::Event {
+                version,
+                position,
+                event,
+            } => {
+                assert!(
+                    !positions || position.is_some_and(|position| position > 0),
+                    "`replay` hands every event over with its position: {position:?}"
+                );
+                seen.push((version, event.to_owned()));
+            }
+            Replayed::Snapshot { .. } => panic!("no snapshot was asked for"),
+        }
+        Ok(())
+    };
+    if positions {
+        store
+            .replay("users", aggregate_id, after, None, visit)
+            .await?;
+    } else {
+        store
+            .replay_without_positions("users", aggregate_id, after, None, visit)
+            .await?;
+    }
+    Ok(seen)
+}
+
+/// `replay_without_positions` hands over what `replay` does, with the stored versions: a
+/// store that reads the events without their versions must not number a history with a gap
+/// as if it were whole, nor fold rows `replay` refuses.
+pub async fn replay_without_positions_keeps_versions<S: PlantRows>(store: S) {
+    for version in 1..=3 {
+        let event = format!(r#"{{"type":"created","name":"W{version}"}}"#);
+        append_raw(&store, "users", "whole", version, &event)
+            .await
+            .unwrap();
+    }
+    for after in [0, 1, 3, 9] {
+        let with = replayed(&store, "whole", after, true).await.unwrap();
+        let without = replayed(&store, "whole", after, false).await.unwrap();
+        let versions: Vec<u64> = with.iter().map(|(version, _)| *version).collect();
+        assert_eq!(versions, (after + 1..=3).collect::<Vec<_>>());
+        assert_eq!(with, without, "after version {after}");
+    }
+    assert_eq!(replayed(&store, "nobody", 0, false).await.unwrap(), []);
+
+    if store.plant_row("gap", 1, CREATED).await.is_none() {
+        // This store cannot hold a broken history.
+        return;
+    }
+    store.plant_row("gap", 3, CREATED).await;
+    store.plant_row("gap", 4, CREATED).await;
+    for after in [0, 1, 2] {
+        let with = replayed(&store, "gap", after, true).await.unwrap();
+        let without = replayed(&store, "gap", after, false).await.unwrap();
+        assert_eq!(with, without, "after version {after}");
+    }
+    // Rows `replay` refuses (a version below 1) are refused without positions too.
+    store.plant_row("low", 0, CREATED).await;
+    store.plant_row("low", 1, CREATED).await;
+    store.plant_row("low", 2, CREATED).await;
+    assert!(replayed(&store, "low", 0, true).await.is_err());
+    let error = replayed(&store, "low", 0, false).await.unwrap_err();
+    assert!(matches!(error, Error::BrokenHistory { .. }), "{error}");
+    // After version 1 neither reads the row below 1.
+    let with = replayed(&store, "low", 1, true).await.unwrap();
+    assert_eq!(with, replayed(&store, "low", 1, false).await.unwrap());
+    assert_eq!(with.len(), 1);
 }
