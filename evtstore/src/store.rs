@@ -165,8 +165,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// version does not follow), the domain replays again with positions for the error.
     ///
     /// The default calls [`replay`](Self::replay). The SQLite store reads an aggregate
-    /// without snapshots as its last version then the events' text alone; PostgreSQL and MySQL
-    /// read the version and the event, without the position.
+    /// without snapshots as its range of versions, then the events' text alone; PostgreSQL and
+    /// MySQL read the version and the event, without the position. With a snapshot tag they
+    /// read as `replay` does.
     ///
     /// # Errors
     /// As [`replay`](Self::replay).
