@@ -71,28 +71,36 @@ impl<S: Store> Domain<S> {
         agg: Agg<A::State>,
         from_snapshot: bool,
     ) -> Result<Agg<A::State>, Error> {
-        if A::SCHEMA > 1 {
-            return self.fold::<A>(agg, from_snapshot, Positions::Read).await;
-        }
+        // Owned apart from `agg`, which the fold's visitor borrows mutably.
         let aggregate_id = agg.aggregate_id.clone();
-        match self.fold::<A>(agg, from_snapshot, Positions::Skip).await {
+        if A::SCHEMA > 1 {
+            let positions = Positions::Read;
+            return self
+                .fold::<A>(&aggregate_id, agg, from_snapshot, positions)
+                .await;
+        }
+        match self
+            .fold::<A>(&aggregate_id, agg, from_snapshot, Positions::Skip)
+            .await
+        {
             Err(Error::Decode(_) | Error::BrokenHistory { .. }) => {
-                let agg = Agg::new(aggregate_id);
-                self.fold::<A>(agg, from_snapshot, Positions::Read).await
+                let agg = Agg::new(aggregate_id.clone());
+                self.fold::<A>(&aggregate_id, agg, from_snapshot, Positions::Read)
+                    .await
             }
             folded => folded,
         }
     }
 
-    /// [`replay`](Self::replay) with the store read one way.
+    /// [`replay`](Self::replay) with the store read one way; `aggregate_id` is `agg`'s.
     async fn fold<A: Aggregate>(
         &self,
+        aggregate_id: &str,
         agg: Agg<A::State>,
         from_snapshot: bool,
         positions: Positions,
     ) -> Result<Agg<A::State>, Error> {
         let snapshots = A::SNAPSHOTS.filter(|_| from_snapshot);
-        let aggregate_id = agg.aggregate_id.clone();
         let (mut agg, mut broken_snapshot) = (agg, None);
         let tag = snapshots.map(|snapshots| snapshots.tag);
         let after = agg.version;
@@ -119,10 +127,10 @@ impl<S: Store> Domain<S> {
                     // Without positions, a failure here is reported by the read with them
                     // (`replay`), so the default is never shown.
                     let position = position.unwrap_or_default();
-                    check_next_version(A::STREAM, &aggregate_id, agg.version, version, position)?;
+                    check_next_version(A::STREAM, aggregate_id, agg.version, version, position)?;
                     let at = EventAt {
                         stream: A::STREAM,
-                        aggregate_id: &aggregate_id,
+                        aggregate_id,
                         position,
                     };
                     for event in decode_upcast::<A>(event, at)? {
@@ -136,12 +144,12 @@ impl<S: Store> Domain<S> {
         match positions {
             Positions::Read => {
                 self.store
-                    .replay(A::STREAM, &aggregate_id, after, tag, visit)
+                    .replay(A::STREAM, aggregate_id, after, tag, visit)
                     .await?
             }
             Positions::Skip => {
                 self.store
-                    .replay_without_positions(A::STREAM, &aggregate_id, after, tag, visit)
+                    .replay_without_positions(A::STREAM, aggregate_id, after, tag, visit)
                     .await?
             }
         }
@@ -152,7 +160,7 @@ impl<S: Store> Domain<S> {
         // them, and let the next command store a good snapshot.
         let error = DecodeError::Snapshot {
             stream: A::STREAM.to_owned(),
-            aggregate_id: aggregate_id.clone(),
+            aggregate_id: aggregate_id.to_owned(),
             tag: tag.unwrap_or_default().to_owned(),
             source,
         };
