@@ -339,8 +339,9 @@ pub(crate) enum Positions {
 /// The columns of a replay statement's rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ReplayColumns {
-    /// `replay.sql`: kind (0 for the snapshot, 1 for an event), version, position (NULL for
-    /// the snapshot), then the state or the event.
+    /// SQLite's `replay.sql`: kind (0 for the snapshot, 1 for an event), version, position
+    /// (NULL for the snapshot), then the state or the event. (PostgreSQL and MySQL read the
+    /// snapshot by a statement of its own: [`replay_from_snapshot`].)
     SnapshotAndEvents,
     /// `replay_events.sql`, for an aggregate without snapshots: version, position, event. Every
     /// row is an event, so no constant kind is sent with each: every value of a row costs the
@@ -458,13 +459,27 @@ pub(crate) fn replay_span(operation: &Replaying<'_>) -> tracing::Span {
 /// without per-value checks (see [`Decoding::PgChecked`]).
 pub(crate) type CheckColumns<R> = fn(&R, &dyn fmt::Display) -> Result<(), Error>;
 
+/// What a replay handed over, for its span.
+#[derive(Clone, Copy, Debug, Default)]
+struct Seen {
+    snapshot: bool,
+    events: usize,
+}
+
+impl Seen {
+    fn record(self, span: &tracing::Span) {
+        span.record("snapshot", self.snapshot);
+        span.record("events", self.events);
+    }
+}
+
 /// Streams the rows of a `replay` statement to `visit`, decoding each in place: with
 /// `check_columns`, the column types are checked once on the first row; without, every value
 /// is checked (SQLite's values carry their own types). The statement runs (its rows stream)
 /// inside the `evtstore.replay` span, which records whether a snapshot came and how many
 /// events; the same on every backend.
 pub(crate) async fn visit_replayed<'q, R, F>(
-    mut rows: futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
+    rows: futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
     check_columns: Option<CheckColumns<R>>,
     operation: &Replaying<'_>,
     mut visit: F,
@@ -476,36 +491,144 @@ where
     for<'r> &'r str: Type<R::Database> + Decode<'r, R::Database>,
     F: FnMut(Replayed<'_>) -> Result<(), Error>,
 {
-    use futures_util::TryStreamExt;
     use tracing::Instrument;
 
     let span = replay_span(operation);
-    let (mut snapshot, mut events) = (false, 0_usize);
-    let replayed = async {
-        let mut first = true;
-        while let Some(row) = rows
-            .try_next()
-            .await
-            .map_err(|error| db_error(operation, error))?
-        {
-            if first && let Some(check) = check_columns {
-                check(&row, operation)?;
-            }
-            let item = decode_replayed(&row, first, check_columns.is_none(), operation)?;
-            match item {
-                Replayed::Snapshot { .. } => snapshot = true,
-                Replayed::Event { .. } => events += 1,
-            }
-            visit(item)?;
-            first = false;
+    let mut seen = Seen::default();
+    let replayed = visit_rows(rows, check_columns, operation, &mut seen, &mut visit)
+        .instrument(span.clone())
+        .await;
+    seen.record(&span);
+    replayed
+}
+
+/// The loop of [`visit_replayed`], counting what it hands over in `seen`.
+async fn visit_rows<'q, R, F>(
+    mut rows: futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
+    check_columns: Option<CheckColumns<R>>,
+    operation: &Replaying<'_>,
+    seen: &mut Seen,
+    visit: &mut F,
+) -> Result<(), Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    for<'r> &'r str: Type<R::Database> + Decode<'r, R::Database>,
+    F: FnMut(Replayed<'_>) -> Result<(), Error>,
+{
+    use futures_util::TryStreamExt;
+
+    let mut first = true;
+    while let Some(row) = rows
+        .try_next()
+        .await
+        .map_err(|error| db_error(operation, error))?
+    {
+        if first && let Some(check) = check_columns {
+            check(&row, operation)?;
         }
-        Ok::<(), Error>(())
+        let item = decode_replayed(&row, first, check_columns.is_none(), operation)?;
+        match item {
+            Replayed::Snapshot { .. } => seen.snapshot = true,
+            Replayed::Event { .. } => seen.events += 1,
+        }
+        visit(item)?;
+        first = false;
+    }
+    Ok(())
+}
+
+/// The replay of an aggregate that keeps snapshots on PostgreSQL and MySQL, in the
+/// `evtstore.replay` span as [`visit_replayed`]. `snapshot` runs the backend's
+/// `replay_snapshot.sql`: the snapshot newer than the replay's start, if any, with the highest
+/// version among the aggregate's events. When no event follows the snapshot (the usual case:
+/// every command stores one), that one row is the whole replay, one round trip. Otherwise
+/// `events(after)` reads the events after the snapshot's version, or after the replay's start
+/// when there is no snapshot, as a replay without snapshots does (`operation.columns` are
+/// that statement's).
+///
+/// Two statements see the aggregate at two moments, and that is as good as one: events are
+/// never changed or removed, so the events read after the snapshot are the ones that followed
+/// it, and any appended between the statements make a later, still whole, history.
+pub(crate) async fn replay_from_snapshot<'q, R, F, E>(
+    operation: &Replaying<'_>,
+    snapshot: impl Future<Output = Result<Option<R>, sqlx::Error>>,
+    events: E,
+    check_columns: Option<CheckColumns<R>>,
+    mut visit: F,
+) -> Result<(), Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    for<'r> &'r str: Type<R::Database> + Decode<'r, R::Database>,
+    E: FnOnce(u64) -> futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
+    F: FnMut(Replayed<'_>) -> Result<(), Error>,
+{
+    use tracing::Instrument;
+
+    let span = replay_span(operation);
+    let mut seen = Seen::default();
+    let replayed = async {
+        let row = snapshot.await.map_err(|error| db_error(operation, error))?;
+        let mut after = operation.after_version;
+        if let Some(row) = &row {
+            let (version, state, highest) = decode_snapshot_row(row, operation)?;
+            seen.snapshot = true;
+            visit(Replayed::Snapshot { version, state })?;
+            let events_follow = highest.is_some_and(|highest| {
+                u64::try_from(highest).is_ok_and(|highest| highest > version)
+            });
+            if !events_follow {
+                return Ok(());
+            }
+            after = version;
+        }
+        let events_operation = Replaying {
+            after_version: after,
+            ..*operation
+        };
+        visit_rows(
+            events(after),
+            check_columns,
+            &events_operation,
+            &mut seen,
+            &mut visit,
+        )
+        .await
     }
     .instrument(span.clone())
     .await;
-    span.record("snapshot", snapshot);
-    span.record("events", events);
+    seen.record(&span);
     replayed
+}
+
+/// Decodes the row of a `replay_snapshot.sql` statement: the snapshot's version and state,
+/// and the highest version among the aggregate's events (`None` when it has none).
+fn decode_snapshot_row<'r, R>(
+    row: &'r R,
+    operation: &Replaying<'_>,
+) -> Result<(u64, &'r str, Option<i64>), Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Type<R::Database> + Decode<'r, R::Database>,
+    &'r str: Type<R::Database> + Decode<'r, R::Database>,
+{
+    let fail = |message: &str| Error::database(operation, MalformedRow(message.to_owned()));
+    let db = |error| db_error(operation, error);
+    let version = row
+        .try_get::<Option<i64>, _>(0)
+        .map_err(db)?
+        .ok_or_else(|| fail("the snapshot has no version (NULL)"))?;
+    let version = stored_version(version, operation)?;
+    let state = row
+        .try_get::<Option<&'r str>, _>(1)
+        .map_err(db)?
+        .ok_or_else(|| fail("the snapshot has no state (NULL)"))?;
+    let highest = row.try_get::<Option<i64>, _>(2).map_err(db)?;
+    Ok((version, state, highest))
 }
 
 /// The longest stream, aggregate id, bookmark name or snapshot tag a store keeps: the columns

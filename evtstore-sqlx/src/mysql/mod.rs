@@ -38,7 +38,7 @@ use crate::Tables;
 use crate::common::{
     Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, appending, check_name, conflict,
     db_error, decode_each, decode_event_of, decode_read_row, decode_streamed, first_version,
-    statements, version_bound, visit_replayed,
+    replay_from_snapshot, statements, version_bound, visit_replayed,
 };
 use crate::read_ahead::{FetchRows, Outbox, ReadAhead, read_query_after_query};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
@@ -64,7 +64,7 @@ struct Sql {
     append_one: Arc<str>,
     append_first: Arc<str>,
     load: Arc<str>,
-    replay: Arc<str>,
+    replay_snapshot: Arc<str>,
     replay_events: Arc<str>,
     replay_versions: Arc<str>,
     read: String,
@@ -101,7 +101,7 @@ impl Sql {
             append_one: render(include_str!("../sql/mysql/append_one.sql")),
             append_first: render(include_str!("../sql/mysql/append_first.sql")),
             load: render(include_str!("../sql/mysql/load.sql")),
-            replay: render(include_str!("../sql/mysql/replay.sql")),
+            replay_snapshot: render(include_str!("../sql/mysql/replay_snapshot.sql")),
             replay_events: render(include_str!("../sql/mysql/replay_events.sql")),
             replay_versions: render(include_str!("../sql/mysql/replay_versions.sql")),
             read: tables.render(include_str!("../sql/mysql/read.sql")),
@@ -764,8 +764,9 @@ fn is_duplicate_version(error: &sqlx::Error) -> bool {
 }
 
 impl MySqlStore {
-    /// `replay` and `replay_without_positions`: one statement, its rows decoded as they
-    /// stream. With a snapshot tag the positions are always read (`replay.sql`).
+    /// `replay` and `replay_without_positions`: the events' statement, its rows decoded as
+    /// they stream; with a snapshot tag, the snapshot's statement first
+    /// (`replay_snapshot.sql`).
     async fn replay_rows<F>(
         &self,
         (stream, aggregate_id, after_version): (&str, &str, u64),
@@ -776,44 +777,28 @@ impl MySqlStore {
     where
         F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
     {
-        let after = version_bound(after_version);
-        let (columns, query) = match (snapshot_tag, positions) {
-            // Placeholders in text order (see replay.sql).
-            (Some(tag), _) => (
-                ReplayColumns::SnapshotAndEvents,
-                sqlx::query(sql(&self.sql.replay))
-                    .bind(stream)
-                    .bind(aggregate_id)
-                    .bind(tag)
-                    .bind(after)
-                    .bind(stream)
-                    .bind(aggregate_id)
-                    .bind(after)
-                    .bind(stream)
-                    .bind(aggregate_id)
-                    .bind(tag)
-                    .bind(after),
-            ),
-            // Without snapshots, only the events: replay.sql's union is sorted in a temporary
-            // table, these rows come in index order.
-            (None, Positions::Read) => (
-                ReplayColumns::EventsOnly,
-                sqlx::query(sql(&self.sql.replay_events))
-                    .bind(stream)
-                    .bind(aggregate_id)
-                    .bind(after),
-            ),
-            (None, Positions::Skip) => (
-                ReplayColumns::VersionsAndEvents,
-                sqlx::query(sql(&self.sql.replay_versions))
-                    .bind(stream)
-                    .bind(aggregate_id)
-                    .bind(after),
-            ),
+        let (columns, statement) = match positions {
+            Positions::Read => (ReplayColumns::EventsOnly, &self.sql.replay_events),
+            Positions::Skip => (ReplayColumns::VersionsAndEvents, &self.sql.replay_versions),
         };
-        let rows = query.fetch(&self.pool);
+        let events = |after: u64| {
+            sqlx::query(sql(statement))
+                .bind(stream)
+                .bind(aggregate_id)
+                .bind(version_bound(after))
+                .fetch(&self.pool)
+        };
         let operation = Replaying::new(stream, aggregate_id, after_version, columns);
-        visit_replayed(rows, None, &operation, visit).await
+        let Some(tag) = snapshot_tag else {
+            return visit_replayed(events(after_version), None, &operation, visit).await;
+        };
+        let snapshot = sqlx::query(sql(&self.sql.replay_snapshot))
+            .bind(stream)
+            .bind(aggregate_id)
+            .bind(tag)
+            .bind(version_bound(after_version))
+            .fetch_optional(&self.pool);
+        replay_from_snapshot(&operation, snapshot, events, None, visit).await
     }
 }
 

@@ -34,29 +34,22 @@ pub(super) fn check_event_columns(row: &PgRow, operation: &dyn fmt::Display) -> 
     )
 }
 
-/// The column types of a `replay.sql` result: kind, version and position `bigint`, the state
-/// or event text. `replay_events.sql` sends the same without the kind.
-const REPLAY_COLUMNS: [ColumnType; 4] = [
-    ("kind", "bigint", is_int8),
-    ("version", "bigint", is_int8),
-    ("position", "bigint", is_int8),
-    ("state or event", "text", is_text),
-];
-
-/// Checks the column types of a `replay.sql` result once (see [`ReplayColumns`]).
+/// The column types of a `replay_events.sql` result: version and position `bigint`, the event
+/// text (see [`ReplayColumns`]).
 ///
 /// [`ReplayColumns`]: crate::common::ReplayColumns
-pub(super) fn check_replay_columns(row: &PgRow, operation: &dyn fmt::Display) -> Result<(), Error> {
-    check_columns(row, operation, &REPLAY_COLUMNS)
-}
+const REPLAY_COLUMNS: [ColumnType; 3] = [
+    ("version", "bigint", is_int8),
+    ("position", "bigint", is_int8),
+    ("event", "text", is_text),
+];
 
-/// Checks the column types of a `replay_events.sql` result once: `replay.sql`'s without the
-/// kind.
+/// Checks the column types of a `replay_events.sql` result once.
 pub(super) fn check_replay_event_columns(
     row: &PgRow,
     operation: &dyn fmt::Display,
 ) -> Result<(), Error> {
-    check_columns(row, operation, &REPLAY_COLUMNS[1..])
+    check_columns(row, operation, &REPLAY_COLUMNS)
 }
 
 /// Checks the column types of a `replay_versions.sql` result once: the version and the event.
@@ -64,7 +57,7 @@ pub(super) fn check_replay_version_columns(
     row: &PgRow,
     operation: &dyn fmt::Display,
 ) -> Result<(), Error> {
-    check_columns(row, operation, &[REPLAY_COLUMNS[1], REPLAY_COLUMNS[3]])
+    check_columns(row, operation, &[REPLAY_COLUMNS[0], REPLAY_COLUMNS[2]])
 }
 
 fn is_int8(ty: &PgTypeInfo) -> bool {

@@ -21,7 +21,8 @@ use crate::Tables;
 use crate::common::{
     CheckColumns, Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, appending,
     check_name, conflict, db_error, decode_each, decode_streamed, first_version,
-    is_version_conflict, read_event_row, statements, version_bound, visit_replayed,
+    is_version_conflict, read_event_row, replay_from_snapshot, statements, version_bound,
+    visit_replayed,
 };
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 
@@ -31,8 +32,8 @@ mod visibility;
 
 use crate::read_ahead::{FetchRows, ReadAhead};
 use columns::{
-    check_event_columns, check_replay_columns, check_replay_event_columns,
-    check_replay_version_columns, decode_load_row, decode_read_row,
+    check_event_columns, check_replay_event_columns, check_replay_version_columns, decode_load_row,
+    decode_read_row,
 };
 use visibility::{
     Bound, DEFAULT_HELD_BACK_REPORT, DEFAULT_VISIBILITY_WAIT, HeldBackEpisodes, Waiter,
@@ -50,7 +51,7 @@ struct Sql {
     append_one: Arc<str>,
     append: Arc<str>,
     load: Arc<str>,
-    replay: Arc<str>,
+    replay_snapshot: Arc<str>,
     replay_events: Arc<str>,
     replay_versions: Arc<str>,
     read_page: Arc<str>,
@@ -77,7 +78,7 @@ impl Sql {
                     &include_str!("../sql/postgres/load.sql").replace("e.\"txid\",", "0::bigint,"),
                 )
             },
-            replay: render(include_str!("../sql/postgres/replay.sql")),
+            replay_snapshot: render(include_str!("../sql/postgres/replay_snapshot.sql")),
             replay_events: render(include_str!("../sql/postgres/replay_events.sql")),
             replay_versions: render(include_str!("../sql/postgres/replay_versions.sql")),
             read_page: if gap_safe {
@@ -180,8 +181,9 @@ impl PgStore {
     /// default (`auto`) plans a prepared statement anew at each of its first five executions
     /// on a connection, and then again whenever its cost model prefers a plan fitted to the
     /// values: for the replay of an aggregate with a snapshot it kept doing so, and planning
-    /// cost 0.15-0.3 ms a load, more than the round trip itself (`BENCHMARKS.md`). (That
-    /// statement now keeps its generic plan under `auto` too: see `sql/postgres/replay.sql`.)
+    /// cost 0.15-0.3 ms a load, more than the round trip itself (`BENCHMARKS.md`). (Its
+    /// statement now keeps its generic plan under `auto` too: see
+    /// `sql/postgres/replay_snapshot.sql`.)
     ///
     /// The setting travels as the `options` startup parameter. PgBouncer refuses connections
     /// that send it unless `ignore_startup_parameters` lists `options`: through PgBouncer,
@@ -375,8 +377,9 @@ impl PgStore {
 }
 
 impl PgStore {
-    /// `replay` and `replay_without_positions`: one statement, its rows decoded as they
-    /// stream. With a snapshot tag the positions are always read (`replay.sql`).
+    /// `replay` and `replay_without_positions`: the events' statement, its rows decoded as
+    /// they stream; with a snapshot tag, the snapshot's statement first
+    /// (`replay_snapshot.sql`).
     async fn replay_rows<F>(
         &self,
         (stream, aggregate_id, after_version): (&str, &str, u64),
@@ -387,40 +390,39 @@ impl PgStore {
     where
         F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
     {
-        let after = version_bound(after_version);
-        let (columns, check, query): (_, CheckColumns<PgRow>, _) = match (snapshot_tag, positions) {
-            (Some(tag), _) => (
-                ReplayColumns::SnapshotAndEvents,
-                check_replay_columns,
-                sqlx::query(sql(&self.sql.replay))
-                    .bind(stream)
-                    .bind(aggregate_id)
-                    .bind(after)
-                    .bind(tag),
-            ),
-            // Without snapshots, only the events: no union to plan and merge.
-            (None, Positions::Read) => (
+        let (columns, check, statement): (_, CheckColumns<PgRow>, _) = match positions {
+            Positions::Read => (
                 ReplayColumns::EventsOnly,
                 check_replay_event_columns,
-                sqlx::query(sql(&self.sql.replay_events))
-                    .bind(stream)
-                    .bind(aggregate_id)
-                    .bind(after),
+                &self.sql.replay_events,
             ),
-            (None, Positions::Skip) => (
+            Positions::Skip => (
                 ReplayColumns::VersionsAndEvents,
                 check_replay_version_columns,
-                sqlx::query(sql(&self.sql.replay_versions))
-                    .bind(stream)
-                    .bind(aggregate_id)
-                    .bind(after),
+                &self.sql.replay_versions,
             ),
         };
-        // No limit: a limit the planner cannot see keeps the plan cached and in index order
-        // (replay.sql, replay_events.sql).
-        let rows = query.bind(None::<i64>).fetch(&self.pool);
+        // No limit: a limit the planner cannot see keeps the plan in index order
+        // (replay_events.sql).
+        let events = |after: u64| {
+            sqlx::query(sql(statement))
+                .bind(stream)
+                .bind(aggregate_id)
+                .bind(version_bound(after))
+                .bind(None::<i64>)
+                .fetch(&self.pool)
+        };
         let operation = Replaying::new(stream, aggregate_id, after_version, columns);
-        visit_replayed(rows, Some(check), &operation, visit).await
+        let Some(tag) = snapshot_tag else {
+            return visit_replayed(events(after_version), Some(check), &operation, visit).await;
+        };
+        let snapshot = sqlx::query(sql(&self.sql.replay_snapshot))
+            .bind(stream)
+            .bind(aggregate_id)
+            .bind(tag)
+            .bind(version_bound(after_version))
+            .fetch_optional(&self.pool);
+        replay_from_snapshot(&operation, snapshot, events, Some(check), visit).await
     }
 }
 

@@ -363,6 +363,55 @@ pub async fn replay_starts_from_matching_snapshot<S: Store>(store: S) {
     assert_eq!(past_snapshot, [("event", 4)]);
     assert!(replayed(&store, "nobody", 0, Some("v1")).await.is_empty());
 
+    // A snapshot as new as the last event is the whole replay (PostgreSQL and MySQL then stop
+    // after the snapshot's statement); an event appended after it without a new snapshot, as
+    // another writer would, follows it.
+    let current = Snapshot {
+        version: 4,
+        tag: "v1".into(),
+        state: r#"{"total":10}"#.into(),
+    };
+    store
+        .save_snapshot("counters", "c", &current)
+        .await
+        .unwrap();
+    let kinds = |replayed: Vec<(&'static str, u64, String)>| {
+        replayed
+            .into_iter()
+            .map(|(k, v, _)| (k, v))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        kinds(replayed(&store, "c", 0, Some("v1")).await),
+        [("snapshot", 4)]
+    );
+    append_raw(
+        &store,
+        "counters",
+        "c",
+        5,
+        r#"{"type":"incremented","n":5}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        kinds(replayed(&store, "c", 0, Some("v1")).await),
+        [("snapshot", 4), ("event", 5)]
+    );
+    // The same without positions.
+    let mut without = Vec::new();
+    store
+        .replay_without_positions("counters", "c", 0, Some("v1"), |item| {
+            without.push(match item {
+                Replayed::Snapshot { version, .. } => ("snapshot", version),
+                Replayed::Event { version, .. } => ("event", version),
+            });
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(without, [("snapshot", 4), ("event", 5)]);
+
     // An error from the visitor ends the replay and comes back.
     let mut visits = 0;
     let outcome = store

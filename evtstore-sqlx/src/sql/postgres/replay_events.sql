@@ -1,8 +1,7 @@
--- An aggregate for folding when it keeps no snapshot (replay.sql without the snapshot part):
--- the events after version $3, as replay.sql returns them but without the kind column (every
--- row is an event; see `ReplayColumns::EventsOnly`). A range of the
--- (stream, aggregate_id, version) index, already in version order, with no union, snapshot
--- lookup or merge to plan and run.
+-- The events of an aggregate for folding, after version $3: all of them when it keeps no
+-- snapshot, those after its snapshot when replay_snapshot.sql found events beyond it
+-- (`ReplayColumns::EventsOnly`). A range of the (stream, aggregate_id, version) index, already
+-- in version order, with nothing to merge or sort.
 SELECT e."version"::bigint AS "version", e."position", e."event"
 FROM "{events}" AS e
 WHERE e."stream" = $1 AND e."aggregate_id" = $2 AND e."version" > $3::bigint
@@ -11,6 +10,5 @@ ORDER BY e."version"
 -- generic plan (forced by `PgStore::session_options`, and kept under `auto`) expects a third of
 -- an aggregate's rows after an unknown version, reads them with a bitmap scan, and sorts them:
 -- 0.9 ms for 1,000 events, against 0.3-0.4 ms for the index range in order, which a limit
--- the planner cannot see makes the cheaper plan (see replay.sql for the same limit).
--- `tests/postgres_plans.rs` checks the plan.
+-- the planner cannot see makes the cheaper plan. `tests/postgres_plans.rs` checks the plan.
 LIMIT $4

@@ -1,0 +1,19 @@
+-- The first statement of the replay of an aggregate that keeps snapshots: its snapshot stored
+-- under tag $3 when it is newer than version $4, with the highest version among the
+-- aggregate's events (NULL when it has none). Every command stores a snapshot, so the highest
+-- version is usually the snapshot's own, and this one row, one primary-key lookup and one
+-- probe of the end of the (stream, aggregate_id, version) index, is the whole load. Otherwise
+-- the events after the snapshot follow, read by replay_events.sql or replay_versions.sql
+-- (`common::replay_from_snapshot`); with no snapshot, the events after $4.
+--
+-- It replaced one statement that merged the snapshot and the events (a union): that cost the
+-- server two snapshot lookups, a merge and a sort, and a load from a current snapshot 1.6-1.9x
+-- a `SELECT 1` round trip (`BENCHMARKS.md`). The subquery is an InitPlan, run only for a
+-- snapshot found; from the start $4 is the lowest bigint. Its generic plan, the same lookups
+-- whatever the values, is kept under PostgreSQL's default `plan_cache_mode` too
+-- (`tests/postgres_plans.rs`).
+SELECT s."version"::bigint AS "version", s."state",
+       (SELECT max(e."version") FROM "{events}" AS e
+        WHERE e."stream" = $1 AND e."aggregate_id" = $2)::bigint AS "highest"
+FROM "{snapshots}" AS s
+WHERE s."stream" = $1 AND s."aggregate_id" = $2 AND s."tag" = $3 AND s."version" > $4::bigint
