@@ -128,3 +128,52 @@ async fn replays_without_snapshots_read_the_index_in_order() {
         );
     }
 }
+
+/// The snapshot's statement finds the aggregate's highest version by reading one index entry,
+/// on a table of many one-event aggregates beside one of 1,000 events, where a generic plan
+/// for `max(version)` expected one row per aggregate and read all 1,000 entries, checking each
+/// on the heap (`replay_snapshot.sql`).
+#[tokio::test]
+async fn snapshot_replay_reads_one_entry_for_the_highest_version() {
+    let pool = common::postgres_pool(1).await;
+    let store = PgStore::from_pool(pool.clone(), Tables::default());
+    store.migrate().await.expect("migrate");
+    sqlx::raw_sql(
+        "INSERT INTO events (version, stream, aggregate_id, timestamp, event) \
+         SELECT 1, 'counters', 'one' || i, now(), '{}' FROM generate_series(1, 5000) AS i; \
+         INSERT INTO events (version, stream, aggregate_id, timestamp, event) \
+         SELECT i, 'counters', 'long', now(), '{}' FROM generate_series(1, 1000) AS i; \
+         INSERT INTO snapshots (stream, aggregate_id, version, tag, state) \
+         VALUES ('counters', 'long', 1000, 'v1', '{}'); \
+         ANALYZE; \
+         SET plan_cache_mode = force_generic_plan",
+    )
+    .execute(&pool)
+    .await
+    .expect("fill");
+    let statement = include_str!("../../evtstore-sqlx/src/sql/postgres/replay_snapshot.sql")
+        .replace("{events}", "events")
+        .replace("{snapshots}", "snapshots");
+    let prepare = format!("PREPARE replay_snapshot(text, text, text, bigint) AS {statement}");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(prepare))
+        .execute(&pool)
+        .await
+        .expect("prepare");
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) \
+         EXECUTE replay_snapshot('counters', 'long', 'v1', 0)",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("explain");
+    let plan = plan.join("\n");
+    // The index scan of the events hands over one row, not the aggregate's 1,000.
+    let events_scan = plan
+        .lines()
+        .find(|line| line.contains("on events"))
+        .unwrap_or_else(|| panic!("no scan of the events:\n{plan}"));
+    assert!(
+        events_scan.contains("rows=1 "),
+        "replay_snapshot.sql reads more than one entry for the highest version:\n{plan}"
+    );
+}
