@@ -111,9 +111,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// An error from `visit` ends the replay and is returned.
     ///
     /// The default reads [`snapshot`](Self::snapshot) and [`load`](Self::load); SQL stores
-    /// override it with a single statement: three columns a row (version, position, event), and
-    /// a fourth, the kind of row, when a snapshot tag is given. See also
-    /// [`replay_without_positions`](Self::replay_without_positions).
+    /// override it with a single statement of three columns a row (version, position, event).
+    /// With a snapshot tag, SQLite adds a fourth, the kind of row, to the same statement;
+    /// PostgreSQL and MySQL first read the snapshot with the aggregate's highest version, and
+    /// read the events only when some follow the snapshot (usually none do: every command
+    /// stores one). See also [`replay_without_positions`](Self::replay_without_positions).
     ///
     /// # Errors
     /// [`Error::Database`] when the store cannot be read, and whatever `visit` returns.
@@ -165,9 +167,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// version does not follow), the domain replays again with positions for the error.
     ///
     /// The default calls [`replay`](Self::replay). The SQLite store reads an aggregate
-    /// without snapshots as its range of versions, then the events' text alone; PostgreSQL and
-    /// MySQL read the version and the event, without the position. With a snapshot tag they
-    /// read as `replay` does.
+    /// without snapshots as its range of versions, then the events' text alone, and with a
+    /// snapshot tag as `replay` does. PostgreSQL and MySQL read the version and the event,
+    /// without the position, for every event they hand over, after a snapshot too.
     ///
     /// # Errors
     /// As [`replay`](Self::replay).
