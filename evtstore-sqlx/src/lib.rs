@@ -68,9 +68,13 @@
 //!   reads from memory, so that catching up costs fewer round trips; while fewer than one
 //!   such read's rows are left, the next ones are read in a background task as the handler
 //!   works. Rows are decoded as the driver yields them, never collected first.
-//! - Loading an aggregate ([`evtstore::Store::replay`]) is one statement on every backend: the
-//!   snapshot under the aggregate's tag, if any, then only the events after it, each handed
-//!   over borrowed from its row.
+//! - Loading an aggregate ([`evtstore::Store::replay`]) is one statement in the usual case:
+//!   the snapshot under the aggregate's tag, if any, then only the events after it, each
+//!   handed over borrowed from its row. On PostgreSQL and MySQL the snapshot's statement also
+//!   reads the aggregate's highest version, and the events after the snapshot are read by a
+//!   second statement only when there are some (every command stores a snapshot, so usually
+//!   there are none): a snapshot and the events merged in one statement cost MariaDB a sort
+//!   in a temporary table.
 //! - On PostgreSQL, bookmarks are committed without waiting for the WAL flush: a server crash
 //!   may lose the last bookmarks written (never an event); handlers then hand over again the
 //!   events after the bookmark that survived, as at-least-once delivery allows.
