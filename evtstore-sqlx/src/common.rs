@@ -343,13 +343,13 @@ pub(crate) enum ReplayColumns {
     /// (NULL for the snapshot), then the state or the event. (PostgreSQL and MySQL read the
     /// snapshot by a statement of its own: [`replay_from_snapshot`].)
     SnapshotAndEvents,
-    /// `replay_events.sql`, for an aggregate without snapshots: version, position, event. Every
-    /// row is an event, so no constant kind is sent with each: every value of a row costs the
+    /// `replay_events.sql`, for the events of an aggregate without snapshots, or after its
+    /// snapshot on PostgreSQL and MySQL: version, position, event. Every row is an event, so no constant kind is sent with each: every value of a row costs the
     /// drivers an allocation or a conversion (on SQLite and PostgreSQL the whole gap to the
     /// baseline's one-column read; see `BENCHMARKS.md`).
     EventsOnly,
-    /// `replay_versions.sql`, for [`Store::replay_without_positions`](evtstore::Store) of an
-    /// aggregate without snapshots: version, event. One value a row less than `EventsOnly`.
+    /// `replay_versions.sql`, for [`Store::replay_without_positions`](evtstore::Store), as
+    /// `EventsOnly`: version, event. One value a row less.
     VersionsAndEvents,
 }
 
@@ -394,15 +394,12 @@ where
     .map_err(|error| db_error(operation, error))?;
     match kind {
         Some(0) => {
-            let version = get_i64(at)?
-                .ok_or_else(|| fail("the snapshot has no version (NULL)".to_owned()))?;
-            let version = stored_version(version, operation)?;
+            let (version, state) = snapshot_values(get_i64(at)?, text, operation)?;
             if !first {
                 return Err(fail(format!(
                     "the snapshot at version {version} came after events"
                 )));
             }
-            let state = text.ok_or_else(|| fail("the snapshot has no state (NULL)".to_owned()))?;
             Ok(Replayed::Snapshot { version, state })
         }
         Some(1) => {
@@ -544,9 +541,11 @@ where
 /// `replay_snapshot.sql`: the snapshot newer than the replay's start, if any, with the highest
 /// version among the aggregate's events. When no event follows the snapshot (the usual case:
 /// every command stores one), that one row is the whole replay, one round trip. Otherwise
-/// `events(after)` reads the events after the snapshot's version, or after the replay's start
-/// when there is no snapshot, as a replay without snapshots does (`operation.columns` are
-/// that statement's).
+/// `events(bound)` reads the events with a version above `bound`: the snapshot's version, or
+/// with no snapshot [`version_bound`] of the replay's start, as a replay without snapshots
+/// does (`operation.columns` are that statement's). After a snapshot the bound is its own
+/// version even when that is 0, so that rows at or below it are left out, as SQLite's union
+/// leaves them out.
 ///
 /// Two statements see the aggregate at two moments, and that is as good as one: events are
 /// never changed or removed, so the events read after the snapshot are the ones that followed
@@ -563,7 +562,7 @@ where
     usize: ColumnIndex<R>,
     i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
     for<'r> &'r str: Type<R::Database> + Decode<'r, R::Database>,
-    E: FnOnce(u64) -> futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
+    E: FnOnce(i64) -> futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
     F: FnMut(Replayed<'_>) -> Result<(), Error>,
 {
     use tracing::Instrument;
@@ -572,27 +571,21 @@ where
     let mut seen = Seen::default();
     let replayed = async {
         let row = snapshot.await.map_err(|error| db_error(operation, error))?;
-        let mut after = operation.after_version;
+        let mut bound = version_bound(operation.after_version);
         if let Some(row) = &row {
             let (version, state, highest) = decode_snapshot_row(row, operation)?;
             seen.snapshot = true;
             visit(Replayed::Snapshot { version, state })?;
-            let events_follow = highest.is_some_and(|highest| {
-                u64::try_from(highest).is_ok_and(|highest| highest > version)
-            });
-            if !events_follow {
+            let version = i64::try_from(version).unwrap_or(i64::MAX);
+            if highest.is_none_or(|highest| highest <= version) {
                 return Ok(());
             }
-            after = version;
+            bound = version;
         }
-        let events_operation = Replaying {
-            after_version: after,
-            ..*operation
-        };
         visit_rows(
-            events(after),
+            events(bound),
             check_columns,
-            &events_operation,
+            operation,
             &mut seen,
             &mut visit,
         )
@@ -616,19 +609,25 @@ where
     i64: Type<R::Database> + Decode<'r, R::Database>,
     &'r str: Type<R::Database> + Decode<'r, R::Database>,
 {
-    let fail = |message: &str| Error::database(operation, MalformedRow(message.to_owned()));
     let db = |error| db_error(operation, error);
-    let version = row
-        .try_get::<Option<i64>, _>(0)
-        .map_err(db)?
-        .ok_or_else(|| fail("the snapshot has no version (NULL)"))?;
-    let version = stored_version(version, operation)?;
-    let state = row
-        .try_get::<Option<&'r str>, _>(1)
-        .map_err(db)?
-        .ok_or_else(|| fail("the snapshot has no state (NULL)"))?;
+    let version = row.try_get::<Option<i64>, _>(0).map_err(db)?;
+    let state = row.try_get::<Option<&'r str>, _>(1).map_err(db)?;
+    let (version, state) = snapshot_values(version, state, operation)?;
     let highest = row.try_get::<Option<i64>, _>(2).map_err(db)?;
     Ok((version, state, highest))
+}
+
+/// A stored snapshot's version and state, refusing NULLs and a negative version.
+fn snapshot_values<'r>(
+    version: Option<i64>,
+    state: Option<&'r str>,
+    operation: &Replaying<'_>,
+) -> Result<(u64, &'r str), Error> {
+    let fail = |message: &str| Error::database(operation, MalformedRow(message.to_owned()));
+    let version = version.ok_or_else(|| fail("the snapshot has no version (NULL)"))?;
+    let version = stored_version(version, operation)?;
+    let state = state.ok_or_else(|| fail("the snapshot has no state (NULL)"))?;
+    Ok((version, state))
 }
 
 /// The longest stream, aggregate id, bookmark name or snapshot tag a store keeps: the columns

@@ -110,8 +110,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// read, borrowed from the store's row: nothing is copied that the fold does not keep.
     /// An error from `visit` ends the replay and is returned.
     ///
-    /// The default reads [`snapshot`](Self::snapshot) and [`load`](Self::load); SQL stores
-    /// override it with a single statement of three columns a row (version, position, event).
+    /// The default reads [`snapshot`](Self::snapshot) and [`load`](Self::load). SQL stores
+    /// override it: without a snapshot tag, with a single statement of three columns a row
+    /// (version, position, event).
     /// With a snapshot tag, SQLite adds a fourth, the kind of row, to the same statement;
     /// PostgreSQL and MySQL first read the snapshot with the aggregate's highest version, and
     /// read the events only when some follow the snapshot (usually none do: every command

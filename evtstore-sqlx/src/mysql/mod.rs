@@ -781,18 +781,21 @@ impl MySqlStore {
             Positions::Read => (ReplayColumns::EventsOnly, &self.sql.replay_events),
             Positions::Skip => (ReplayColumns::VersionsAndEvents, &self.sql.replay_versions),
         };
-        let events = |after: u64| {
+        let events = |bound: i64| {
             sqlx::query(sql(statement))
                 .bind(stream)
                 .bind(aggregate_id)
-                .bind(version_bound(after))
+                .bind(bound)
                 .fetch(&self.pool)
         };
         let operation = Replaying::new(stream, aggregate_id, after_version, columns);
         let Some(tag) = snapshot_tag else {
-            return visit_replayed(events(after_version), None, &operation, visit).await;
+            let bound = version_bound(after_version);
+            return visit_replayed(events(bound), None, &operation, visit).await;
         };
         let snapshot = sqlx::query(sql(&self.sql.replay_snapshot))
+            .bind(stream)
+            .bind(aggregate_id)
             .bind(stream)
             .bind(aggregate_id)
             .bind(tag)

@@ -404,17 +404,18 @@ impl PgStore {
         };
         // No limit: a limit the planner cannot see keeps the plan in index order
         // (replay_events.sql).
-        let events = |after: u64| {
+        let events = |bound: i64| {
             sqlx::query(sql(statement))
                 .bind(stream)
                 .bind(aggregate_id)
-                .bind(version_bound(after))
+                .bind(bound)
                 .bind(None::<i64>)
                 .fetch(&self.pool)
         };
         let operation = Replaying::new(stream, aggregate_id, after_version, columns);
         let Some(tag) = snapshot_tag else {
-            return visit_replayed(events(after_version), Some(check), &operation, visit).await;
+            let bound = version_bound(after_version);
+            return visit_replayed(events(bound), Some(check), &operation, visit).await;
         };
         let snapshot = sqlx::query(sql(&self.sql.replay_snapshot))
             .bind(stream)

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use evtstore::{Cursor, Domain, Error, HandlerOptions, MemoryStore, Replayed, Store};
+use evtstore::{Cursor, Domain, Error, HandlerOptions, MemoryStore, Replayed, Snapshot, Store};
 use evtstore_sqlx::{MySqlStore, PgStore, SqliteStore};
 
 use crate::cases::append_raw;
@@ -271,4 +271,31 @@ pub async fn replay_without_positions_keeps_versions<S: PlantRows>(store: S) {
     let with = replayed(&store, "low", 1, true).await.unwrap();
     assert_eq!(with, replayed(&store, "low", 1, false).await.unwrap());
     assert_eq!(with.len(), 1);
+    // Nor after a snapshot at version 0: the events after it are those above 0.
+    let snapshot = Snapshot {
+        version: 0,
+        tag: "v1".into(),
+        state: "{}".into(),
+    };
+    store
+        .save_snapshot("users", "low", &snapshot)
+        .await
+        .unwrap();
+    for positions in [true, false] {
+        let mut seen = Vec::new();
+        let visit = |item: Replayed<'_>| {
+            seen.push(match item {
+                Replayed::Snapshot { version, .. } => ("snapshot", version),
+                Replayed::Event { version, .. } => ("event", version),
+            });
+            Ok(())
+        };
+        let replayed = if positions {
+            store.replay("users", "low", 0, Some("v1"), visit).await
+        } else {
+            (store.replay_without_positions("users", "low", 0, Some("v1"), visit)).await
+        };
+        replayed.unwrap_or_else(|error| panic!("positions {positions}: {error}"));
+        assert_eq!(seen, [("snapshot", 0), ("event", 1), ("event", 2)]);
+    }
 }

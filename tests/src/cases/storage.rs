@@ -412,14 +412,37 @@ pub async fn replay_starts_from_matching_snapshot<S: Store>(store: S) {
         .unwrap();
     assert_eq!(without, [("snapshot", 4), ("event", 5)]);
 
-    // An error from the visitor ends the replay and comes back.
-    let mut visits = 0;
-    let outcome = store
-        .replay("counters", "c", 0, None, |_| {
-            visits += 1;
-            Err(Error::Config("stop here".into()))
-        })
-        .await;
-    assert!(matches!(outcome, Err(Error::Config(_))), "{outcome:?}");
-    assert_eq!(visits, 1);
+    // A snapshot above the last event, and one of an aggregate with no events, are handed
+    // over alone.
+    let ahead = Snapshot {
+        version: 9,
+        tag: "v1".into(),
+        state: r#"{"total":9}"#.into(),
+    };
+    store.save_snapshot("counters", "c", &ahead).await.unwrap();
+    assert_eq!(
+        kinds(replayed(&store, "c", 0, Some("v1")).await),
+        [("snapshot", 9)]
+    );
+    store
+        .save_snapshot("counters", "empty", &snapshot)
+        .await
+        .unwrap();
+    assert_eq!(
+        kinds(replayed(&store, "empty", 0, Some("v1")).await),
+        [("snapshot", 2)]
+    );
+
+    // An error from the visitor ends the replay and comes back, on an event and on a snapshot.
+    for tag in [None, Some("v1")] {
+        let mut visits = 0;
+        let outcome = store
+            .replay("counters", "c", 0, tag, |_| {
+                visits += 1;
+                Err(Error::Config("stop here".into()))
+            })
+            .await;
+        assert!(matches!(outcome, Err(Error::Config(_))), "{outcome:?}");
+        assert_eq!(visits, 1, "tag {tag:?}");
+    }
 }

@@ -6,9 +6,9 @@
 -- the events after the snapshot follow, read by replay_events.sql or replay_versions.sql
 -- (`common::replay_from_snapshot`); with no snapshot, the events after $4.
 --
--- It replaced one statement that merged the snapshot and the events (a union): that cost the
--- server two snapshot lookups, a merge and a sort, and a load from a current snapshot 1.6-1.9x
--- a `SELECT 1` round trip (`BENCHMARKS.md`). The subquery is an InitPlan, run only for a
+-- It replaced one statement that merged the snapshot and the events (a union): two snapshot
+-- lookups, a merge and a sort, 1.31-1.33x a `SELECT 1` round trip in a scratch harness, against
+-- 1.20-1.27x for this one (`BENCHMARKS.md`). The subquery is an InitPlan, run only for a
 -- snapshot found; from the start $4 is the lowest bigint. Its generic plan, the same lookups
 -- whatever the values, is kept under PostgreSQL's default `plan_cache_mode` too
 -- (`tests/postgres_plans.rs`).

@@ -1,6 +1,6 @@
 -- replay_events.sql without the position, for `Store::replay_without_positions`: a fold of an
--- aggregate without snapshots or upcasters reads the version (to check that the history is
--- whole) and the event. Every value of a row costs PostgreSQL an encoding and the driver a
+-- aggregate without upcasters reads the version (to check that the history is whole) and the
+-- event, of all its events or of those after its snapshot. Every value of a row costs PostgreSQL an encoding and the driver a
 -- decoding (`ReplayColumns::VersionsAndEvents`). $4 is always NULL (see replay_events.sql).
 SELECT e."version"::bigint AS "version", e."event"
 FROM "{events}" AS e
