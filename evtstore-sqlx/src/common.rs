@@ -479,6 +479,32 @@ pub(crate) async fn visit_replayed<'q, R, F>(
     rows: futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
     check_columns: Option<CheckColumns<R>>,
     operation: &Replaying<'_>,
+    visit: F,
+) -> Result<(), Error>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    for<'r> &'r str: Type<R::Database> + Decode<'r, R::Database>,
+    F: FnMut(Replayed<'_>) -> Result<(), Error>,
+{
+    visit_replayed_in(
+        replay_span(operation),
+        rows,
+        check_columns,
+        operation,
+        visit,
+    )
+    .await
+}
+
+/// [`visit_replayed`] in a replay span opened already: SQLite's replay that reads again after
+/// its lighter read found the history not whole stays one span.
+pub(crate) async fn visit_replayed_in<'q, R, F>(
+    span: tracing::Span,
+    rows: futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
+    check_columns: Option<CheckColumns<R>>,
+    operation: &Replaying<'_>,
     mut visit: F,
 ) -> Result<(), Error>
 where
@@ -490,7 +516,6 @@ where
 {
     use tracing::Instrument;
 
-    let span = replay_span(operation);
     let mut seen = Seen::default();
     let replayed = visit_rows(None, rows, check_columns, operation, &mut seen, &mut visit)
         .instrument(span.clone())

@@ -19,7 +19,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Sqlite};
 use crate::common::{
     Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, appending, check_name, conflict,
     db_error, decode_each, decode_event_of, decode_read_row, decode_streamed, first_version,
-    is_version_conflict, replay_span, statements, version_bound, visit_replayed,
+    is_version_conflict, replay_span, statements, version_bound, visit_replayed, visit_replayed_in,
 };
 use crate::read_ahead::{FetchRows, ReadAhead};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
@@ -399,6 +399,8 @@ impl SqliteStore {
     {
         use futures_util::{StreamExt, TryStreamExt};
         use tracing::Instrument;
+        // The replay's span, when the lighter read below opened it.
+        let mut opened = None;
         if snapshot_tag.is_none() && positions == Positions::Skip {
             // For errors and the span; the texts are decoded here, not by `decode_replayed`.
             let operation = Replaying::new(
@@ -427,8 +429,9 @@ impl SqliteStore {
                     }
                     return Ok(());
                 }
-                // Read again as `replay` does, which refuses what made the texts unfit.
-                Texts::NotWhole => {}
+                // Read again as `replay` does, which refuses what made the texts unfit, in the
+                // same span.
+                Texts::NotWhole => opened = Some(span),
             }
         }
         let (columns, query) = match snapshot_tag {
@@ -458,7 +461,10 @@ impl SqliteStore {
             .try_flatten()
             .boxed();
         let operation = Replaying::new(stream, aggregate_id, after_version, columns);
-        visit_replayed(rows, None, &operation, visit).await
+        match opened {
+            Some(span) => visit_replayed_in(span, rows, None, &operation, visit).await,
+            None => visit_replayed(rows, None, &operation, visit).await,
+        }
     }
 
     /// The events of an aggregate without snapshots, the text alone (`replay_texts.sql`),

@@ -306,3 +306,38 @@ fn handler_batch_span() {
         ]
     );
 }
+
+/// A SQLite replay without positions whose lighter read finds the history not whole (a gap)
+/// reads it again the way `replay` does, inside the same `evtstore.replay` span, which counts
+/// the events handed over.
+#[test]
+fn sqlite_replay_read_again_is_one_span() {
+    use evtstore_tests::cases::poison::PlantRows;
+
+    let spans = Spans::default();
+    let handed = spans.capture(|| async {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        for version in [1, 3, 4] {
+            let event = r#"{"type":"created","name":"G"}"#;
+            store.plant_row("gap", version, event).await.unwrap();
+        }
+        let mut versions = Vec::new();
+        store
+            .replay_without_positions("users", "gap", 0, None, |item| {
+                if let evtstore::Replayed::Event { version, .. } = item {
+                    versions.push(version);
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        versions
+    });
+    assert_eq!(handed, [1, 3, 4]);
+    let (_, replay_span) = spans.one("evtstore.replay");
+    assert_eq!(
+        fields(&replay_span, ["aggregate_id", "snapshot", "events"]),
+        [Some("gap"), Some("false"), Some("3")]
+    );
+}
