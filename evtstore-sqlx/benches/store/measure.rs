@@ -59,22 +59,55 @@ pub(crate) fn fresh(prefix: &str) -> String {
 }
 
 /// The fastest of [`rounds`] runs of each, alternating.
-pub(crate) async fn best_of_rounds<A, B, FA, FB>(
-    mut store: A,
-    mut baseline: B,
-) -> (Duration, Duration)
+pub(crate) async fn best_of_rounds<A, B, FA, FB>(store: A, baseline: B) -> (Duration, Duration)
 where
     A: FnMut() -> FA,
     B: FnMut() -> FB,
     FA: Future<Output = Duration>,
     FB: Future<Output = Duration>,
 {
-    let (mut best_store, mut best_baseline) = (Duration::MAX, Duration::MAX);
+    fastest(&paired_rounds(store, baseline).await)
+}
+
+/// [`rounds`] rounds, each a run of the store and then a run of the baseline: (store,
+/// baseline) for each round.
+pub(crate) async fn paired_rounds<A, B, FA, FB>(
+    mut store: A,
+    mut baseline: B,
+) -> Vec<(Duration, Duration)>
+where
+    A: FnMut() -> FA,
+    B: FnMut() -> FB,
+    FA: Future<Output = Duration>,
+    FB: Future<Output = Duration>,
+{
+    let mut pairs = Vec::with_capacity(rounds());
     for _ in 0..rounds() {
-        best_store = best_store.min(store().await);
-        best_baseline = best_baseline.min(baseline().await);
+        let store = store().await;
+        pairs.push((store, baseline().await));
     }
-    (best_store, best_baseline)
+    pairs
+}
+
+/// The fastest store run and the fastest baseline run, which may come from different rounds.
+pub(crate) fn fastest(pairs: &[(Duration, Duration)]) -> (Duration, Duration) {
+    pairs
+        .iter()
+        .fold((Duration::MAX, Duration::MAX), |(store, baseline), pair| {
+            (store.min(pair.0), baseline.min(pair.1))
+        })
+}
+
+/// The round whose ratio of store time to baseline time is the median of all rounds'. The
+/// fastest of each side may come from different moments of a machine whose speed drifts; a
+/// store run and the baseline run right after it share one moment, so this is the steadier
+/// figure for a ratio near its target.
+pub(crate) fn median_pair(pairs: &[(Duration, Duration)]) -> (Duration, Duration) {
+    let mut pairs = pairs.to_vec();
+    pairs.sort_by(|(s1, b1), (s2, b2)| {
+        (s1.as_secs_f64() / b1.as_secs_f64()).total_cmp(&(s2.as_secs_f64() / b2.as_secs_f64()))
+    });
+    pairs[pairs.len() / 2]
 }
 
 pub(crate) fn per_second(count: usize, elapsed: Duration) -> f64 {
