@@ -246,24 +246,38 @@ pub(crate) async fn scenarios<S: Store, B: Baseline>(
         baseline.load(&base_big).await;
         baseline.round_trip().await;
     }
-    let pairs = paired_rounds(
-        || async {
-            let start = Instant::now();
-            for _ in 0..loads {
-                let agg = uncached.load::<Counted>(&big).await.expect("load");
-                assert_eq!(agg.count, 1000);
-            }
-            start.elapsed()
-        },
-        || async {
-            let start = Instant::now();
-            for _ in 0..loads {
-                assert_eq!(baseline.load(&base_big).await.count, 1000);
-            }
-            start.elapsed()
-        },
-    )
-    .await;
+    // Each measurement: `loads` loads or round trips, timed.
+    let big_loads = || async {
+        let start = Instant::now();
+        for _ in 0..loads {
+            let agg = uncached.load::<Counted>(&big).await.expect("load");
+            assert_eq!(agg.count, 1000);
+        }
+        start.elapsed()
+    };
+    let baseline_loads = || async {
+        let start = Instant::now();
+        for _ in 0..loads {
+            assert_eq!(baseline.load(&base_big).await.count, 1000);
+        }
+        start.elapsed()
+    };
+    let snapshot_loads = || async {
+        let start = Instant::now();
+        for _ in 0..loads {
+            let agg = uncached.load::<SnapCounted>(&snap).await.expect("load");
+            assert_eq!(agg.count, 1000);
+        }
+        start.elapsed()
+    };
+    let round_trips = || async {
+        let start = Instant::now();
+        for _ in 0..loads {
+            baseline.round_trip().await;
+        }
+        start.elapsed()
+    };
+    let pairs = paired_rounds(big_loads, baseline_loads).await;
     for (line, (s, b)) in [
         ("load 1,000 events", fastest(&pairs)),
         (
@@ -273,24 +287,7 @@ pub(crate) async fn scenarios<S: Store, B: Baseline>(
     ] {
         report(backend, line, s, b, loads, Target::AtMost(1.1));
     }
-    let (s, b) = best_of_rounds(
-        || async {
-            let start = Instant::now();
-            for _ in 0..loads {
-                let agg = uncached.load::<SnapCounted>(&snap).await.expect("load");
-                assert_eq!(agg.count, 1000);
-            }
-            start.elapsed()
-        },
-        || async {
-            let start = Instant::now();
-            for _ in 0..loads {
-                assert_eq!(baseline.load(&base_big).await.count, 1000);
-            }
-            start.elapsed()
-        },
-    )
-    .await;
+    let (s, b) = best_of_rounds(snapshot_loads, baseline_loads).await;
     report(
         backend,
         "load 1,000 events, snapshot",
@@ -300,17 +297,7 @@ pub(crate) async fn scenarios<S: Store, B: Baseline>(
         Target::AtMost(0.1),
     );
     // Issue 10's target for a load from a snapshot: at most 1.5x one round trip.
-    let (round_trip, _) = best_of_rounds(
-        || async {
-            let start = Instant::now();
-            for _ in 0..loads {
-                baseline.round_trip().await;
-            }
-            start.elapsed()
-        },
-        || async { s },
-    )
-    .await;
+    let (round_trip, _) = best_of_rounds(round_trips, || async { s }).await;
     report(
         backend,
         "load from a snapshot against one `SELECT 1`",
@@ -321,25 +308,7 @@ pub(crate) async fn scenarios<S: Store, B: Baseline>(
     );
     // The same in rounds of their own, each snapshot loads and then round trips, for the
     // round with the median ratio.
-    let pairs = paired_rounds(
-        || async {
-            let start = Instant::now();
-            for _ in 0..loads {
-                let agg = uncached.load::<SnapCounted>(&snap).await.expect("load");
-                assert_eq!(agg.count, 1000);
-            }
-            start.elapsed()
-        },
-        || async {
-            let start = Instant::now();
-            for _ in 0..loads {
-                baseline.round_trip().await;
-            }
-            start.elapsed()
-        },
-    )
-    .await;
-    let (s, round_trip) = median_pair(&pairs);
+    let (s, round_trip) = median_pair(&paired_rounds(snapshot_loads, round_trips).await);
     report(
         backend,
         "load from a snapshot against one `SELECT 1`, the round with the median ratio",
