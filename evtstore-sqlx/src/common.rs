@@ -473,34 +473,11 @@ impl Seen {
 /// Streams the rows of a `replay` statement to `visit`, decoding each in place: with
 /// `check_columns`, the column types are checked once on the first row; without, every value
 /// is checked (SQLite's values carry their own types). The statement runs (its rows stream)
-/// inside the `evtstore.replay` span, which records whether a snapshot came and how many
-/// events; the same on every backend.
+/// inside `span`, the replay's `evtstore.replay` span ([`replay_span`]), which records whether
+/// a snapshot came and how many events; the same on every backend. (SQLite passes the span its
+/// lighter read opened, when that read found the history not whole and this one reads it
+/// again.)
 pub(crate) async fn visit_replayed<'q, R, F>(
-    rows: futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
-    check_columns: Option<CheckColumns<R>>,
-    operation: &Replaying<'_>,
-    visit: F,
-) -> Result<(), Error>
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
-    for<'r> &'r str: Type<R::Database> + Decode<'r, R::Database>,
-    F: FnMut(Replayed<'_>) -> Result<(), Error>,
-{
-    visit_replayed_in(
-        replay_span(operation),
-        rows,
-        check_columns,
-        operation,
-        visit,
-    )
-    .await
-}
-
-/// [`visit_replayed`] in a replay span opened already: SQLite's replay that reads again after
-/// its lighter read found the history not whole stays one span.
-pub(crate) async fn visit_replayed_in<'q, R, F>(
     span: tracing::Span,
     rows: futures_util::stream::BoxStream<'q, Result<R, sqlx::Error>>,
     check_columns: Option<CheckColumns<R>>,

@@ -19,7 +19,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Sqlite};
 use crate::common::{
     Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, appending, check_name, conflict,
     db_error, decode_each, decode_event_of, decode_read_row, decode_streamed, first_version,
-    is_version_conflict, replay_span, statements, version_bound, visit_replayed, visit_replayed_in,
+    is_version_conflict, replay_span, statements, version_bound, visit_replayed,
 };
 use crate::read_ahead::{FetchRows, ReadAhead};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
@@ -461,10 +461,8 @@ impl SqliteStore {
             .try_flatten()
             .boxed();
         let operation = Replaying::new(stream, aggregate_id, after_version, columns);
-        match opened {
-            Some(span) => visit_replayed_in(span, rows, None, &operation, visit).await,
-            None => visit_replayed(rows, None, &operation, visit).await,
-        }
+        let span = opened.unwrap_or_else(|| replay_span(&operation));
+        visit_replayed(span, rows, None, &operation, visit).await
     }
 
     /// The events of an aggregate without snapshots, the text alone (`replay_texts.sql`),
@@ -604,7 +602,7 @@ mod tests {
     use evtstore::{Error, Replayed, Store};
 
     use super::SqliteStore;
-    use crate::common::{ReplayColumns, Replaying, visit_replayed};
+    use crate::common::{ReplayColumns, Replaying, replay_span, visit_replayed};
 
     /// What `replay` makes of rows a statement could return from a damaged table: a clear
     /// database error, never a panic.
@@ -643,7 +641,7 @@ mod tests {
         for (operation, statement, expected) in cases {
             let rows = sqlx::query(statement).fetch(store.pool());
             let mut seen = Vec::new();
-            let outcome = visit_replayed(rows, None, &operation, |item| {
+            let outcome = visit_replayed(replay_span(&operation), rows, None, &operation, |item| {
                 seen.push(matches!(item, Replayed::Event { .. }));
                 Ok(())
             })
@@ -663,7 +661,8 @@ mod tests {
         // An events-only row is read as version, position, event.
         let mut seen = Vec::new();
         let rows = sqlx::query("SELECT 1, 9, '{\"a\":1}'").fetch(store.pool());
-        visit_replayed(rows, None, &events_only, |item| {
+        let span = replay_span(&events_only);
+        visit_replayed(span, rows, None, &events_only, |item| {
             if let Replayed::Event {
                 version,
                 position,

@@ -38,7 +38,7 @@ use crate::Tables;
 use crate::common::{
     Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, appending, check_name, conflict,
     db_error, decode_each, decode_event_of, decode_read_row, decode_streamed, first_version,
-    replay_from_snapshot, statements, version_bound, visit_replayed,
+    replay_from_snapshot, replay_span, statements, version_bound, visit_replayed,
 };
 use crate::read_ahead::{FetchRows, Outbox, ReadAhead, read_query_after_query};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
@@ -791,7 +791,8 @@ impl MySqlStore {
         let operation = Replaying::new(stream, aggregate_id, after_version, columns);
         let Some(tag) = snapshot_tag else {
             let bound = version_bound(after_version);
-            return visit_replayed(events(bound), None, &operation, visit).await;
+            let span = replay_span(&operation);
+            return visit_replayed(span, events(bound), None, &operation, visit).await;
         };
         let snapshot = sqlx::query(sql(&self.sql.replay_snapshot))
             .bind(stream)

@@ -21,8 +21,8 @@ use crate::Tables;
 use crate::common::{
     CheckColumns, Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, appending,
     check_name, conflict, db_error, decode_each, decode_streamed, first_version,
-    is_version_conflict, read_event_row, replay_from_snapshot, statements, version_bound,
-    visit_replayed,
+    is_version_conflict, read_event_row, replay_from_snapshot, replay_span, statements,
+    version_bound, visit_replayed,
 };
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 
@@ -415,7 +415,8 @@ impl PgStore {
         let operation = Replaying::new(stream, aggregate_id, after_version, columns);
         let Some(tag) = snapshot_tag else {
             let bound = version_bound(after_version);
-            return visit_replayed(events(bound), Some(check), &operation, visit).await;
+            let span = replay_span(&operation);
+            return visit_replayed(span, events(bound), Some(check), &operation, visit).await;
         };
         let snapshot = sqlx::query(sql(&self.sql.replay_snapshot))
             .bind(stream)
