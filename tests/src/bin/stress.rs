@@ -63,9 +63,11 @@ use serde::{Deserialize, Serialize};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The events of the `ticks` stream.
+/// The events of the `ticks` stream, with a snapshot stored by every command: the contended
+/// aggregates are then loaded from a snapshot (its statement, then the events after it on
+/// PostgreSQL and MySQL) while other processes append to them and store newer snapshots.
 #[derive(Aggregate, Clone, Debug, Serialize, Deserialize)]
-#[aggregate(stream = "ticks", state = Ticks)]
+#[aggregate(stream = "ticks", state = Ticks, persist = "v1")]
 #[serde(tag = "type", rename_all = "camelCase")]
 enum TickEvent {
     /// One command of one task of one writer.
@@ -75,7 +77,7 @@ enum TickEvent {
 }
 
 /// The aggregate's state: how many ticks it has.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Ticks {
     count: u64,
 }
@@ -92,14 +94,22 @@ struct TickCommands;
 
 #[command(TickEvent)]
 impl TickCommands {
-    /// Appends one tick.
+    /// Appends one tick, after checking that the loaded state folded exactly the events up to
+    /// its version (a tick aggregate holds nothing else): a load that skipped events after a
+    /// snapshot, or folded some twice, fails the writer.
     async fn tick(
         &self,
-        _ticks: &Agg<Ticks>,
+        ticks: &Agg<Ticks>,
         writer: u32,
         task: u32,
         n: u32,
     ) -> CommandResult<TickEvent> {
+        if ticks.count != ticks.version {
+            return Err(CommandError::new(format!(
+                "loaded {} ticks at version {}",
+                ticks.count, ticks.version
+            )));
+        }
         Ok(TickEvent::Ticked { writer, task, n }.into())
     }
 
