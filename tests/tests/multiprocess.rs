@@ -12,7 +12,9 @@
 //!
 //! The workload: [`WRITERS`] processes of [`TASKS`] tasks each execute single-event commands
 //! on aggregates of their own, then all of them hammer [`HOT`] shared aggregates (the
-//! commands that still conflict after the domain's retries are counted and reported);
+//! commands that still conflict after the domain's retries are counted and reported; the
+//! aggregate keeps snapshots, so those writers load from a snapshot while others append, and a
+//! command refuses a loaded state that does not match its version);
 //! [`RAW_READERS`] processes call `Store::read` in a loop with pages of 7, and
 //! [`HANDLERS`] processes run event handlers (bookmarks in the database) with pages of 7 and
 //! a 1 ms idle poll. Once the writers have exited the test appends an end event; readers stop
