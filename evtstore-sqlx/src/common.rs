@@ -3,7 +3,7 @@
 use std::fmt;
 
 use evtstore::{
-    Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Snapshot, Timestamp, UnreadableRow,
+    Append, Cursor, Error, EventRow, RecordedEvent, Replayed, Snapshot, Timestamp, UnreadableRow,
 };
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
@@ -23,21 +23,25 @@ pub(crate) fn db_error(operation: impl fmt::Display, error: sqlx::Error) -> Erro
 pub(crate) async fn decode_streamed<R, T>(
     rows: futures_util::stream::BoxStream<'_, Result<R, sqlx::Error>>,
     operation: &(dyn fmt::Display + Sync),
-    decode: impl FnMut(&R, bool) -> Result<T, Error>,
+    mut decode: impl FnMut(&R, bool) -> Result<T, Error>,
 ) -> Result<Vec<T>, Error> {
     let mut decoded = Vec::new();
-    decode_each(rows, operation, decode, |item| decoded.push(item)).await?;
+    each_row(rows, operation, |row, first| {
+        decoded.push(decode(row, first)?);
+        Ok(())
+    })
+    .await?;
     Ok(decoded)
 }
 
-/// As [`decode_streamed`], handing each decoded row to `keep` as soon as it is decoded instead
-/// of collecting them; returns how many rows there were. Read-ahead passes rows on to the
-/// handler this way, a page at a time, while the rest of the result is still arriving.
-pub(crate) async fn decode_each<R, T>(
+/// As [`decode_streamed`], giving each row to `visit` as soon as it arrives instead of
+/// collecting what it decodes; returns how many rows there were. Read-ahead passes rows on to
+/// the handler this way, a page at a time, while the rest of the result is still arriving, and
+/// decodes them borrowed from the driver's row (see [`read_event_row`]).
+pub(crate) async fn each_row<R>(
     mut rows: futures_util::stream::BoxStream<'_, Result<R, sqlx::Error>>,
     operation: &(dyn fmt::Display + Sync),
-    mut decode: impl FnMut(&R, bool) -> Result<T, Error>,
-    mut keep: impl FnMut(T),
+    mut visit: impl FnMut(&R, bool) -> Result<(), Error>,
 ) -> Result<usize, Error> {
     use futures_util::TryStreamExt;
     let mut count = 0;
@@ -46,7 +50,7 @@ pub(crate) async fn decode_each<R, T>(
         .await
         .map_err(|error| db_error(operation, error))?
     {
-        keep(decode(&row, count == 0)?);
+        visit(&row, count == 0)?;
         count += 1;
     }
     Ok(count)
@@ -129,15 +133,22 @@ pub(crate) fn conflict(append: &Append<'_>) -> Error {
 /// A row that cannot be an event comes back as an [`UnreadableRow`] in its place (see
 /// [`read_event_row`]).
 #[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
-pub(crate) fn decode_read_row<R>(row: &R, operation: &dyn fmt::Display) -> Result<ReadRow, Error>
+pub(crate) fn decode_read_row<'r, R>(
+    row: &'r R,
+    operation: &dyn fmt::Display,
+) -> Result<RowRef<'r>, Error>
 where
     R: Row,
     usize: ColumnIndex<R>,
-    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
-    String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    i64: Type<R::Database> + for<'x> Decode<'x, R::Database>,
+    &'r str: Type<R::Database> + Decode<'r, R::Database>,
 {
     read_event_row(row, None, Decoding::Checked, operation)
 }
+
+/// An event row borrowed from the driver's row, or a row that cannot be an event in its place:
+/// what read-ahead packs (see [`evtstore::Page`]).
+pub(crate) type RowRef<'r> = Result<EventRow<'r>, UnreadableRow>;
 
 /// How the values of an event row are read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,6 +164,11 @@ pub(crate) enum Decoding {
     /// microseconds since 2000-01-01 UTC), so the server converts neither.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     PgChecked,
+    /// MySQL rows whose column types were checked once for the whole result (see
+    /// `mysql::columns`): values are read without the per-value check, as
+    /// [`PgChecked`](Self::PgChecked) reads PostgreSQL's; the timestamp epoch milliseconds.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    MySqlChecked,
 }
 
 /// Milliseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC).
@@ -167,44 +183,47 @@ pub(crate) fn pg_micros_to_millis(micros: i64) -> i64 {
 /// An event row of one aggregate (`load` selects NULL for the stream and aggregate_id columns,
 /// which the caller knows, rather than sending them with every row). A row that cannot be an
 /// event is a broken history of that aggregate.
-pub(crate) fn decode_event_of<R>(
-    row: &R,
-    (stream, aggregate_id): (&str, &str),
+pub(crate) fn decode_event_of<'r, R>(
+    row: &'r R,
+    (stream, aggregate_id): (&'r str, &'r str),
     decoding: Decoding,
     operation: &dyn fmt::Display,
 ) -> Result<RecordedEvent, Error>
 where
     R: Row,
     usize: ColumnIndex<R>,
-    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
-    String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    i64: Type<R::Database> + for<'x> Decode<'x, R::Database>,
+    &'r str: Type<R::Database> + Decode<'r, R::Database>,
 {
     let known = Some((stream, aggregate_id));
-    read_event_row(row, known, decoding, operation)?.map_err(|unreadable| Error::BrokenHistory {
-        stream: stream.to_owned(),
-        aggregate_id: aggregate_id.to_owned(),
-        detail: format!(
-            "the row at position {} cannot be read: {}",
-            unreadable.cursor.position, unreadable.reason
-        ),
-    })
+    match read_event_row(row, known, decoding, operation)? {
+        Ok(event) => Ok(event.to_recorded()),
+        Err(unreadable) => Err(Error::BrokenHistory {
+            stream: stream.to_owned(),
+            aggregate_id: aggregate_id.to_owned(),
+            detail: format!(
+                "the row at position {} cannot be read: {}",
+                unreadable.cursor.position, unreadable.reason
+            ),
+        }),
+    }
 }
 
-/// Reads an event row. The outer error is for a row without a position, which has no place in
-/// the order of the streams; every other problem (a NULL or mistyped value, a version below 1)
-/// makes the row an [`UnreadableRow`] that keeps its place, so that it never hides the rows
-/// around it.
-pub(crate) fn read_event_row<R>(
-    row: &R,
-    known: Option<(&str, &str)>,
+/// Reads an event row, its texts borrowed from the driver's row. The outer error is for a row
+/// without a position, which has no place in the order of the streams; every other problem (a
+/// NULL or mistyped value, a version below 1) makes the row an [`UnreadableRow`] that keeps
+/// its place, so that it never hides the rows around it.
+pub(crate) fn read_event_row<'r, R>(
+    row: &'r R,
+    known: Option<(&'r str, &'r str)>,
     decoding: Decoding,
     operation: &dyn fmt::Display,
-) -> Result<ReadRow, Error>
+) -> Result<RowRef<'r>, Error>
 where
     R: Row,
     usize: ColumnIndex<R>,
-    i64: Type<R::Database> + for<'r> Decode<'r, R::Database>,
-    String: Type<R::Database> + for<'r> Decode<'r, R::Database>,
+    i64: Type<R::Database> + for<'x> Decode<'x, R::Database>,
+    &'r str: Type<R::Database> + Decode<'r, R::Database>,
 {
     let checked = decoding == Decoding::Checked;
     let get_i64 = |index: usize| {
@@ -214,11 +233,11 @@ where
             row.try_get_unchecked::<Option<i64>, _>(index)
         }
     };
-    let get_string = |index: usize| {
+    let get_str = |index: usize| {
         if checked {
-            row.try_get::<Option<String>, _>(index)
+            row.try_get::<Option<&'r str>, _>(index)
         } else {
-            row.try_get_unchecked::<Option<String>, _>(index)
+            row.try_get_unchecked::<Option<&'r str>, _>(index)
         }
     };
     let position = get_i64(0)
@@ -231,16 +250,16 @@ where
         })?;
     let commit = get_i64(1).ok().flatten().unwrap_or(0);
     let cursor = Cursor { commit, position };
-    let column = |index: usize, what: &str| match get_string(index) {
+    let column = |index: usize, what: &str| match get_str(index) {
         Ok(Some(value)) => Ok(value),
         Ok(None) => Err(format!("its {what} is NULL")),
         Err(error) => Err(format!("its {what} cannot be read: {error}")),
     };
     let (stream, aggregate_id) = match known {
-        Some((stream, aggregate_id)) => (Ok(stream.to_owned()), Ok(aggregate_id.to_owned())),
+        Some((stream, aggregate_id)) => (Ok(stream), Ok(aggregate_id)),
         None => (column(2, "stream"), column(3, "aggregate_id")),
     };
-    let rest = || -> Result<(u64, i64, String, Option<String>), String> {
+    let rest = || -> Result<(u64, i64, &'r str, Option<&'r str>), String> {
         let version = match get_i64(4) {
             Ok(Some(version)) => version,
             Ok(None) => return Err("its version is NULL".to_owned()),
@@ -256,26 +275,24 @@ where
             Err(error) => return Err(format!("its timestamp cannot be read: {error}")),
         };
         let timestamp = match decoding {
-            Decoding::Checked => timestamp,
+            Decoding::Checked | Decoding::MySqlChecked => timestamp,
             Decoding::PgChecked => pg_micros_to_millis(timestamp),
         };
         let event = column(6, "event")?;
         let metadata =
-            get_string(7).map_err(|error| format!("its metadata cannot be read: {error}"))?;
+            get_str(7).map_err(|error| format!("its metadata cannot be read: {error}"))?;
         Ok((version, timestamp, event, metadata))
     };
     Ok(match (stream, aggregate_id, rest()) {
-        (Ok(stream), Ok(aggregate_id), Ok((version, timestamp, event, metadata))) => {
-            Ok(RecordedEvent {
-                cursor,
-                stream,
-                aggregate_id,
-                version,
-                timestamp: Timestamp(timestamp),
-                event,
-                metadata,
-            })
-        }
+        (Ok(stream), Ok(aggregate_id), Ok((version, timestamp, event, metadata))) => Ok(EventRow {
+            cursor,
+            stream,
+            aggregate_id,
+            version,
+            timestamp: Timestamp(timestamp),
+            event,
+            metadata,
+        }),
         (stream, aggregate_id, rest) => {
             let reason = [&stream, &aggregate_id]
                 .into_iter()
@@ -285,8 +302,8 @@ where
                 .join("; ");
             Err(UnreadableRow {
                 cursor,
-                stream: stream.ok(),
-                aggregate_id: aggregate_id.ok(),
+                stream: stream.ok().map(str::to_owned),
+                aggregate_id: aggregate_id.ok().map(str::to_owned),
                 reason,
             })
         }
@@ -455,6 +472,43 @@ pub(crate) fn replay_span(operation: &Replaying<'_>) -> tracing::Span {
 /// A check of a result's column types, run on its first row, after which the values are read
 /// without per-value checks (see [`Decoding::PgChecked`]).
 pub(crate) type CheckColumns<R> = fn(&R, &dyn fmt::Display) -> Result<(), Error>;
+
+/// What a column holds and the name of its expected type, for the error, and the test of its
+/// type.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+pub(crate) type ColumnType<DB> = (
+    &'static str,
+    &'static str,
+    fn(&<DB as sqlx::Database>::TypeInfo) -> bool,
+);
+
+/// Checks that the leading columns of a result have the expected types, once per result, so
+/// that its rows can be read without checking every value: PostgreSQL and MySQL describe the
+/// columns once per result, and every value of a column has the column's type.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+pub(crate) fn check_columns<R: Row>(
+    row: &R,
+    operation: &dyn fmt::Display,
+    expected: &[ColumnType<R::Database>],
+) -> Result<(), Error> {
+    use sqlx::{Column, TypeInfo};
+    let columns = row.columns();
+    for (index, &(what, type_name, ok)) in expected.iter().enumerate() {
+        match columns.get(index) {
+            Some(column) if ok(column.type_info()) => {}
+            found => {
+                return Err(Error::database(
+                    operation,
+                    MalformedRow(format!(
+                        "column {index} of the result ({what}) is {}, expected {type_name}",
+                        found.map_or("missing", |column| column.type_info().name())
+                    )),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
 
 /// What a replay handed over, for its span.
 #[derive(Clone, Copy, Debug, Default)]

@@ -10,8 +10,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use evtstore::{Cursor, Error, ReadRow, row_cursor};
+use evtstore::{Cursor, Error, PackedRows, Page};
 use tokio::sync::{Notify, mpsc};
+
+use crate::common::RowRef;
 
 /// Rows read ahead for handlers catching up. A read that misses starts a reader in the
 /// background, which reads many pages' rows per query and sends them on a page at a time as
@@ -47,7 +49,7 @@ pub(crate) trait FetchRows: Clone + Send + Sync + 'static {
         streams: &[&str],
         after: Cursor,
         rows: usize,
-        keep: &mut (dyn FnMut(ReadRow) + Send),
+        keep: &mut (dyn FnMut(RowRef<'_>) + Send),
     ) -> impl Future<Output = Result<usize, Error>> + Send;
 
     /// One read of up to `rows` rows after `after`, collected: for reads that are not
@@ -57,12 +59,12 @@ pub(crate) trait FetchRows: Clone + Send + Sync + 'static {
         streams: &[&str],
         after: Cursor,
         rows: usize,
-    ) -> impl Future<Output = Result<Vec<ReadRow>, Error>> + Send {
+    ) -> impl Future<Output = Result<Page, Error>> + Send {
         async move {
-            let mut page = Vec::with_capacity(rows.min(1024));
-            self.fetch_rows(streams, after, rows, &mut |row| page.push(row))
+            let mut page = PageBuilder::new(rows.min(1024));
+            self.fetch_rows(streams, after, rows, &mut |row| page.rows.push(row))
                 .await?;
-            Ok(page)
+            Ok(Page::from(page.finish()))
         }
     }
 
@@ -89,7 +91,7 @@ pub(crate) trait FetchRows: Clone + Send + Sync + 'static {
 #[derive(Debug)]
 enum Delivery {
     /// The next rows: a page's worth, or the last rows of a query.
-    Rows(Vec<ReadRow>),
+    Rows(PackedRows),
     /// The reader has stopped at the end of the streams as it saw them: the default reader's
     /// last query came back short of full; MySQL's reached the settled position it read first.
     End,
@@ -104,10 +106,9 @@ struct Chain {
     streams: Vec<String>,
     after: Cursor,
     /// The rows received, as the reader sent them: pages of the page size, which a read of
-    /// that size takes as they are, without copying its rows.
-    events: VecDeque<Vec<ReadRow>>,
-    /// How many rows `events` holds.
-    kept: usize,
+    /// that size takes as they are, and a page that spans two deliveries shares them with the
+    /// pages before and after it, without copying its rows.
+    events: Page,
     /// The reader's deliveries; `None` once it has stopped.
     incoming: Option<mpsc::UnboundedReceiver<Delivery>>,
     backlog: Arc<Backlog>,
@@ -174,10 +175,10 @@ impl ReadAhead {
         streams: &[&str],
         after: Cursor,
         limit: usize,
-    ) -> Result<Result<Vec<ReadRow>, Vec<ReadRow>>, Error> {
+    ) -> Result<Result<Page, Page>, Error> {
         if let Some(mut chain) = self.take(streams, after) {
             chain.fill(limit).await?;
-            if chain.kept >= limit {
+            if chain.events.len() >= limit {
                 let page = chain.take_page(limit);
                 self.keep(chain);
                 return Ok(Ok(page));
@@ -186,8 +187,8 @@ impl ReadAhead {
         }
         let mut chain = Chain::start(fetcher, streams, after, limit);
         chain.fill(limit).await?;
-        if chain.kept < limit {
-            return Ok(Err(chain.events.into_iter().flatten().collect()));
+        if chain.events.len() < limit {
+            return Ok(Err(chain.events));
         }
         let page = chain.take_page(limit);
         self.keep(chain);
@@ -196,7 +197,7 @@ impl ReadAhead {
 
     /// Keeps a chain for the next read, unless nothing more can come of it.
     fn keep(&self, chain: Chain) {
-        if chain.kept > 0 || chain.incoming.is_some() {
+        if !chain.events.is_empty() || chain.incoming.is_some() {
             self.put(chain);
         }
     }
@@ -217,8 +218,7 @@ impl Chain {
         Self {
             streams,
             after,
-            events: VecDeque::new(),
-            kept: 0,
+            events: Page::default(),
             incoming: Some(incoming),
             backlog,
         }
@@ -229,15 +229,12 @@ impl Chain {
     /// # Errors
     /// A failed query's error, once the rows sent before it are used up.
     async fn fill(&mut self, limit: usize) -> Result<(), Error> {
-        while self.kept < limit {
+        while self.events.len() < limit {
             let Some(incoming) = &mut self.incoming else {
                 break;
             };
             match incoming.recv().await {
-                Some(Delivery::Rows(rows)) => {
-                    self.kept += rows.len();
-                    self.events.push_back(rows);
-                }
+                Some(Delivery::Rows(rows)) => self.events.append(Page::from(rows)),
                 Some(Delivery::Failed(error)) => {
                     self.incoming = None;
                     return Err(error);
@@ -249,31 +246,17 @@ impl Chain {
     }
 
     /// Moves out the first `limit` rows (there are that many) and lets the reader know.
-    fn take_page(&mut self, limit: usize) -> Vec<ReadRow> {
-        let page = match self.events.pop_front() {
-            Some(rows) if rows.len() == limit => rows,
-            first => {
-                let mut page = Vec::with_capacity(limit);
-                let mut next = first;
-                while let Some(mut rows) = next {
-                    let wanted = limit - page.len();
-                    if rows.len() > wanted {
-                        let rest = rows.split_off(wanted);
-                        self.events.push_front(rest);
-                    }
-                    page.append(&mut rows);
-                    next = if page.len() < limit {
-                        self.events.pop_front()
-                    } else {
-                        None
-                    };
-                }
-                page
-            }
-        };
-        self.kept -= page.len();
-        if let Some(last) = page.last() {
-            self.after = row_cursor(last);
+    ///
+    /// A page usually is one delivery as it came. But a query's last delivery is short (a
+    /// query's rows are rarely a whole number of pages, and on MariaDB every range of positions
+    /// ends in a short one), and from then on every page spans two deliveries, which it shares
+    /// with the page before or after it ([`Page::split_to`]). Copying such pages out into new
+    /// buffers cost MariaDB's catch-up three allocations of a page's size per page, each of
+    /// which made glibc's allocator first merge every small block freed since.
+    fn take_page(&mut self, limit: usize) -> Page {
+        let page = self.events.split_to(limit);
+        if let Some(last) = page.last_cursor() {
+            self.after = last;
         }
         self.backlog.rows.fetch_sub(page.len(), Ordering::Relaxed);
         self.backlog.taken.notify_one();
@@ -302,7 +285,7 @@ impl Outbox {
     }
 
     /// Sends the next rows on to the chain.
-    pub(crate) fn send(&self, rows: Vec<ReadRow>) {
+    pub(crate) fn send(&self, rows: PackedRows) {
         if rows.is_empty() {
             return;
         }
@@ -337,31 +320,37 @@ impl Outbox {
     }
 }
 
-/// Rows gathered into pages of a given size as they are decoded.
+/// Rows packed into pages of a given size as they are decoded.
 #[derive(Debug)]
 pub(crate) struct PageBuilder {
     limit: usize,
-    page: Vec<ReadRow>,
+    rows: PackedRows,
 }
 
 impl PageBuilder {
     pub(crate) fn new(limit: usize) -> Self {
         Self {
             limit,
-            page: Vec::with_capacity(limit),
+            rows: PackedRows::with_capacity(limit, limit.saturating_mul(Self::TEXT_PER_ROW)),
         }
     }
 
+    /// The bytes of text the first page makes room for per row; later pages make room for as
+    /// much as the page before took.
+    const TEXT_PER_ROW: usize = 128;
+
     /// Adds a row; the page, once it is full.
-    pub(crate) fn push(&mut self, row: ReadRow) -> Option<Vec<ReadRow>> {
-        self.page.push(row);
-        (self.page.len() >= self.limit)
-            .then(|| std::mem::replace(&mut self.page, Vec::with_capacity(self.limit)))
+    pub(crate) fn push(&mut self, row: RowRef<'_>) -> Option<PackedRows> {
+        self.rows.push(row);
+        (self.rows.len() >= self.limit).then(|| {
+            let next = PackedRows::with_capacity(self.limit, self.rows.text_len());
+            std::mem::replace(&mut self.rows, next)
+        })
     }
 
     /// The rows of the last page, not full.
-    pub(crate) fn finish(self) -> Vec<ReadRow> {
-        self.page
+    pub(crate) fn finish(self) -> PackedRows {
+        self.rows
     }
 }
 
@@ -385,7 +374,7 @@ pub(crate) async fn read_query_after_query<F: FetchRows>(
         let mut last = None;
         let fetched = fetcher
             .fetch_rows(&streams, after, rows, &mut |row| {
-                last = Some(row_cursor(&row));
+                last = Some(row_ref_cursor(&row));
                 if let Some(page) = pages.push(row) {
                     outbox.send(page);
                 }
@@ -407,15 +396,24 @@ pub(crate) async fn read_query_after_query<F: FetchRows>(
     }
 }
 
+/// Where a decoded row stands in the order of the streams.
+pub(crate) fn row_ref_cursor(row: &RowRef<'_>) -> Cursor {
+    match row {
+        Ok(event) => event.cursor,
+        Err(unreadable) => unreadable.cursor,
+    }
+}
+
 /// What the tests of the readers share.
 #[cfg(test)]
 pub(crate) mod testing {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use evtstore::{Cursor, Error, ReadRow, RecordedEvent, Timestamp, row_cursor};
+    use evtstore::{Cursor, Error, Page, ReadRow, RecordedEvent, Timestamp, row_cursor};
 
     use super::{FetchRows, ReadAhead};
+    use crate::common::RowRef;
 
     /// A readable row of stream `s` at `position`.
     pub(crate) fn row(position: i64) -> ReadRow {
@@ -433,8 +431,17 @@ pub(crate) mod testing {
         })
     }
 
-    pub(crate) fn positions(page: &[ReadRow]) -> Vec<i64> {
-        page.iter().map(|row| row_cursor(row).position).collect()
+    pub(crate) fn positions(page: Page) -> Vec<i64> {
+        page.into_iter()
+            .map(|row| row_cursor(&row).position)
+            .collect()
+    }
+
+    /// A row as a store's query hands it over, borrowed.
+    pub(crate) fn row_ref(row: &ReadRow) -> RowRef<'_> {
+        row.as_ref()
+            .map(RecordedEvent::as_row)
+            .map_err(Clone::clone)
     }
 
     /// Reads pages of `limit` from the start until a read comes back short, as a handler does:
@@ -449,11 +456,11 @@ pub(crate) mod testing {
         loop {
             match ahead.page(fetcher, &["s"], after, limit).await {
                 Ok(Ok(page)) => {
-                    seen.extend(positions(&page));
-                    after = row_cursor(page.last().unwrap());
+                    after = page.last_cursor().unwrap();
+                    seen.extend(positions(page));
                 }
                 Ok(Err(short)) => {
-                    seen.extend(positions(&short));
+                    seen.extend(positions(short));
                     return Ok(seen);
                 }
                 Err(error) => return Err((seen, error)),
@@ -482,7 +489,7 @@ mod tests {
     use std::sync::Mutex;
     use std::time::Duration;
 
-    use super::testing::{positions, read_all, released, row};
+    use super::testing::{positions, read_all, released, row, row_ref};
     use super::*;
 
     /// Rows at positions 1..=len; the query numbered `fail_at` (from 0) fails after handing
@@ -502,7 +509,7 @@ mod tests {
             _streams: &[&str],
             after: Cursor,
             rows: usize,
-            keep: &mut (dyn FnMut(ReadRow) + Send),
+            keep: &mut (dyn FnMut(RowRef<'_>) + Send),
         ) -> Result<usize, Error> {
             let query = {
                 let mut queries = self.queries.lock().unwrap();
@@ -514,7 +521,7 @@ mod tests {
                 if self.fail_at == Some(query) && count == self.rows_before_failure {
                     return Err(Error::Config(format!("query {query} failed")));
                 }
-                keep(row(position));
+                keep(row_ref(&row(position)));
                 count += 1;
             }
             Ok(count)
@@ -552,9 +559,9 @@ mod tests {
         // Every page of the first query, and the whole pages of the second's 45 rows.
         assert_eq!(seen, (1..=990).collect::<Vec<_>>());
         // The next read after the failure starts afresh where the pages ended.
-        let page = ahead.page(&rows, &["s"], row_cursor(&row(990)), 30).await;
+        let page = ahead.page(&rows, &["s"], Cursor::at(990), 30).await;
         assert_eq!(
-            positions(&page.unwrap().unwrap()),
+            positions(page.unwrap().unwrap()),
             (991..=1_020).collect::<Vec<_>>()
         );
     }
@@ -567,16 +574,16 @@ mod tests {
         };
         let ahead = ReadAhead::default();
         let page = ahead.page(&rows, &["s"], Cursor::START, 30).await.unwrap();
-        assert_eq!(positions(&page.unwrap()), (1..=30).collect::<Vec<_>>());
+        assert_eq!(positions(page.unwrap()), (1..=30).collect::<Vec<_>>());
         // Time for a reader that did not wait to read on; this one stops after its second
         // query (930 rows left of the first, fewer than a query's 960; then 1,890).
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(rows.queries.lock().unwrap().clone(), [0, 960]);
         // Taking pages lets it go on.
-        let mut after = row_cursor(&row(30));
+        let mut after = Cursor::at(30);
         for _ in 0..40 {
             let page = ahead.page(&rows, &["s"], after, 30).await.unwrap().unwrap();
-            after = row_cursor(page.last().unwrap());
+            after = page.last_cursor().unwrap();
         }
         assert_eq!(after.position, 1_230);
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use evtstore::{Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Store, Wakeups};
+use evtstore::{Append, Cursor, Error, Page, ReadRow, RecordedEvent, Replayed, Store, Wakeups};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -17,8 +17,8 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Sqlite};
 
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, appending, check_name, conflict,
-    db_error, decode_each, decode_event_of, decode_read_row, decode_streamed, first_version,
+    Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, RowRef, appending, check_name,
+    conflict, db_error, decode_event_of, decode_read_row, decode_streamed, each_row, first_version,
     is_version_conflict, replay_span, statements, version_bound, visit_replayed,
 };
 use crate::read_ahead::{FetchRows, ReadAhead};
@@ -367,7 +367,7 @@ impl FetchRows for SqliteStore {
         streams: &[&str],
         after: Cursor,
         rows: usize,
-        keep: &mut (dyn FnMut(ReadRow) + Send),
+        keep: &mut (dyn FnMut(RowRef<'_>) + Send),
     ) -> Result<usize, Error> {
         let operation = format!("reading {streams:?} after position {}", after.position);
         let found = sqlx::query(sql(&self.sql.read))
@@ -375,12 +375,10 @@ impl FetchRows for SqliteStore {
             .bind(streams_json(streams))
             .bind(i64::try_from(rows).unwrap_or(i64::MAX))
             .fetch(&self.pool);
-        decode_each(
-            found,
-            &operation,
-            |row, _| decode_read_row(row, &operation),
-            keep,
-        )
+        each_row(found, &operation, |row, _| {
+            keep(decode_read_row(row, &operation)?);
+            Ok(())
+        })
         .await
     }
 }
@@ -547,8 +545,19 @@ impl Store for SqliteStore {
         after: Cursor,
         limit: usize,
     ) -> Result<Vec<ReadRow>, Error> {
+        self.read_page(streams, after, limit)
+            .await
+            .map(Page::into_rows)
+    }
+
+    async fn read_page(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        limit: usize,
+    ) -> Result<Page, Error> {
         if limit == 0 || streams.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Page::default());
         }
         // SQLite writes one transaction at a time, so positions (AUTOINCREMENT) commit in
         // order: a read sees every row below its last one, and the rows of a larger read are

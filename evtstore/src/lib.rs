@@ -31,6 +31,7 @@ mod error;
 mod event;
 mod handler;
 mod memory;
+mod page;
 mod retry;
 mod store;
 pub mod testing;
@@ -54,6 +55,7 @@ pub use crate::handler::{
     Segment,
 };
 pub use crate::memory::{MemoryStore, MemoryTransaction};
+pub use crate::page::{EventRow, PackedRows, Page, PageRows};
 pub use crate::store::{Claim, ClaimHolder, Claimed, MAX_LEASE, Replayed, Store};
 pub use crate::upcast::{JsonObject, Upcast, UpcastContext, Upcaster};
 pub use crate::wakeup::Wakeups;

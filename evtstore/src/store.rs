@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::aggregate::Snapshot;
 use crate::error::Error;
 use crate::event::{Append, Cursor, ReadRow, RecordedEvent};
+use crate::page::Page;
 use crate::wakeup::Wakeups;
 
 /// Where events, bookmarks and snapshots live.
@@ -50,6 +51,22 @@ pub trait Store: Clone + Send + Sync + 'static {
         after: Cursor,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<ReadRow>, Error>> + Send;
+
+    /// [`read`](Self::read) as a [`Page`]: what handlers read through. The default wraps the
+    /// rows `read` returns; a store that decodes rows ahead of its handlers returns them as
+    /// [`PackedRows`](crate::PackedRows), so that each row's strings are made only once a
+    /// handler takes it (see [`Page`]).
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
+    fn read_page(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page, Error>> + Send {
+        async move { self.read(streams, after, limit).await.map(Page::from) }
+    }
 
     /// The cursor of the last committed event of the given streams, or [`Cursor::START`] when
     /// they are empty: the true end of history, also when a store's gap-safe reads still hold

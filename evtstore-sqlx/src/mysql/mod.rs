@@ -26,9 +26,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use evtstore::{Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Store, Wakeups};
+use evtstore::{Append, Cursor, Error, Page, ReadRow, RecordedEvent, Replayed, Store, Wakeups};
 use sqlx::mysql::{
     MySql, MySqlArguments, MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions,
+    MySqlRow,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, Connection, Executor};
@@ -36,13 +37,14 @@ use tokio::sync::OnceCell;
 
 use crate::Tables;
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, appending, check_name, conflict,
-    db_error, decode_each, decode_event_of, decode_read_row, decode_streamed, first_version,
-    replay_from_snapshot, replay_span, statements, version_bound, visit_replayed,
+    CheckColumns, Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, RowRef, appending,
+    check_name, conflict, db_error, decode_event_of, decode_streamed, each_row, first_version,
+    read_event_row, replay_from_snapshot, replay_span, statements, version_bound, visit_replayed,
 };
 use crate::read_ahead::{FetchRows, Outbox, ReadAhead, read_query_after_query};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 
+mod columns;
 mod read_ranges;
 
 /// MySQL's error number for a duplicate key.
@@ -632,8 +634,16 @@ impl MySqlStore {
             .bind(aggregate_id)
             .bind(version_bound(after_version))
             .fetch(&self.pool);
-        decode_streamed(rows, &operation, |row, _| {
-            decode_event_of(row, (stream, aggregate_id), Decoding::Checked, &operation)
+        decode_streamed(rows, &operation, |row, first| {
+            if first {
+                columns::check_event_columns(row, &operation)?;
+            }
+            decode_event_of(
+                row,
+                (stream, aggregate_id),
+                Decoding::MySqlChecked,
+                &operation,
+            )
         })
         .await
     }
@@ -683,7 +693,7 @@ impl MySqlStore {
         streams: &[&str],
         (after, upto): (i64, i64),
         rows: usize,
-        keep: &mut (dyn FnMut(ReadRow) + Send),
+        keep: &mut (dyn FnMut(RowRef<'_>) + Send),
     ) -> Result<usize, Error> {
         let operation = reading(streams, after);
         let mut query = sqlx::query(AssertSqlSafe(Sql::with_streams(
@@ -698,12 +708,18 @@ impl MySqlStore {
         let found = query
             .bind(i64::try_from(rows).unwrap_or(i64::MAX))
             .fetch(conn);
-        decode_each(
-            found,
-            &operation,
-            |row, _| decode_read_row(row, &operation),
-            keep,
-        )
+        each_row(found, &operation, |row, first| {
+            if first {
+                columns::check_event_columns(row, &operation)?;
+            }
+            keep(read_event_row(
+                row,
+                None,
+                Decoding::MySqlChecked,
+                &operation,
+            )?);
+            Ok(())
+        })
         .await
     }
 }
@@ -721,7 +737,7 @@ impl FetchRows for MySqlStore {
         streams: &[&str],
         after: Cursor,
         rows: usize,
-        keep: &mut (dyn FnMut(ReadRow) + Send),
+        keep: &mut (dyn FnMut(RowRef<'_>) + Send),
     ) -> Result<usize, Error> {
         let operation = reading(streams, after.position);
         let mut conn = self
@@ -777,9 +793,17 @@ impl MySqlStore {
     where
         F: FnMut(Replayed<'_>) -> Result<(), Error> + Send,
     {
-        let (columns, statement) = match positions {
-            Positions::Read => (ReplayColumns::EventsOnly, &self.sql.replay_events),
-            Positions::Skip => (ReplayColumns::VersionsAndEvents, &self.sql.replay_versions),
+        let (columns, check, statement): (_, CheckColumns<MySqlRow>, _) = match positions {
+            Positions::Read => (
+                ReplayColumns::EventsOnly,
+                columns::check_replay_event_columns,
+                &self.sql.replay_events,
+            ),
+            Positions::Skip => (
+                ReplayColumns::VersionsAndEvents,
+                columns::check_replay_version_columns,
+                &self.sql.replay_versions,
+            ),
         };
         let events = |bound: i64| {
             sqlx::query(sql(statement))
@@ -792,7 +816,7 @@ impl MySqlStore {
         let Some(tag) = snapshot_tag else {
             let bound = version_bound(after_version);
             let span = replay_span(&operation);
-            return visit_replayed(span, events(bound), None, &operation, visit).await;
+            return visit_replayed(span, events(bound), Some(check), &operation, visit).await;
         };
         let snapshot = sqlx::query(sql(&self.sql.replay_snapshot))
             .bind(stream)
@@ -802,7 +826,7 @@ impl MySqlStore {
             .bind(tag)
             .bind(version_bound(after_version))
             .fetch_optional(&self.pool);
-        replay_from_snapshot(&operation, snapshot, events, None, visit).await
+        replay_from_snapshot(&operation, snapshot, events, Some(check), visit).await
     }
 }
 
@@ -813,11 +837,19 @@ impl Store for MySqlStore {
         after: Cursor,
         limit: usize,
     ) -> Result<Vec<ReadRow>, Error> {
-        if streams.is_empty() {
-            return Ok(Vec::new());
-        }
-        if limit == 0 {
-            return Ok(Vec::new());
+        self.read_page(streams, after, limit)
+            .await
+            .map(Page::into_rows)
+    }
+
+    async fn read_page(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        limit: usize,
+    ) -> Result<Page, Error> {
+        if streams.is_empty() || limit == 0 {
+            return Ok(Page::default());
         }
         self.check_server().await?;
         if self.legacy {

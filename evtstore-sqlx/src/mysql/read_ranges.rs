@@ -36,13 +36,13 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use evtstore::{Cursor, Error, ReadRow, row_cursor};
+use evtstore::{Cursor, Error, PackedRows};
 use sqlx::mysql::MySql;
 use sqlx::pool::PoolConnection;
 use tokio::sync::mpsc;
 
 use super::{MySqlStore, reading};
-use crate::common::db_error;
+use crate::common::{RowRef, db_error};
 use crate::read_ahead::{Outbox, PageBuilder};
 
 /// What the range reader needs of a store: the MySQL store's, or a table in memory in the
@@ -73,7 +73,7 @@ pub(super) trait RangeSource: Clone + Send + Sync + 'static {
         streams: &[&str],
         bounds: (i64, i64),
         rows: usize,
-        keep: &mut (dyn FnMut(ReadRow) + Send),
+        keep: &mut (dyn FnMut(RowRef<'_>) + Send),
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
@@ -108,7 +108,7 @@ impl RangeSource for MySqlStore {
         streams: &[&str],
         (from, upto): (i64, i64),
         rows: usize,
-        keep: &mut (dyn FnMut(ReadRow) + Send),
+        keep: &mut (dyn FnMut(RowRef<'_>) + Send),
     ) -> Result<(), Error> {
         let mut conn = match connection {
             Some(conn) => conn,
@@ -205,7 +205,7 @@ struct Ranges<S> {
 
 /// What the query of one range sends, in order.
 enum Received {
-    Rows(Vec<ReadRow>),
+    Rows(PackedRows),
     Failed(Error),
     /// The query has ended: every row it brought has been sent.
     Done,
@@ -274,8 +274,8 @@ impl Range {
         loop {
             match self.received.recv().await {
                 Some(Received::Rows(rows)) => {
-                    if let Some(last) = rows.last() {
-                        read.last = Some(row_cursor(last).position);
+                    if let Some(last) = rows.last_cursor() {
+                        read.last = Some(last.position);
                     }
                     read.rows += rows.len();
                     outbox.send(rows);
@@ -303,7 +303,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::read_ahead::testing::{positions, read_all, released, row};
+    use crate::read_ahead::testing::{positions, read_all, released, row, row_ref};
     use crate::read_ahead::{FetchRows, ReadAhead};
 
     /// A stream's rows at `positions` (ascending) in a table settled up to `settled`; the
@@ -342,7 +342,7 @@ mod tests {
             _: &[&str],
             (from, upto): (i64, i64),
             rows: usize,
-            keep: &mut (dyn FnMut(ReadRow) + Send),
+            keep: &mut (dyn FnMut(RowRef<'_>) + Send),
         ) -> Result<(), Error> {
             self.queries.lock().unwrap().push((from, upto));
             {
@@ -363,14 +363,14 @@ mod tests {
             from: i64,
             upto: i64,
             rows: usize,
-            keep: &mut (dyn FnMut(ReadRow) + Send),
+            keep: &mut (dyn FnMut(RowRef<'_>) + Send),
         ) -> Result<(), Error> {
             let found = self.positions.iter().filter(|&&p| from < p && p <= upto);
             for (count, &position) in found.take(rows).enumerate() {
                 if self.fail_after == Some(from) && count == self.rows_before_failure {
                     return Err(Error::Config(format!("the range after {from} failed")));
                 }
-                keep(row(position));
+                keep(row_ref(&row(position)));
             }
             Ok(())
         }
@@ -382,7 +382,7 @@ mod tests {
             _: &[&str],
             _: Cursor,
             _: usize,
-            _: &mut (dyn FnMut(ReadRow) + Send),
+            _: &mut (dyn FnMut(RowRef<'_>) + Send),
         ) -> Result<usize, Error> {
             Err(Error::Config("reads go through ranges".to_owned()))
         }
@@ -450,7 +450,7 @@ mod tests {
         };
         let ahead = ReadAhead::default();
         let page = ahead.page(&table, &["s"], Cursor::START, 10).await.unwrap();
-        assert_eq!(positions(&page.unwrap()), (1..=10).collect::<Vec<_>>());
+        assert_eq!(positions(page.unwrap()), (1..=10).collect::<Vec<_>>());
         // Time for a reader that did not wait to read on. This one starts the first two
         // ranges, a third once the first page is taken (310 rows left, fewer than a query's
         // 320), and then waits: 630 rows wait to be handed out.

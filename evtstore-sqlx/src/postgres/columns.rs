@@ -3,11 +3,11 @@
 
 use std::fmt;
 
-use evtstore::{Error, ReadRow, RecordedEvent};
+use evtstore::{Error, RecordedEvent};
 use sqlx::postgres::{PgRow, PgTypeInfo};
-use sqlx::{Column, Postgres, Row, Type, TypeInfo};
+use sqlx::{Postgres, Type, TypeInfo};
 
-use crate::common::{Decoding, MalformedRow, decode_event_of, read_event_row};
+use crate::common::{Decoding, RowRef, check_columns, decode_event_of, read_event_row};
 
 /// Checks the column types of an event query's result once, so that its rows can be read
 /// without checking every value ([`Decoding::PgChecked`]): PostgreSQL describes the columns
@@ -68,32 +68,8 @@ fn is_text(ty: &PgTypeInfo) -> bool {
     <&str as Type<Postgres>>::compatible(ty)
 }
 
-/// What a column holds and the name of its expected type, for the error, and the test.
-type ColumnType = (&'static str, &'static str, fn(&PgTypeInfo) -> bool);
-
-/// Checks that the leading columns of a result have the expected types.
-fn check_columns(
-    row: &PgRow,
-    operation: &dyn fmt::Display,
-    expected: &[ColumnType],
-) -> Result<(), Error> {
-    let columns = row.columns();
-    for (index, &(what, type_name, ok)) in expected.iter().enumerate() {
-        match columns.get(index) {
-            Some(column) if ok(column.type_info()) => {}
-            found => {
-                return Err(Error::database(
-                    operation,
-                    MalformedRow(format!(
-                        "column {index} of the result ({what}) is {}, expected {type_name}",
-                        found.map_or("missing", |column| column.type_info().name())
-                    )),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
+/// What a column of a PostgreSQL result holds (see [`check_columns`]).
+type ColumnType = crate::common::ColumnType<Postgres>;
 
 /// Decodes one event row of a load of `stream`/`aggregate_id`, checking the result's columns
 /// on its `first` row.
@@ -111,11 +87,11 @@ pub(super) fn decode_load_row(
 
 /// Decodes one row of a read, an event or an unreadable row in its place, checking the
 /// result's columns on its `first` row.
-pub(super) fn decode_read_row(
-    row: &PgRow,
+pub(super) fn decode_read_row<'r>(
+    row: &'r PgRow,
     first: bool,
     operation: &dyn fmt::Display,
-) -> Result<ReadRow, Error> {
+) -> Result<RowRef<'r>, Error> {
     if first {
         check_event_columns(row, operation)?;
     }

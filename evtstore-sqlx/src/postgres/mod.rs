@@ -12,17 +12,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use evtstore::{
-    Append, Cursor, Error, ReadRow, RecordedEvent, Replayed, Store, Wakeups, row_cursor,
+    Append, Cursor, Error, Page, ReadRow, RecordedEvent, Replayed, Store, Wakeups, row_cursor,
 };
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row};
 
 use crate::Tables;
 use crate::common::{
-    CheckColumns, Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, appending,
-    check_name, conflict, db_error, decode_each, decode_streamed, first_version,
-    is_version_conflict, read_event_row, replay_from_snapshot, replay_span, statements,
-    version_bound, visit_replayed,
+    CheckColumns, Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, RowRef, appending,
+    check_name, conflict, db_error, decode_streamed, each_row, first_version, is_version_conflict,
+    read_event_row, replay_from_snapshot, replay_span, statements, version_bound, visit_replayed,
 };
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 
@@ -435,8 +434,19 @@ impl Store for PgStore {
         after: Cursor,
         limit: usize,
     ) -> Result<Vec<ReadRow>, Error> {
+        self.read_page(streams, after, limit)
+            .await
+            .map(Page::into_rows)
+    }
+
+    async fn read_page(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        limit: usize,
+    ) -> Result<Page, Error> {
         if limit == 0 || streams.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Page::default());
         }
         if !self.gap_safe {
             // The page query alone; nothing may be kept from reads that are not gap-safe.
@@ -476,7 +486,8 @@ impl Store for PgStore {
                     .map_err(|error| db_error(&operation, error))?
                     .is_some()
                 {
-                    events.push(read_event_row(row, None, Decoding::PgChecked, &operation)?);
+                    let event = read_event_row(row, None, Decoding::PgChecked, &operation)?;
+                    events.push(event.map(|event| event.to_recorded()));
                 }
             }
             events.sort_by_key(row_cursor);
@@ -484,7 +495,7 @@ impl Store for PgStore {
                 if let Some(xmin) = self.held_back.observe(bound, self.held_back_report) {
                     report_held_back(&self.pool, xmin, streams).await;
                 }
-                return Ok(events);
+                return Ok(Page::from(events));
             }
         }
     }
@@ -563,7 +574,7 @@ impl FetchRows for PgStore {
         streams: &[&str],
         after: Cursor,
         rows: usize,
-        keep: &mut (dyn FnMut(ReadRow) + Send),
+        keep: &mut (dyn FnMut(RowRef<'_>) + Send),
     ) -> Result<usize, Error> {
         let operation = format!(
             "reading {streams:?} after ({}, {})",
@@ -575,12 +586,10 @@ impl FetchRows for PgStore {
             .bind(streams)
             .bind(i64::try_from(rows).unwrap_or(i64::MAX))
             .fetch(&self.pool);
-        decode_each(
-            found,
-            &operation,
-            |row, first| decode_read_row(row, first, &operation),
-            keep,
-        )
+        each_row(found, &operation, |row, first| {
+            keep(decode_read_row(row, first, &operation)?);
+            Ok(())
+        })
         .await
     }
 }

@@ -6,8 +6,9 @@ use std::pin::Pin;
 
 use crate::aggregate::{Aggregate, EventAt};
 use crate::error::{BoxError, DecodeError, Error};
-use crate::event::{Cursor, EventMeta, ReadRow, RecordedEvent, UnreadableRow, event_meta};
+use crate::event::{Cursor, EventMeta, RecordedEvent, UnreadableRow, event_meta};
 use crate::handler::segment::Segment;
+use crate::page::PageRows;
 use crate::store::Store;
 use crate::upcast::{Decoded, decode_upcast};
 
@@ -123,7 +124,7 @@ pub(crate) type RouteFn<S, H> = for<'a> fn(
 ) -> RouteFuture<'a>;
 
 /// The events of a page still to be handled.
-pub(crate) type Pending = std::iter::Peekable<std::vec::IntoIter<ReadRow>>;
+pub(crate) type Pending = std::iter::Peekable<PageRows>;
 
 /// A stream the handler reads and how its events reach the model.
 pub(crate) struct Route<S: Store, H> {

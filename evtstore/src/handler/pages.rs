@@ -7,11 +7,12 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::error::Error;
-use crate::event::{Cursor, ReadRow, UnreadableRow, row_cursor};
+use crate::event::{Cursor, UnreadableRow};
 use crate::handler::dispatch::{Progress, RouteContext, unreadable_row_error};
 use crate::handler::lane::{Lane, LaneState};
 use crate::handler::model::HandlerModel;
 use crate::handler::{BatchReport, BookmarkHome, EventHandler};
+use crate::page::Page;
 use crate::store::{Claim, Store};
 
 /// What one page achieved once its transaction (if any) was settled.
@@ -63,7 +64,7 @@ impl<S: Store, H: HandlerModel> EventHandler<S, H> {
         let mut last_written = Instant::now();
         let mut page = inner
             .store
-            .read(&inner.streams, cursor, settings.page_size)
+            .read_page(&inner.streams, cursor, settings.page_size)
             .await?;
         while !page.is_empty() {
             if let Some(hook) = &settings.before_batch {
@@ -77,8 +78,8 @@ impl<S: Store, H: HandlerModel> EventHandler<S, H> {
                 let _ = self.write_bookmark(claim, unwritten.take()).await;
                 return Err(error);
             }
-            let last = row_cursor(&page[page.len() - 1]);
             let page_len = page.len();
+            let last = page.last_cursor().unwrap_or(cursor);
             // One span per page (not per event): cheap enough to leave on at INFO. Its
             // duration is the page's, handled and stored (or committed).
             let batch = tracing::info_span!(
@@ -114,10 +115,10 @@ impl<S: Store, H: HandlerModel> EventHandler<S, H> {
                         None => {
                             inner
                                 .store
-                                .read(&inner.streams, last, settings.page_size)
+                                .read_page(&inner.streams, last, settings.page_size)
                                 .await
                         }
-                        Some(_) => Ok(Vec::new()),
+                        Some(_) => Ok(Page::default()),
                     };
                     Ok::<_, Error>((settled, next, Ok(false)))
                 } else {
@@ -128,7 +129,9 @@ impl<S: Store, H: HandlerModel> EventHandler<S, H> {
                     // one before: catching up costs two round trips per page less.
                     let (progress, next, written) = tokio::join!(
                         self.handle_page(lane, page, None),
-                        inner.store.read(&inner.streams, last, settings.page_size),
+                        inner
+                            .store
+                            .read_page(&inner.streams, last, settings.page_size),
                         self.write_bookmark(claim, to_write),
                     );
                     if let Ok(true) = written {
@@ -254,7 +257,7 @@ impl<S: Store, H: HandlerModel> EventHandler<S, H> {
         count: usize,
     ) -> Result<(Cursor, usize), Error> {
         let inner = &*self.inner;
-        let rows = inner.store.read(&inner.streams, cursor, count).await?;
+        let rows = inner.store.read_page(&inner.streams, cursor, count).await?;
         let mut transaction = inner.store.begin().await?;
         let progress = self.handle_page(lane, rows, Some(&mut transaction)).await;
         if let Some(failure) = progress.failure {
@@ -318,7 +321,7 @@ impl<S: Store, H: HandlerModel> EventHandler<S, H> {
     async fn handle_page(
         &self,
         lane: &Lane,
-        page: Vec<ReadRow>,
+        page: Page,
         mut transaction: Option<&mut S::Transaction>,
     ) -> Progress {
         let inner = &*self.inner;
