@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::error::DecodeError;
+use crate::page::EventRow;
 
 /// Where an event sits in the global order that handlers follow, and where a bookmark points.
 ///
@@ -254,16 +255,7 @@ pub(crate) fn event_meta(
     stream: &'static str,
     recorded: RecordedEvent,
 ) -> Result<EventMeta, DecodeError> {
-    let metadata = match recorded.metadata.as_deref() {
-        None => Metadata::default(),
-        Some(json) => serde_json::from_str(json).map_err(|source| DecodeError::Malformed {
-            stream: recorded.stream.clone(),
-            aggregate_id: recorded.aggregate_id.clone(),
-            position: recorded.cursor.position,
-            event_type: "metadata".to_owned(),
-            source,
-        })?,
-    };
+    let metadata = stored_metadata(&recorded.as_row())?;
     Ok(EventMeta {
         stream,
         aggregate_id: recorded.aggregate_id,
@@ -271,6 +263,35 @@ pub(crate) fn event_meta(
         cursor: recorded.cursor,
         timestamp: recorded.timestamp,
         metadata,
+    })
+}
+
+/// The metadata of an event row where it lies, copying only its aggregate id. Fails when the
+/// stored metadata is not valid metadata JSON.
+pub(crate) fn event_meta_of_row(
+    stream: &'static str,
+    row: &EventRow<'_>,
+) -> Result<EventMeta, DecodeError> {
+    Ok(EventMeta {
+        stream,
+        aggregate_id: row.aggregate_id.to_owned(),
+        version: row.version,
+        cursor: row.cursor,
+        timestamp: row.timestamp,
+        metadata: stored_metadata(row)?,
+    })
+}
+
+fn stored_metadata(row: &EventRow<'_>) -> Result<Metadata, DecodeError> {
+    let Some(json) = row.metadata else {
+        return Ok(Metadata::default());
+    };
+    serde_json::from_str(json).map_err(|source| DecodeError::Malformed {
+        stream: row.stream.to_owned(),
+        aggregate_id: row.aggregate_id.to_owned(),
+        position: row.cursor.position,
+        event_type: "metadata".to_owned(),
+        source,
     })
 }
 

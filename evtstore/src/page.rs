@@ -184,8 +184,8 @@ impl PackedRows {
         }
     }
 
-    /// The row at `index`, owned.
-    fn row(&self, index: usize) -> ReadRow {
+    /// The row at `index`, borrowed.
+    fn view(&self, index: usize) -> RowView<'_> {
         match &self.rows[index] {
             &Packed::Event {
                 cursor,
@@ -202,10 +202,16 @@ impl PackedRows {
                 timestamp,
                 event: &self.text[aggregate_end..event_end],
                 metadata: metadata_end.map(|end| &self.text[event_end..end]),
-            }
-            .to_recorded()),
-            Packed::Unreadable(unreadable) => Err((**unreadable).clone()),
+            }),
+            Packed::Unreadable(unreadable) => Err(unreadable),
         }
+    }
+
+    /// The row at `index`, owned.
+    fn row(&self, index: usize) -> ReadRow {
+        self.view(index)
+            .map(|event| event.to_recorded())
+            .map_err(Clone::clone)
     }
 }
 
@@ -362,39 +368,70 @@ impl IntoIterator for Page {
     type IntoIter = PageRows;
 
     fn into_iter(mut self) -> PageRows {
-        PageRows {
+        let mut rows = PageRows {
             current: self.parts.pop_front(),
             parts: self.parts,
-        }
+        };
+        rows.settle();
+        rows
     }
 }
 
+/// A row of a page, borrowed where it lies: an event, or a row that cannot be one.
+pub(crate) type RowView<'a> = Result<EventRow<'a>, &'a UnreadableRow>;
+
 /// The rows of a [`Page`], each made owned as it is taken.
+///
+/// A handler looks at each row where it lies ([`peek`](Self::peek)) and copies out only what
+/// the model gets (the aggregate id of its [`EventMeta`](crate::EventMeta)): the row's other
+/// strings are never allocated.
 #[derive(Debug)]
 pub struct PageRows {
+    /// The part the next row is in; `None` once there are no rows left. Never an empty part.
     current: Option<Part>,
     parts: VecDeque<Part>,
+}
+
+impl PageRows {
+    /// The next row, borrowed, without taking it.
+    pub(crate) fn peek(&self) -> Option<RowView<'_>> {
+        match self.current.as_ref()? {
+            Part::Rows(rows) => rows
+                .as_slice()
+                .first()
+                .map(|row| row.as_ref().map(RecordedEvent::as_row)),
+            Part::Packed(rows, range) => Some(rows.view(range.start)),
+        }
+    }
+
+    /// Passes over the next row.
+    pub(crate) fn advance(&mut self) {
+        match &mut self.current {
+            Some(Part::Rows(rows)) => drop(rows.next()),
+            Some(Part::Packed(_, range)) => drop(range.next()),
+            None => {}
+        }
+        self.settle();
+    }
+
+    /// Moves on past empty parts, so that `current` holds the next row.
+    fn settle(&mut self) {
+        while self.current.as_ref().is_some_and(|part| part.len() == 0) {
+            self.current = self.parts.pop_front();
+        }
+    }
 }
 
 impl Iterator for PageRows {
     type Item = ReadRow;
 
     fn next(&mut self) -> Option<ReadRow> {
-        loop {
-            match self.current.as_mut()? {
-                Part::Rows(rows) => {
-                    if let Some(row) = rows.next() {
-                        return Some(row);
-                    }
-                }
-                Part::Packed(rows, range) => {
-                    if let Some(index) = range.next() {
-                        return Some(rows.row(index));
-                    }
-                }
-            }
-            self.current = self.parts.pop_front();
-        }
+        let row = match self.current.as_mut()? {
+            Part::Rows(rows) => rows.next(),
+            Part::Packed(rows, range) => range.next().map(|index| rows.row(index)),
+        };
+        self.settle();
+        row
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -460,6 +497,28 @@ mod tests {
         assert_eq!(page.len(), 30);
         assert_eq!(page.last_cursor(), Some(Cursor::at(30)));
         assert_eq!(page.into_iter().collect::<Vec<_>>(), rows);
+    }
+
+    #[test]
+    fn peeked_rows_are_the_rows_taken() {
+        let all = rows(1..21);
+        let mut page = Page::from(packed(&all[..7]));
+        page.append(Page::from(all[7..12].to_vec()));
+        page.append(Page::from(packed(&all[12..])));
+        let mut pending = page.split_to(20).into_iter();
+        let mut seen = Vec::new();
+        while let Some(view) = pending.peek() {
+            let peeked = view.map(|event| event.to_recorded()).map_err(Clone::clone);
+            // Every other row is passed over after a look, the rest taken.
+            if seen.len() % 2 == 0 {
+                pending.advance();
+            } else {
+                assert_eq!(pending.next().as_ref(), Some(&peeked));
+            }
+            seen.push(peeked);
+        }
+        assert_eq!(pending.next(), None);
+        assert_eq!(seen, all);
     }
 
     #[test]

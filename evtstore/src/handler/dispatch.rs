@@ -6,9 +6,9 @@ use std::pin::Pin;
 
 use crate::aggregate::{Aggregate, EventAt};
 use crate::error::{BoxError, DecodeError, Error};
-use crate::event::{Cursor, EventMeta, RecordedEvent, UnreadableRow, event_meta};
+use crate::event::{Cursor, EventMeta, UnreadableRow, event_meta_of_row};
 use crate::handler::segment::Segment;
-use crate::page::PageRows;
+use crate::page::{EventRow, PageRows};
 use crate::store::Store;
 use crate::upcast::{Decoded, decode_upcast};
 
@@ -124,7 +124,7 @@ pub(crate) type RouteFn<S, H> = for<'a> fn(
 ) -> RouteFuture<'a>;
 
 /// The events of a page still to be handled.
-pub(crate) type Pending = std::iter::Peekable<PageRows>;
+pub(crate) type Pending = PageRows;
 
 /// A stream the handler reads and how its events reach the model.
 pub(crate) struct Route<S: Store, H> {
@@ -166,20 +166,28 @@ pub(crate) struct Progress {
     pub(crate) failure: Option<Error>,
 }
 
-/// Takes the next event of `E`'s stream off the front of `pending`, skipping (and counting as
-/// dealt with) the events of other segments.
+/// Takes the next event of `E`'s stream off the front of `pending`, decoded where it lies
+/// (its cursor, and its events and metadata or the decoding error), skipping (and counting as
+/// dealt with) the events of other segments. `None` once the next row is not an event of
+/// `E`'s stream.
 fn next_of_stream<S, E: Aggregate>(
     context: &RouteContext<'_, S>,
     pending: &mut Pending,
     progress: &mut Progress,
-) -> Option<RecordedEvent> {
-    while let Some(Ok(recorded)) =
-        pending.next_if(|next| next.as_ref().is_ok_and(|next| next.stream == E::STREAM))
-    {
-        if context.owns(&recorded.aggregate_id) {
-            return Some(recorded);
+) -> Option<(Cursor, Result<(Decoded<E>, EventMeta), Error>)> {
+    while let Some(Ok(row)) = pending.peek() {
+        if row.stream != E::STREAM {
+            return None;
         }
-        progress.reached = recorded.cursor;
+        let cursor = row.cursor;
+        let decoded = context
+            .owns(row.aggregate_id)
+            .then(|| decode::<E>(context.bookmark, &row));
+        pending.advance();
+        if decoded.is_some() {
+            return decoded.map(|decoded| (cursor, decoded));
+        }
+        progress.reached = cursor;
         progress.dealt += 1;
     }
     None
@@ -219,9 +227,8 @@ where
     H: Sync,
 {
     Box::pin(async move {
-        while let Some(recorded) = next_of_stream::<S, E>(context, pending, progress) {
-            let cursor = recorded.cursor;
-            let outcome = match decode::<E>(context.bookmark, recorded) {
+        while let Some((cursor, decoded)) = next_of_stream::<S, E>(context, pending, progress) {
+            let outcome = match decoded {
                 Ok((events, meta)) => {
                     let mut outcome = Ok(());
                     // One event, unless an upcaster split the stored one: all are handled
@@ -268,9 +275,8 @@ where
             )));
             return;
         };
-        while let Some(recorded) = next_of_stream::<S, E>(context, pending, progress) {
-            let cursor = recorded.cursor;
-            let outcome = match decode::<E>(context.bookmark, recorded) {
+        while let Some((cursor, decoded)) = next_of_stream::<S, E>(context, pending, progress) {
+            let outcome = match decoded {
                 Ok((events, meta)) => {
                     match project_all::<S, H, E>(model, context, transaction, events, &meta).await {
                         Ok(outcome) => outcome,
@@ -346,12 +352,12 @@ fn failed<E: Aggregate>(bookmark: &str, event: &E, meta: &EventMeta, source: Box
     }
 }
 
-/// Decodes an event of `E`'s stream with its metadata; the error names the handler, the event
-/// and its type. This runs once per event, so it moves the record's strings into the event's
-/// metadata instead of copying them.
+/// Decodes an event of `E`'s stream with its metadata, where the row lies; the error names the
+/// handler, the event and its type. This runs once per event, so it copies out only the
+/// aggregate id, which the event's metadata owns.
 fn decode<E: Aggregate>(
     bookmark: &str,
-    recorded: RecordedEvent,
+    row: &EventRow<'_>,
 ) -> Result<(Decoded<E>, EventMeta), Error> {
     let failure = |error: DecodeError| {
         let (stream, aggregate_id, position, event_type) = match error {
@@ -389,8 +395,13 @@ fn decode<E: Aggregate>(
             source: Box::new(error),
         }
     };
-    let events = decode_upcast::<E>(&recorded.event, EventAt::of(&recorded)).map_err(failure)?;
-    let meta = event_meta(E::STREAM, recorded).map_err(failure)?;
+    let at = EventAt {
+        stream: row.stream,
+        aggregate_id: row.aggregate_id,
+        position: row.cursor.position,
+    };
+    let events = decode_upcast::<E>(row.event, at).map_err(failure)?;
+    let meta = event_meta_of_row(E::STREAM, row).map_err(failure)?;
     Ok((events, meta))
 }
 

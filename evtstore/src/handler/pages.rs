@@ -333,7 +333,7 @@ impl<S: Store, H: HandlerModel> EventHandler<S, H> {
             continue_on_error: inner.settings.options.continue_on_error,
             report: &report,
         };
-        let mut pending = page.into_iter().peekable();
+        let mut pending = page.into_iter();
         let mut progress = Progress::default();
         while let Some(next) = pending.peek() {
             let next = match next {
@@ -367,7 +367,7 @@ impl<S: Store, H: HandlerModel> EventHandler<S, H> {
                     // A store returned a stream that was not asked for; nothing handles it.
                     progress.reached = next.cursor;
                     progress.dealt += 1;
-                    pending.next();
+                    pending.advance();
                 }
             }
             if progress.failure.is_some() {
