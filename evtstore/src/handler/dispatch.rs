@@ -166,6 +166,10 @@ pub(crate) struct Progress {
     pub(crate) failure: Option<Error>,
 }
 
+/// A stored event of `E`'s stream decoded for the model: its events (one, unless an upcaster
+/// split it) and its metadata, or the handler error that names it.
+type DecodedEvent<E> = Result<(Decoded<E>, EventMeta), Error>;
+
 /// Takes the next event of `E`'s stream off the front of `pending`, decoded where it lies
 /// (its cursor, and its events and metadata or the decoding error), skipping (and counting as
 /// dealt with) the events of other segments. `None` once the next row is not an event of
@@ -174,7 +178,7 @@ fn next_of_stream<S, E: Aggregate>(
     context: &RouteContext<'_, S>,
     pending: &mut Pending,
     progress: &mut Progress,
-) -> Option<(Cursor, Result<(Decoded<E>, EventMeta), Error>)> {
+) -> Option<(Cursor, DecodedEvent<E>)> {
     while let Some(Ok(row)) = pending.peek() {
         if row.stream != E::STREAM {
             return None;
@@ -355,10 +359,7 @@ fn failed<E: Aggregate>(bookmark: &str, event: &E, meta: &EventMeta, source: Box
 /// Decodes an event of `E`'s stream with its metadata, where the row lies; the error names the
 /// handler, the event and its type. This runs once per event, so it copies out only the
 /// aggregate id, which the event's metadata owns.
-fn decode<E: Aggregate>(
-    bookmark: &str,
-    row: &EventRow<'_>,
-) -> Result<(Decoded<E>, EventMeta), Error> {
+fn decode<E: Aggregate>(bookmark: &str, row: &EventRow<'_>) -> DecodedEvent<E> {
     let failure = |error: DecodeError| {
         let (stream, aggregate_id, position, event_type) = match error {
             DecodeError::UnknownType {
