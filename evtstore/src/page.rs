@@ -382,7 +382,7 @@ pub(crate) type RowView<'a> = Result<EventRow<'a>, &'a UnreadableRow>;
 
 /// The rows of a [`Page`], each made owned as it is taken.
 ///
-/// A handler looks at each row where it lies ([`peek`](Self::peek)) and copies out only what
+/// A handler looks at each row where it lies (its `peek`) and copies out only what
 /// the model gets (the aggregate id of its [`EventMeta`](crate::EventMeta)): the row's other
 /// strings are never allocated.
 #[derive(Debug)]
