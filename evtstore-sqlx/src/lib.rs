@@ -112,7 +112,7 @@ mod transaction;
 use std::time::Duration;
 
 use evtstore::{
-    Append, Claim, Claimed, Cursor, Error, ReadRow, RecordedEvent, Replayed, Snapshot, Store,
+    Append, Claim, Claimed, Cursor, Error, Page, ReadRow, RecordedEvent, Replayed, Snapshot, Store,
 };
 
 #[cfg(feature = "mysql")]
@@ -321,6 +321,15 @@ impl Store for SqlStore {
         limit: usize,
     ) -> Result<Vec<ReadRow>, Error> {
         dispatch!(self, store => store.read(streams, after, limit).await)
+    }
+
+    async fn read_page(
+        &self,
+        streams: &[&str],
+        after: Cursor,
+        limit: usize,
+    ) -> Result<Page, Error> {
+        dispatch!(self, store => store.read_page(streams, after, limit).await)
     }
 
     async fn last_cursor(&self, streams: &[&str]) -> Result<Cursor, Error> {
