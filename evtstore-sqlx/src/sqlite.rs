@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use evtstore::{Append, Cursor, Error, Page, ReadRow, RecordedEvent, Replayed, Store, Wakeups};
+use evtstore::{Append, Cursor, Error, Page, RecordedEvent, Replayed, Store, Wakeups};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -539,17 +539,6 @@ fn decode_text<'r>(
 }
 
 impl Store for SqliteStore {
-    async fn read(
-        &self,
-        streams: &[&str],
-        after: Cursor,
-        limit: usize,
-    ) -> Result<Vec<ReadRow>, Error> {
-        self.read_page(streams, after, limit)
-            .await
-            .map(Page::into_rows)
-    }
-
     async fn read_page(
         &self,
         streams: &[&str],

@@ -231,6 +231,19 @@ pub(crate) fn fenced(claim: &Claim, rows: u64) -> Result<(), Error> {
 /// database type and `$begin` the statement that opens a projection's transaction.
 macro_rules! shared_store_methods {
     ($db:ty, begin = $begin:literal) => {
+        /// The rows of [`read_page`](::evtstore::Store::read_page), owned: every store reads
+        /// through its pages, which handlers take packed.
+        async fn read(
+            &self,
+            streams: &[&str],
+            after: ::evtstore::Cursor,
+            limit: usize,
+        ) -> Result<Vec<::evtstore::ReadRow>, ::evtstore::Error> {
+            self.read_page(streams, after, limit)
+                .await
+                .map(::evtstore::Page::into_rows)
+        }
+
         async fn replay<F>(
             &self,
             stream: &str,

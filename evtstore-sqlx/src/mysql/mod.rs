@@ -26,7 +26,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use evtstore::{Append, Cursor, Error, Page, ReadRow, RecordedEvent, Replayed, Store, Wakeups};
+use evtstore::{Append, Cursor, Error, Page, RecordedEvent, Replayed, Store, Wakeups};
 use sqlx::mysql::{
     MySql, MySqlArguments, MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions,
     MySqlRow,
@@ -831,17 +831,6 @@ impl MySqlStore {
 }
 
 impl Store for MySqlStore {
-    async fn read(
-        &self,
-        streams: &[&str],
-        after: Cursor,
-        limit: usize,
-    ) -> Result<Vec<ReadRow>, Error> {
-        self.read_page(streams, after, limit)
-            .await
-            .map(Page::into_rows)
-    }
-
     async fn read_page(
         &self,
         streams: &[&str],

@@ -11,9 +11,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use evtstore::{
-    Append, Cursor, Error, Page, ReadRow, RecordedEvent, Replayed, Store, Wakeups, row_cursor,
-};
+use evtstore::{Append, Cursor, Error, Page, RecordedEvent, Replayed, Store, Wakeups, row_cursor};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row};
 
@@ -428,17 +426,6 @@ impl PgStore {
 }
 
 impl Store for PgStore {
-    async fn read(
-        &self,
-        streams: &[&str],
-        after: Cursor,
-        limit: usize,
-    ) -> Result<Vec<ReadRow>, Error> {
-        self.read_page(streams, after, limit)
-            .await
-            .map(Page::into_rows)
-    }
-
     async fn read_page(
         &self,
         streams: &[&str],
