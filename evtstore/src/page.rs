@@ -467,7 +467,8 @@ mod tests {
         }
     }
 
-    /// Rows 1 to `count`, every third with metadata and every fifth unreadable.
+    /// Rows at the positions of `range`: unreadable at multiples of 5, with metadata at the
+    /// other multiples of 3.
     fn rows(range: Range<i64>) -> Vec<ReadRow> {
         range
             .map(|position| match position {
