@@ -61,10 +61,12 @@ pub(crate) trait FetchRows: Clone + Send + Sync + 'static {
         rows: usize,
     ) -> impl Future<Output = Result<Page, Error>> + Send {
         async move {
-            let mut page = PageBuilder::new(rows.min(1024));
-            self.fetch_rows(streams, after, rows, &mut |row| page.rows.push(row))
+            let room = rows.min(1024);
+            let mut page =
+                PackedRows::with_capacity(room, room.saturating_mul(PageBuilder::TEXT_PER_ROW));
+            self.fetch_rows(streams, after, rows, &mut |row| page.push(row))
                 .await?;
-            Ok(Page::from(page.finish()))
+            Ok(Page::from(page))
         }
     }
 
