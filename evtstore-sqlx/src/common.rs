@@ -609,14 +609,14 @@ where
     }
 }
 
-/// The replay of an aggregate that keeps snapshots on PostgreSQL and MySQL, in the
-/// `evtstore.replay` span as [`visit_replayed`]. `snapshot` runs the backend's
+/// The replay of an aggregate on PostgreSQL and MySQL, in the `evtstore.replay` span as
+/// [`visit_replayed`]. For an aggregate that keeps snapshots, `snapshot` runs the backend's
 /// `replay_snapshot.sql`: the snapshot newer than the replay's start, if any, with the highest
 /// version among the aggregate's events. When no event follows the snapshot (the usual case:
 /// every command stores one), that one row is the whole replay, one round trip. Otherwise
-/// `events(bound)` reads the events with a version above `bound`: the snapshot's version, or
-/// with no snapshot [`version_bound`] of the replay's start, as a replay without snapshots
-/// does (`operation.columns` are that statement's). After a snapshot the bound is its own
+/// `events(bound)` reads the events with a version above `bound`: the snapshot's version, or,
+/// with no snapshot (none stored, or `snapshot` is `None` for an aggregate without them),
+/// [`version_bound`] of the replay's start (`operation.columns` are that statement's). After a snapshot the bound is its own
 /// version even when that is 0, so that rows at or below it are left out, as SQLite's union
 /// leaves them out.
 ///
@@ -625,7 +625,7 @@ where
 /// it, and any appended between the statements make a later, still whole, history.
 pub(crate) async fn replay_from_snapshot<'q, R, F, E>(
     operation: &Replaying<'_>,
-    snapshot: impl Future<Output = Result<Option<R>, sqlx::Error>>,
+    snapshot: Option<impl Future<Output = Result<Option<R>, sqlx::Error>>>,
     events: E,
     check_columns: Option<CheckColumns<R>>,
     mut visit: F,
@@ -644,7 +644,10 @@ where
     let span = replay_span(operation);
     let mut seen = Seen::default();
     let replayed = async {
-        let row = snapshot.await.map_err(|error| db_error(operation, error))?;
+        let row = match snapshot {
+            Some(snapshot) => snapshot.await.map_err(|error| db_error(operation, error))?,
+            None => None,
+        };
         let Some(row) = &row else {
             let rows = events(version_bound(operation.after_version));
             return visit_rows(None, rows, check_columns, operation, &mut seen, &mut visit).await;

@@ -1,6 +1,7 @@
 //! Pages of rows as handlers take them: rows a store decoded ahead of time are kept packed,
-//! their texts in one buffer per delivery, and each row becomes a [`RecordedEvent`] only when
-//! the handler takes it.
+//! their texts in one buffer per delivery. A handler decodes each event where its row lies and
+//! copies out only the aggregate id its [`EventMeta`](crate::EventMeta) owns; a row becomes a
+//! [`RecordedEvent`] only for whoever takes it owned ([`Page::into_rows`], `Store::read`).
 //!
 //! Why: a handler catching up reads while the store decodes the rows ahead of it. With every
 //! row kept as a `RecordedEvent` until it was handled, three strings per row stayed allocated
@@ -8,8 +9,8 @@
 //! long-lived small blocks from its bins rather than from its per-thread cache, and merges
 //! them again whenever a large block comes or goes: MariaDB's catch-up spent more
 //! instructions allocating than decoding (`BENCHMARKS.md`, "Rows packed until they are
-//! handled"). A row made just before it is handled and dropped just after reuses the same few
-//! blocks from that cache, as a plain read's rows do.
+//! handled"). A string made just before its event is handled and dropped just after reuses the
+//! same few blocks from that cache, as a plain read's rows do.
 
 use std::collections::VecDeque;
 use std::ops::Range;

@@ -54,8 +54,8 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// [`read`](Self::read) as a [`Page`]: what handlers read through. The default wraps the
     /// rows `read` returns; a store that decodes rows ahead of its handlers returns them as
-    /// [`PackedRows`](crate::PackedRows), so that each row's strings are made only once a
-    /// handler takes it (see [`Page`]).
+    /// [`PackedRows`](crate::PackedRows), so that a handler copies out of each row only what
+    /// its model gets (see [`Page`]).
     ///
     /// # Errors
     /// As [`read`](Self::read).

@@ -19,7 +19,7 @@ use crate::Tables;
 use crate::common::{
     CheckColumns, Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, RowRef, appending,
     check_name, conflict, db_error, decode_streamed, each_row, first_version, is_version_conflict,
-    read_event_row, replay_from_snapshot, replay_span, statements, version_bound, visit_replayed,
+    read_event_row, replay_from_snapshot, statements, version_bound,
 };
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 
@@ -410,17 +410,14 @@ impl PgStore {
                 .fetch(&self.pool)
         };
         let operation = Replaying::new(stream, aggregate_id, after_version, columns);
-        let Some(tag) = snapshot_tag else {
-            let bound = version_bound(after_version);
-            let span = replay_span(&operation);
-            return visit_replayed(span, events(bound), Some(check), &operation, visit).await;
-        };
-        let snapshot = sqlx::query(sql(&self.sql.replay_snapshot))
-            .bind(stream)
-            .bind(aggregate_id)
-            .bind(tag)
-            .bind(version_bound(after_version))
-            .fetch_optional(&self.pool);
+        let snapshot = snapshot_tag.map(|tag| {
+            sqlx::query(sql(&self.sql.replay_snapshot))
+                .bind(stream)
+                .bind(aggregate_id)
+                .bind(tag)
+                .bind(version_bound(after_version))
+                .fetch_optional(&self.pool)
+        });
         replay_from_snapshot(&operation, snapshot, events, Some(check), visit).await
     }
 }
