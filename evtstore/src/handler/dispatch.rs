@@ -184,13 +184,12 @@ fn next_of_stream<S, E: Aggregate>(
             return None;
         }
         let cursor = row.cursor;
-        let decoded = context
-            .owns(row.aggregate_id)
-            .then(|| decode::<E>(context.bookmark, &row));
-        pending.advance();
-        if decoded.is_some() {
-            return decoded.map(|decoded| (cursor, decoded));
+        if context.owns(row.aggregate_id) {
+            let decoded = decode::<E>(context.bookmark, &row);
+            pending.advance();
+            return Some((cursor, decoded));
         }
+        pending.advance();
         progress.reached = cursor;
         progress.dealt += 1;
     }
