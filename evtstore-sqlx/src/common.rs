@@ -129,7 +129,8 @@ pub(crate) fn conflict(append: &Append<'_>) -> Error {
 }
 
 /// The column layout of every event query: position, commit key, stream, aggregate_id,
-/// version, timestamp (epoch ms), event, metadata. Backends without a commit key select 0.
+/// version, timestamp (epoch ms), event, metadata. Backends without a commit key select 0 or
+/// NULL (MySQL), both read as 0.
 /// A row that cannot be an event comes back as an [`UnreadableRow`] in its place (see
 /// [`read_event_row`]).
 #[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]

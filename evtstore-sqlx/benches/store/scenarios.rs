@@ -55,7 +55,7 @@ where
     String: sqlx::Type<R::Database> + for<'r> sqlx::Decode<'r, R::Database>,
     for<'r> &'r str: sqlx::Type<R::Database> + sqlx::Decode<'r, R::Database>,
 {
-    let _: (i64, String, String, i64, i64, Option<String>) = (
+    let _: (Option<i64>, String, String, i64, i64, Option<String>) = (
         row.get(1),
         row.get(2),
         row.get(3),

@@ -20,7 +20,7 @@ use sqlx::{MySql, Type, TypeInfo};
 use crate::common::{ColumnType, check_columns};
 
 /// Checks the columns of an event query's result (`read.sql`, `load.sql`): position, commit
-/// key (0), version and timestamp integers, stream, aggregate_id, event and metadata text
+/// key (NULL), version and timestamp integers, stream, aggregate_id, event and metadata text
 /// (`load.sql` selects NULL for the stream and aggregate_id, which the caller knows).
 pub(super) fn check_event_columns(
     row: &MySqlRow,

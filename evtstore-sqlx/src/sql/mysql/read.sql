@@ -11,8 +11,9 @@
 -- read view was opened, so the view sees all of them: what a walk can miss lies above the
 -- bound. Unlike a locking read (the previous design), it takes no lock per row.
 -- Placeholders: after, the upper bound, the streams, limit. {streams} is one `?` per stream
--- name, comma-separated.
-SELECT CAST(`position` AS SIGNED), CAST(0 AS SIGNED), `stream`, `aggregate_id`,
+-- name, comma-separated. The commit key is NULL (read as 0): MySQL positions need none, and a
+-- NULL costs a bit of the row's NULL bitmap where a 0 costs eight bytes and a decode a row.
+SELECT CAST(`position` AS SIGNED), NULL, `stream`, `aggregate_id`,
        CAST(`version` AS SIGNED), CAST(ROUND(UNIX_TIMESTAMP(`timestamp`) * 1000) AS SIGNED),
        `event`, `metadata`
 FROM `{events}`
