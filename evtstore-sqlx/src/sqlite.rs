@@ -17,9 +17,9 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Sqlite};
 
 use crate::common::{
-    Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, RowRef, appending, check_name,
-    conflict, db_error, decode_event_of, decode_read_row, decode_streamed, each_row, first_version,
-    is_version_conflict, replay_span, statements, version_bound, visit_replayed,
+    Decoding, MAX_NAME_CHARS, MalformedRow, Positions, ReplayColumns, Replaying, RowRef, appending,
+    check_name, conflict, db_error, decode_event_of, decode_read_row, decode_streamed, each_row,
+    first_version, is_version_conflict, replay_span, statements, version_bound, visit_replayed,
 };
 use crate::read_ahead::{FetchRows, ReadAhead};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
@@ -40,7 +40,6 @@ struct Sql {
     load: Arc<str>,
     replay: Arc<str>,
     replay_events: Arc<str>,
-    replay_bounds: Arc<str>,
     replay_texts: Arc<str>,
     read: Arc<str>,
     last_position: Arc<str>,
@@ -63,7 +62,6 @@ impl Sql {
             load: render(include_str!("sql/sqlite/load.sql")),
             replay: render(include_str!("sql/sqlite/replay.sql")),
             replay_events: render(include_str!("sql/sqlite/replay_events.sql")),
-            replay_bounds: render(include_str!("sql/sqlite/replay_bounds.sql")),
             replay_texts: render(include_str!("sql/sqlite/replay_texts.sql")),
             read: render(include_str!("sql/sqlite/read.sql")),
             last_position: render(include_str!("sql/sqlite/last_position.sql")),
@@ -413,12 +411,16 @@ impl SqliteStore {
                 .instrument(span.clone())
                 .await?
             {
-                Texts::Whole(rows) => {
+                Texts::Whole { rows, first_text } => {
                     span.record("snapshot", false);
                     span.record("events", rows.len());
                     let _entered = span.enter();
-                    for (row, version) in rows.iter().zip(after_version + 1..) {
-                        let event = decode_text(row, version, &operation)?;
+                    let texts = rows.iter().enumerate().zip(after_version + 1..);
+                    for ((index, row), version) in texts {
+                        let event = match index {
+                            0 => first_text_of(row, first_text, &operation)?,
+                            _ => decode_text(row, version, &operation)?,
+                        };
                         visit(Replayed::Event {
                             version,
                             position: None,
@@ -464,60 +466,104 @@ impl SqliteStore {
     }
 
     /// The events of an aggregate without snapshots, the text alone (`replay_texts.sql`),
-    /// when they are whole: versions `after_version + 1` to the last, none below 1. One
-    /// connection for both statements: a second checkout from the pool cost more than the
-    /// statement (`BENCHMARKS.md`).
+    /// when they are whole: versions `after_version + 1` to the last, none below 1.
     async fn replay_texts(&self, operation: &Replaying<'_>) -> Result<Texts, Error> {
+        use sqlx::Row;
         let Replaying {
             stream,
             aggregate_id,
             after_version,
             ..
         } = *operation;
-        let mut connection = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|error| db_error(operation, error))?;
-        let (lowest, highest): (Option<i64>, Option<i64>) =
-            sqlx::query_as(sql(&self.sql.replay_bounds))
-                .bind(stream)
-                .bind(aggregate_id)
-                .fetch_one(&mut *connection)
-                .await
-                .map_err(|error| db_error(operation, error))?;
-        let (Some(lowest), Some(highest)) = (lowest, highest) else {
-            return Ok(Texts::Whole(Vec::new()));
+        let Some(first_version) = after_version
+            .checked_add(1)
+            .and_then(|v| i64::try_from(v).ok())
+        else {
+            // No version follows it.
+            return Ok(Texts::Whole {
+                rows: Vec::new(),
+                first_text: 0,
+            });
         };
-        // A version below 1 is refused by `replay` (it reads from the lowest integer).
-        let after = i64::try_from(after_version).unwrap_or(i64::MAX);
-        if lowest < 1 && after_version == 0 {
-            return Ok(Texts::NotWhole);
-        }
-        let Some(expected) = highest.checked_sub(after).filter(|count| *count > 0) else {
-            return Ok(Texts::Whole(Vec::new()));
-        };
+        let marker = random_marker();
         let rows = sqlx::query(sql(&self.sql.replay_texts))
             .bind(stream)
             .bind(aggregate_id)
-            .bind(after)
-            .bind(highest)
-            .fetch_all(&mut *connection)
+            .bind(version_bound(after_version))
+            .bind(first_version)
+            .bind(marker)
+            .fetch_all(&self.pool)
             .await
             .map_err(|error| db_error(operation, error))?;
-        // Unique versions in (after, highest]: as many as the range holds only when whole.
-        if i64::try_from(rows.len()) != Ok(expected) {
+        let Some(first) = rows.first() else {
+            return Ok(Texts::Whole {
+                rows,
+                first_text: 0,
+            });
+        };
+        // A first row that is not text (NULL, a blob) is reported by `replay`.
+        let Ok(Some(text)) = first.try_get::<Option<&str>, _>(0) else {
             return Ok(Texts::NotWhole);
-        }
-        Ok(Texts::Whole(rows))
+        };
+        let Some((last, first_text)) = strip_marker(text, marker) else {
+            return Ok(Texts::NotWhole);
+        };
+        // Unique versions from `first_version` to `last`: as many rows as that only when whole.
+        let whole = last
+            .checked_sub(first_version - 1)
+            .is_some_and(|count| i64::try_from(rows.len()) == Ok(count));
+        Ok(match whole {
+            true => Texts::Whole { rows, first_text },
+            false => Texts::NotWhole,
+        })
     }
+}
+
+/// A number for one `replay_texts.sql` read to mark its first row with, which no stored text
+/// can be expected to begin with. `RandomState` is seeded from the OS's randomness once per
+/// process and then stepped, and the hash of a fresh one differs at every call.
+fn random_marker() -> i64 {
+    use std::hash::BuildHasher;
+    let random = std::hash::RandomState::new().hash_one(std::time::Instant::now());
+    i64::from_ne_bytes(random.to_ne_bytes())
+}
+
+/// The last version and the offset of the event's text in the first row of a
+/// `replay_texts.sql` read, when it begins with `marker` and the last version.
+fn strip_marker(text: &str, marker: i64) -> Option<(i64, usize)> {
+    let (found, rest) = text.split_once(' ')?;
+    if found.parse::<i64>().ok()? != marker {
+        return None;
+    }
+    let (last, _) = rest.split_once(' ')?;
+    Some((last.parse().ok()?, found.len() + last.len() + 2))
+}
+
+/// The event text of the first row of a whole `replay_texts.sql` read, after its marker.
+fn first_text_of<'r>(
+    row: &'r SqliteRow,
+    offset: usize,
+    operation: &Replaying<'_>,
+) -> Result<&'r str, Error> {
+    use sqlx::Row;
+    // `replay_texts` read this text and found the marker in it, ending at `offset`.
+    let text: &str = row.try_get(0).map_err(|error| db_error(operation, error))?;
+    text.get(offset..).ok_or_else(|| {
+        Error::database(
+            operation,
+            MalformedRow("the first event's text lost its marker".to_owned()),
+        )
+    })
 }
 
 /// What `replay_texts` found.
 enum Texts {
     /// The events' rows, one text each, in version order from the first after the replay's
-    /// start, every version present.
-    Whole(Vec<SqliteRow>),
+    /// start, every version present; the first row's event text starts at `first_text`.
+    Whole {
+        rows: Vec<SqliteRow>,
+        first_text: usize,
+    },
     /// Something `replay` refuses (a gap, a version below 1): read the aggregate as it does.
     NotWhole,
 }
@@ -599,7 +645,7 @@ impl Store for SqliteStore {
 mod tests {
     use evtstore::{Error, Replayed, Store};
 
-    use super::SqliteStore;
+    use super::{SqliteStore, random_marker, strip_marker};
     use crate::common::{ReplayColumns, Replaying, replay_span, visit_replayed};
 
     /// What `replay` makes of rows a statement could return from a damaged table: a clear
@@ -724,5 +770,53 @@ mod tests {
             (3, None, r#"{"v":3}"#.to_owned()),
         ];
         assert_eq!(seen, expected);
+    }
+
+    /// A history whose first stored text looks like the marker `replay_texts.sql` puts on its
+    /// first row is not taken for whole: the marker begins with a number drawn for the read.
+    #[tokio::test]
+    async fn replay_without_positions_does_not_take_a_text_for_its_marker() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        // Versions 2 and 3 (a gap at 1), the first text shaped as "<marker> <last> <event>".
+        for (version, text) in [(2, r#"0 2 {"v":2}"#), (3, r#"{"v":3}"#)] {
+            sqlx::query(
+                "INSERT INTO events (stream, aggregate_id, version, timestamp, event) \
+                 VALUES ('s', 'a', ?, 0, ?)",
+            )
+            .bind(version)
+            .bind(text)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        }
+        let mut seen = Vec::new();
+        store
+            .replay_without_positions("s", "a", 0, None, |item| {
+                if let Replayed::Event { version, event, .. } = item {
+                    seen.push((version, event.to_owned()));
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        // As `replay` hands them over: the stored versions and texts.
+        let expected = [
+            (2, r#"0 2 {"v":2}"#.to_owned()),
+            (3, r#"{"v":3}"#.to_owned()),
+        ];
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn markers_are_read_only_with_their_number() {
+        assert_eq!(strip_marker("42 7 {}", 42), Some((7, 5)));
+        assert_eq!(&"42 7 {}"[5..], "{}");
+        assert_eq!(strip_marker("-3 1000 {\"a\":1}", -3), Some((1000, 8)));
+        assert_eq!(strip_marker("42 7 {}", 41), None);
+        assert_eq!(strip_marker("{\"a\":1}", 42), None);
+        assert_eq!(strip_marker("42 x {}", 42), None);
+        assert_eq!(strip_marker("42 7", 42), None);
+        assert_ne!(random_marker(), random_marker());
     }
 }
