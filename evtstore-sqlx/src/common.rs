@@ -144,7 +144,7 @@ where
     i64: Type<R::Database> + for<'x> Decode<'x, R::Database>,
     &'r str: Type<R::Database> + Decode<'r, R::Database>,
 {
-    read_event_row(row, None, Decoding::Checked, operation)
+    read_event_row(row, Known::default(), Decoding::Checked, operation)
 }
 
 /// An event row borrowed from the driver's row, or a row that cannot be an event in its place:
@@ -196,7 +196,10 @@ where
     i64: Type<R::Database> + for<'x> Decode<'x, R::Database>,
     &'r str: Type<R::Database> + Decode<'r, R::Database>,
 {
-    let known = Some((stream, aggregate_id));
+    let known = Known {
+        stream: Some(stream),
+        aggregate_id: Some(aggregate_id),
+    };
     match read_event_row(row, known, decoding, operation)? {
         Ok(event) => Ok(event.to_recorded()),
         Err(unreadable) => Err(Error::BrokenHistory {
@@ -210,13 +213,22 @@ where
     }
 }
 
+/// What the caller of an event query knows of all its rows, which the statement then selects
+/// as NULL rather than sending with every row: a load knows its aggregate, a read of one
+/// stream its stream.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Known<'a> {
+    pub(crate) stream: Option<&'a str>,
+    pub(crate) aggregate_id: Option<&'a str>,
+}
+
 /// Reads an event row, its texts borrowed from the driver's row. The outer error is for a row
 /// without a position, which has no place in the order of the streams; every other problem (a
 /// NULL or mistyped value, a version below 1) makes the row an [`UnreadableRow`] that keeps
 /// its place, so that it never hides the rows around it.
 pub(crate) fn read_event_row<'r, R>(
     row: &'r R,
-    known: Option<(&'r str, &'r str)>,
+    known: Known<'r>,
     decoding: Decoding,
     operation: &dyn fmt::Display,
 ) -> Result<RowRef<'r>, Error>
@@ -256,10 +268,10 @@ where
         Ok(None) => Err(format!("its {what} is NULL")),
         Err(error) => Err(format!("its {what} cannot be read: {error}")),
     };
-    let (stream, aggregate_id) = match known {
-        Some((stream, aggregate_id)) => (Ok(stream), Ok(aggregate_id)),
-        None => (column(2, "stream"), column(3, "aggregate_id")),
-    };
+    let stream = known.stream.map_or_else(|| column(2, "stream"), Ok);
+    let aggregate_id = known
+        .aggregate_id
+        .map_or_else(|| column(3, "aggregate_id"), Ok);
     let rest = || -> Result<(u64, i64, &'r str, Option<&'r str>), String> {
         let version = match get_i64(4) {
             Ok(Some(version)) => version,

@@ -119,6 +119,8 @@ impl Baseline for MySqlBaseline {
         let settled = on_default_tables(include_str!("../../src/sql/mysql/settled_position.sql"));
         let read: Arc<str> = on_default_tables(include_str!("../../src/sql/mysql/read.sql"))
             .replace("{streams}", "?")
+            // As the store reads one stream (`Sql::with_streams`).
+            .replace("{stream_column}", "NULL")
             .into();
         let settled: i64 = sqlx::query_scalar(AssertSqlSafe(settled))
             .fetch_one(&self.0)

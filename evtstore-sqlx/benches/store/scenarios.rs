@@ -46,7 +46,8 @@ pub(crate) fn on_default_tables(file: &str) -> String {
 
 /// One row of the store's event statements (position, commit key, stream, aggregate id,
 /// version, timestamp, event, metadata) read by plain sqlx, every value checked as `Row::get`
-/// checks it: its position and what the baseline counts of its event.
+/// checks it: its position and what the baseline counts of its event. The commit key and the
+/// stream may be NULL, as MySQL's statements select them.
 pub(crate) fn checked_event_row<R>(row: &R) -> (i64, usize)
 where
     R: sqlx::Row,
@@ -55,7 +56,14 @@ where
     String: sqlx::Type<R::Database> + for<'r> sqlx::Decode<'r, R::Database>,
     for<'r> &'r str: sqlx::Type<R::Database> + sqlx::Decode<'r, R::Database>,
 {
-    let _: (Option<i64>, String, String, i64, i64, Option<String>) = (
+    let _: (
+        Option<i64>,
+        Option<String>,
+        String,
+        i64,
+        i64,
+        Option<String>,
+    ) = (
         row.get(1),
         row.get(2),
         row.get(3),

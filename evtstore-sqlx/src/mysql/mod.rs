@@ -37,9 +37,9 @@ use tokio::sync::OnceCell;
 
 use crate::Tables;
 use crate::common::{
-    CheckColumns, Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, RowRef, appending,
-    check_name, conflict, db_error, decode_event_of, decode_streamed, each_row, first_version,
-    read_event_row, replay_from_snapshot, statements, version_bound,
+    CheckColumns, Decoding, Known, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, RowRef,
+    appending, check_name, conflict, db_error, decode_event_of, decode_streamed, each_row,
+    first_version, read_event_row, replay_from_snapshot, statements, version_bound,
 };
 use crate::read_ahead::{FetchRows, Outbox, ReadAhead, read_query_after_query};
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
@@ -134,10 +134,14 @@ impl Sql {
         self.legacy.append.replace("{rows}", &rows)
     }
 
-    /// A statement taking a list of streams, with one placeholder per stream.
+    /// A statement taking a list of streams, with one placeholder per stream. An event query
+    /// of one stream selects NULL for its stream column (`read.sql`): the caller knows it.
     fn with_streams(template: &str, count: usize) -> String {
         let placeholders = vec!["?"; count.max(1)].join(", ");
-        template.replace("{streams}", &placeholders)
+        let stream_column = if count == 1 { "NULL" } else { "`stream`" };
+        template
+            .replace("{streams}", &placeholders)
+            .replace("{stream_column}", stream_column)
     }
 }
 
@@ -708,13 +712,21 @@ impl MySqlStore {
         let found = query
             .bind(i64::try_from(rows).unwrap_or(i64::MAX))
             .fetch(conn);
+        // The stream of a one-stream read comes back NULL (`Sql::with_streams`).
+        let known = Known {
+            stream: match streams {
+                [stream] => Some(*stream),
+                _ => None,
+            },
+            aggregate_id: None,
+        };
         each_row(found, &operation, |row, first| {
             if first {
                 columns::check_event_columns(row, &operation)?;
             }
             keep(read_event_row(
                 row,
-                None,
+                known,
                 Decoding::MySqlChecked,
                 &operation,
             )?);

@@ -7,7 +7,7 @@ use evtstore::{Error, RecordedEvent};
 use sqlx::postgres::{PgRow, PgTypeInfo};
 use sqlx::{Postgres, Type, TypeInfo};
 
-use crate::common::{Decoding, RowRef, check_columns, decode_event_of, read_event_row};
+use crate::common::{Decoding, Known, RowRef, check_columns, decode_event_of, read_event_row};
 
 /// Checks the column types of an event query's result once, so that its rows can be read
 /// without checking every value ([`Decoding::PgChecked`]): PostgreSQL describes the columns
@@ -95,5 +95,5 @@ pub(super) fn decode_read_row<'r>(
     if first {
         check_event_columns(row, operation)?;
     }
-    read_event_row(row, None, Decoding::PgChecked, operation)
+    read_event_row(row, Known::default(), Decoding::PgChecked, operation)
 }

@@ -17,9 +17,9 @@ use sqlx::{AssertSqlSafe, Postgres, Row};
 
 use crate::Tables;
 use crate::common::{
-    CheckColumns, Decoding, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, RowRef, appending,
-    check_name, conflict, db_error, decode_streamed, each_row, first_version, is_version_conflict,
-    read_event_row, replay_from_snapshot, statements, version_bound,
+    CheckColumns, Decoding, Known, MAX_NAME_CHARS, Positions, ReplayColumns, Replaying, RowRef,
+    appending, check_name, conflict, db_error, decode_streamed, each_row, first_version,
+    is_version_conflict, read_event_row, replay_from_snapshot, statements, version_bound,
 };
 use crate::store_methods::{SharedSql, shared_sql_files, shared_store_methods, sql};
 
@@ -470,7 +470,8 @@ impl Store for PgStore {
                     .map_err(|error| db_error(&operation, error))?
                     .is_some()
                 {
-                    let event = read_event_row(row, None, Decoding::PgChecked, &operation)?;
+                    let event =
+                        read_event_row(row, Known::default(), Decoding::PgChecked, &operation)?;
                     events.push(event.map(|event| event.to_recorded()));
                 }
             }

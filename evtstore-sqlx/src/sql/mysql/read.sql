@@ -13,7 +13,9 @@
 -- Placeholders: after, the upper bound, the streams, limit. {streams} is one `?` per stream
 -- name, comma-separated. The commit key is NULL (read as 0): MySQL positions need none, and a
 -- NULL costs a bit of the row's NULL bitmap where a 0 costs eight bytes and a decode a row.
-SELECT CAST(`position` AS SIGNED), NULL, `stream`, `aggregate_id`,
+-- {stream_column} is NULL when the read is of one stream, which the caller knows, and the
+-- `stream` column otherwise.
+SELECT CAST(`position` AS SIGNED), NULL, {stream_column}, `aggregate_id`,
        CAST(`version` AS SIGNED), CAST(ROUND(UNIX_TIMESTAMP(`timestamp`) * 1000) AS SIGNED),
        `event`, `metadata`
 FROM `{events}`
