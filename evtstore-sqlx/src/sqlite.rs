@@ -808,6 +808,27 @@ mod tests {
         assert_eq!(seen, expected);
     }
 
+    /// An event stored as a blob is refused by `replay`, and so by `replay_without_positions`
+    /// when it is the first row, which carries the marker.
+    #[tokio::test]
+    async fn first_event_stored_as_a_blob_is_refused_without_positions_too() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        sqlx::query(
+            "INSERT INTO events (stream, aggregate_id, version, timestamp, event) \
+             VALUES ('s', 'a', 1, 0, CAST('{}' AS BLOB)), ('s', 'a', 2, 0, '{}')",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let with = store.replay("s", "a", 0, None, |_| Ok(())).await;
+        assert!(with.is_err(), "replay refuses a blob event");
+        let without = store
+            .replay_without_positions("s", "a", 0, None, |_| Ok(()))
+            .await;
+        assert!(without.is_err(), "{without:?}");
+    }
+
     #[test]
     fn markers_are_read_only_with_their_number() {
         assert_eq!(strip_marker("42 7 {}", 42), Some((7, 5)));
