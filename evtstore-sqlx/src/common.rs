@@ -624,8 +624,10 @@ where
 
 /// The replay of an aggregate on PostgreSQL and MySQL, in the `evtstore.replay` span as
 /// [`visit_replayed`]. For an aggregate that keeps snapshots, `snapshot` runs the backend's
-/// `replay_snapshot.sql`: the snapshot newer than the replay's start, if any, with the highest
-/// version among the aggregate's events. When no event follows the snapshot (the usual case:
+/// `replay_snapshot.sql`: the snapshot newer than the replay's start, if any, with a version
+/// that tells whether events follow it (MySQL: the highest among the aggregate's events;
+/// PostgreSQL: the first after the snapshot's, NULL when there is none, which reads no event
+/// row when the snapshot is current). When no event follows the snapshot (the usual case:
 /// every command stores one), that one row is the whole replay, one round trip. Otherwise
 /// `events(bound)` reads the events with a version above `bound`: the snapshot's version, or,
 /// with no snapshot (none stored, or `snapshot` is `None` for an aggregate without them),
@@ -665,10 +667,10 @@ where
             let rows = events(version_bound(operation.after_version));
             return visit_rows(None, rows, check_columns, operation, &mut seen, &mut visit).await;
         };
-        let (version, state, highest) = decode_snapshot_row(row, operation)?;
+        let (version, state, later) = decode_snapshot_row(row, operation)?;
         let snapshot = Some(Replayed::Snapshot { version, state });
         let version = i64::try_from(version).unwrap_or(i64::MAX);
-        let rows = if highest.is_some_and(|highest| highest > version) {
+        let rows = if later.is_some_and(|later| later > version) {
             events(version)
         } else {
             futures_util::stream::empty().boxed()
@@ -690,7 +692,7 @@ where
 }
 
 /// Decodes the row of a `replay_snapshot.sql` statement: the snapshot's version and state,
-/// and the highest version among the aggregate's events (`None` when it has none).
+/// and the version that tells whether events follow it (see [`replay_from_snapshot`]).
 fn decode_snapshot_row<'r, R>(
     row: &'r R,
     operation: &Replaying<'_>,
@@ -705,8 +707,8 @@ where
     let version = row.try_get::<Option<i64>, _>(0).map_err(db)?;
     let state = row.try_get::<Option<&'r str>, _>(1).map_err(db)?;
     let (version, state) = snapshot_values(version, state, operation)?;
-    let highest = row.try_get::<Option<i64>, _>(2).map_err(db)?;
-    Ok((version, state, highest))
+    let later = row.try_get::<Option<i64>, _>(2).map_err(db)?;
+    Ok((version, state, later))
 }
 
 /// A stored snapshot's version and state, refusing NULLs and a negative version.

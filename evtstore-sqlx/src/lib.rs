@@ -71,7 +71,7 @@
 //! - Loading an aggregate ([`evtstore::Store::replay`]) is one statement in the usual case:
 //!   the snapshot under the aggregate's tag, if any, then only the events after it, each
 //!   handed over borrowed from its row. On PostgreSQL and MySQL the snapshot's statement also
-//!   reads the aggregate's highest version, and the events after the snapshot are read by a
+//!   probes the aggregate's index for events after the snapshot, and they are read by a
 //!   second statement only when there are some (every command stores a snapshot, so usually
 //!   there are none): a snapshot and the events merged in one statement cost MariaDB a sort
 //!   in a temporary table.

@@ -185,9 +185,10 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// version does not follow), the domain replays again with positions for the error.
     ///
     /// The default calls [`replay`](Self::replay). The SQLite store reads an aggregate
-    /// without snapshots as its range of versions, then the events' text alone, and with a
-    /// snapshot tag as `replay` does. PostgreSQL and MySQL read the version and the event,
-    /// without the position, for every event they hand over, after a snapshot too.
+    /// without snapshots as the events' text alone, in one statement whose first row also
+    /// carries the aggregate's last version, and with a snapshot tag as `replay` does.
+    /// PostgreSQL and MySQL read the version and the event, without the position, for every
+    /// event they hand over, after a snapshot too.
     ///
     /// # Errors
     /// As [`replay`](Self::replay).

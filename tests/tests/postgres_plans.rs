@@ -4,7 +4,7 @@
 //! than running it (`BENCHMARKS.md`, "The snapshot replay's plan on pools without the store's
 //! session options"). A load from a current snapshot runs that statement alone. The generic
 //! plans of the events' replays read the aggregate's index range in order, without a sort, and
-//! the snapshot's statement reads one index entry for the aggregate's highest version.
+//! the snapshot's statement reads no index entry past a current snapshot.
 
 mod common;
 
@@ -131,12 +131,14 @@ async fn replays_without_snapshots_read_the_index_in_order() {
     }
 }
 
-/// The snapshot's statement finds the aggregate's highest version by reading one index entry,
-/// on a table of many one-event aggregates beside one of 1,000 events, where a generic plan
-/// for `max(version)` expected one row per aggregate and read all 1,000 entries, checking each
-/// on the heap (`replay_snapshot.sql`).
+/// The snapshot's statement tells whether events follow the snapshot by an index scan that
+/// starts past the snapshot's version: it reads no entry when the snapshot is current and one
+/// when events follow. The table holds many one-event aggregates beside one of 1,000 events,
+/// where a generic plan for `max(version)` expected one row per aggregate and read all 1,000
+/// entries, checking each on the heap; a backward scan read the snapshot's own entry
+/// (`replay_snapshot.sql`).
 #[tokio::test]
-async fn snapshot_replay_reads_one_entry_for_the_highest_version() {
+async fn snapshot_replay_reads_no_entry_past_a_current_snapshot() {
     let pool = common::postgres_pool(1).await;
     let store = PgStore::from_pool(pool.clone(), Tables::default());
     store.migrate().await.expect("migrate");
@@ -144,9 +146,10 @@ async fn snapshot_replay_reads_one_entry_for_the_highest_version() {
         "INSERT INTO events (version, stream, aggregate_id, timestamp, event) \
          SELECT 1, 'counters', 'one' || i, now(), '{}' FROM generate_series(1, 5000) AS i; \
          INSERT INTO events (version, stream, aggregate_id, timestamp, event) \
-         SELECT i, 'counters', 'long', now(), '{}' FROM generate_series(1, 1000) AS i; \
+         SELECT i, 'counters', agg, now(), '{}' \
+         FROM generate_series(1, 1000) AS i, unnest(ARRAY['long', 'behind']) AS agg; \
          INSERT INTO snapshots (stream, aggregate_id, version, tag, state) \
-         VALUES ('counters', 'long', 1000, 'v1', '{}'); \
+         VALUES ('counters', 'long', 1000, 'v1', '{}'), ('counters', 'behind', 400, 'v1', '{}'); \
          ANALYZE; \
          SET plan_cache_mode = force_generic_plan",
     )
@@ -161,25 +164,31 @@ async fn snapshot_replay_reads_one_entry_for_the_highest_version() {
         .execute(&pool)
         .await
         .expect("prepare");
-    let plan: Vec<String> = sqlx::query_scalar(
-        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) \
-         EXECUTE replay_snapshot('counters', 'long', 'v1', 0)",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("explain");
-    let plan = plan.join("\n");
-    // The index scan of the events hands over one row, not the aggregate's 1,000 (PostgreSQL
-    // 18 prints the actual rows with two decimals).
-    let events_scan = plan
-        .lines()
-        .find(|line| line.contains("on events"))
-        .unwrap_or_else(|| panic!("no scan of the events:\n{plan}"));
-    assert!(
-        events_scan.contains("Index")
-            && (events_scan.contains("rows=1 ") || events_scan.contains("rows=1.00 ")),
-        "replay_snapshot.sql reads more than one entry for the highest version:\n{plan}"
-    );
+    for (aggregate, rows) in [("long", "0"), ("behind", "1")] {
+        let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) \
+             EXECUTE replay_snapshot('counters', '{aggregate}', 'v1', 0)"
+        )))
+        .fetch_all(&pool)
+        .await
+        .expect("explain");
+        let plan = plan.join("\n");
+        // An index scan in order (no bitmap scan, no sort) hands over `rows` rows, not the
+        // aggregate's 1,000 (PostgreSQL 18 prints the actual rows with two decimals).
+        let events_scan = plan
+            .lines()
+            .find(|line| line.contains("on events"))
+            .unwrap_or_else(|| panic!("no scan of the events:\n{plan}"));
+        assert!(
+            events_scan.contains("Index")
+                && !plan.contains("Bitmap")
+                && !plan.contains("Sort")
+                && (events_scan.contains(&format!("rows={rows} "))
+                    || events_scan.contains(&format!("rows={rows}.00 "))),
+            "replay_snapshot.sql reads more than {rows} entries past the snapshot of \
+             {aggregate}:\n{plan}"
+        );
+    }
 }
 
 /// A load from a snapshot as new as the aggregate's last event is the snapshot's statement

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// `EVTSTORE_BENCH_SCALE`: multiplies every count (default 1).
 pub(crate) fn scale() -> usize {
@@ -87,6 +87,47 @@ where
         pairs.push((store, baseline().await));
     }
     pairs
+}
+
+/// Runs of `run` operations of the store, each followed by a run of as many of the baseline,
+/// `count` of each side in all, every operation timed alone: the median time of the store's
+/// and of the baseline's. A run timed whole adds every pause of a busy machine to its side;
+/// the median of single operations leaves those out of both.
+///
+/// The runs keep the order of the rounds, each operation after another of its kind, as in a
+/// service that loads one aggregate after another. Alternated one by one, the store's loads
+/// read faster: on PostgreSQL a load of the store after one of the baseline took about a
+/// tenth less time than after one of its own (`BENCHMARKS.md`), which would flatter the store.
+pub(crate) async fn single_medians<A, B, FA, FB>(
+    mut store: A,
+    mut baseline: B,
+    (run, count): (usize, usize),
+) -> (Duration, Duration)
+where
+    A: FnMut() -> FA,
+    B: FnMut() -> FB,
+    FA: Future<Output = ()>,
+    FB: Future<Output = ()>,
+{
+    let run = run.max(1);
+    let mut store_times = Vec::with_capacity(count);
+    let mut baseline_times = Vec::with_capacity(count);
+    for _ in 0..count.div_ceil(run) {
+        for _ in 0..run {
+            let start = Instant::now();
+            store().await;
+            store_times.push(start.elapsed());
+        }
+        for _ in 0..run {
+            let start = Instant::now();
+            baseline().await;
+            baseline_times.push(start.elapsed());
+        }
+    }
+    (
+        percentile(&store_times, 0.5),
+        percentile(&baseline_times, 0.5),
+    )
 }
 
 /// The fastest store run and the fastest baseline run, which may come from different rounds.

@@ -12,7 +12,7 @@ use crate::counter::{
 };
 use crate::measure::{
     Lines, Target, best_of_rounds, fastest, fresh, median_pair, paired_rounds, report,
-    report_versus, rounds, runs, scale,
+    report_versus, rounds, runs, scale, single_medians,
 };
 
 /// The plain sqlx baseline of one backend, on the store's tables.
@@ -295,6 +295,25 @@ pub(crate) async fn scenarios<S: Store, B: Baseline>(
     ] {
         report(backend, line, s, b, loads, Target::AtMost(1.1));
     }
+    let (s, b) = single_medians(
+        || async {
+            let agg = uncached.load::<Counted>(&big).await.expect("load");
+            assert_eq!(agg.count, 1000);
+        },
+        || async {
+            assert_eq!(baseline.load(&base_big).await.count, 1000);
+        },
+        (loads, SINGLE_BIG_LOADS * scale),
+    )
+    .await;
+    report(
+        backend,
+        "load 1,000 events, the medians of single ones",
+        s,
+        b,
+        1,
+        Target::AtMost(1.1),
+    );
     let (s, b) = best_of_rounds(snapshot_loads, baseline_loads).await;
     report(
         backend,
@@ -325,7 +344,31 @@ pub(crate) async fn scenarios<S: Store, B: Baseline>(
         loads,
         Target::AtMost(1.5),
     );
+    // And by single loads and round trips: the median of each.
+    let (s, round_trip) = single_medians(
+        || async {
+            let agg = uncached.load::<SnapCounted>(&snap).await.expect("load");
+            assert_eq!(agg.count, 1000);
+        },
+        || baseline.round_trip(),
+        (loads, SINGLE_SNAPSHOT_LOADS * scale),
+    )
+    .await;
+    report(
+        backend,
+        "load from a snapshot against one `SELECT 1`, the medians of single ones",
+        s,
+        round_trip,
+        1,
+        Target::AtMost(1.5),
+    );
 }
+
+/// Loads of 1,000 events of each side, for the line of medians of single loads.
+const SINGLE_BIG_LOADS: usize = 400;
+
+/// Loads from a snapshot, and as many round trips, for the line of medians of single ones.
+const SINGLE_SNAPSHOT_LOADS: usize = 2000;
 
 /// Untimed loads before the load lines: more than five executions on each of a pool's ten
 /// connections.
