@@ -19,8 +19,8 @@
 --   0.2 ms, against 0.03 ms for the whole statement);
 -- - the backward scan found the aggregate's last entry, the snapshot's own version, and
 --   checked it on the heap; the forward scan finds no entry when the snapshot is current, so
---   nothing is read from the events' heap (1.20-1.22x a `SELECT 1` against 1.26-1.32x, per
---   statement in a scratch harness: `BENCHMARKS.md`).
+--   nothing is read from the events' heap (1.22x a `SELECT 1` against 1.27-1.32x, per
+--   statement in a scratch harness: `BENCHMARKS.md`, "Loads, this session").
 -- `tests/postgres_plans.rs` checks the plan.
 SELECT s."version"::bigint AS "version", s."state",
        (SELECT e."version" FROM "{events}" AS e
