@@ -631,9 +631,9 @@ where
 /// every command stores one), that one row is the whole replay, one round trip. Otherwise
 /// `events(bound)` reads the events with a version above `bound`: the snapshot's version, or,
 /// with no snapshot (none stored, or `snapshot` is `None` for an aggregate without them),
-/// [`version_bound`] of the replay's start (`operation.columns` are that statement's). After a snapshot the bound is its own
-/// version even when that is 0, so that rows at or below it are left out, as SQLite's union
-/// leaves them out.
+/// [`version_bound`] of the replay's start (`operation.columns` are that statement's). After
+/// a snapshot the bound is its own version even when that is 0, so that rows at or below it
+/// are left out, as SQLite's union leaves them out.
 ///
 /// Two statements see the aggregate at two moments, and that is as good as one: events are
 /// never changed or removed, so the events read after the snapshot are the ones that followed

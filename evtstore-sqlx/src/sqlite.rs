@@ -733,23 +733,30 @@ mod tests {
         assert_eq!(visits, 0);
     }
 
-    /// `replay_without_positions` of an aggregate without snapshots reads the texts alone,
-    /// numbered from the versions' range, and leaves the positions out.
-    #[tokio::test]
-    async fn replay_without_positions_reads_texts_alone() {
+    /// A migrated in-memory store holding the aggregate `s/a` with these versions and texts.
+    async fn store_with_events(events: &[(i64, &str)]) -> SqliteStore {
         let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
         store.migrate().await.unwrap();
-        for version in 1..=3 {
+        for (version, text) in events {
             sqlx::query(
                 "INSERT INTO events (stream, aggregate_id, version, timestamp, event) \
                  VALUES ('s', 'a', ?, 0, ?)",
             )
             .bind(version)
-            .bind(format!("{{\"v\":{version}}}"))
+            .bind(text)
             .execute(store.pool())
             .await
             .unwrap();
         }
+        store
+    }
+
+    /// `replay_without_positions` of an aggregate without snapshots reads the texts alone,
+    /// numbered from the first version after the start, and leaves the positions out.
+    #[tokio::test]
+    async fn replay_without_positions_reads_texts_alone() {
+        let store =
+            store_with_events(&[(1, r#"{"v":1}"#), (2, r#"{"v":2}"#), (3, r#"{"v":3}"#)]).await;
         let mut seen = Vec::new();
         store
             .replay_without_positions("s", "a", 1, None, |item| {
@@ -776,20 +783,8 @@ mod tests {
     /// first row is not taken for whole: the marker begins with a number drawn for the read.
     #[tokio::test]
     async fn replay_without_positions_does_not_take_a_text_for_its_marker() {
-        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
-        store.migrate().await.unwrap();
         // Versions 2 and 3 (a gap at 1), the first text shaped as "<marker> <last> <event>".
-        for (version, text) in [(2, r#"0 2 {"v":2}"#), (3, r#"{"v":3}"#)] {
-            sqlx::query(
-                "INSERT INTO events (stream, aggregate_id, version, timestamp, event) \
-                 VALUES ('s', 'a', ?, 0, ?)",
-            )
-            .bind(version)
-            .bind(text)
-            .execute(store.pool())
-            .await
-            .unwrap();
-        }
+        let store = store_with_events(&[(2, r#"0 2 {"v":2}"#), (3, r#"{"v":3}"#)]).await;
         let mut seen = Vec::new();
         store
             .replay_without_positions("s", "a", 0, None, |item| {
